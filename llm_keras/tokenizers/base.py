@@ -1,0 +1,160 @@
+"""The interface every tokenizer of the course shares (week 1, "Text as data").
+
+A tokenizer turns text into a list of integer ids and back:
+
+    ids = tokenizer.encode("To be, or not to be")   # list[int], each in [0, vocab_size)
+    text = tokenizer.decode(ids)                    # str
+
+and saves itself to a folder that ``Tokenizer.load`` reads back, whatever its class.
+
+The saved format is one UTF-8 JSON file, ``llm_keras_tokenizer.json``:
+
+    {"format": "llm_keras.tokenizer", "version": 1,
+     "class": "CharTokenizer",           # which tokenizer wrote it
+     "config": {...}}                    # that class's get_config(): everything needed to rebuild it
+
+Each class documents its own ``config`` fields.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+from pathlib import Path
+from typing import Iterable
+
+FILE_NAME = "llm_keras_tokenizer.json"
+FORMAT = "llm_keras.tokenizer"
+VERSION = 1
+
+_CLASSES: dict[str, type["Tokenizer"]] = {}
+
+
+class Tokenizer:
+    """Base class: ``encode``, ``decode``, ``vocab_size``, ``save`` and ``load``.
+
+    Subclasses implement ``encode``, ``decode``, ``vocab_size``, ``get_config`` and
+    (when ``cls(**config)`` is not enough) ``from_config``.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _CLASSES[cls.__name__] = cls
+
+    # --- the interface -------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Tokenizer":
+        return cls(**config)
+
+    # --- saving and loading ----------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``directory/llm_keras_tokenizer.json`` (the folder is created) and return its path.
+
+        The file is written to a temporary name and renamed, so an interrupted save never
+        leaves a half-written tokenizer behind.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / FILE_NAME
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "class": type(self).__name__,
+            "config": self.get_config(),
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Tokenizer":
+        """Read a tokenizer saved by ``save`` from its folder (or the JSON file itself).
+
+        ``Tokenizer.load(path)`` returns whichever class saved it; ``CharTokenizer.load(path)``
+        also checks that the file holds a ``CharTokenizer``.
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / FILE_NAME
+        if not path.is_file():
+            raise ValueError(
+                f"No saved tokenizer at {str(path)!r}: expected the folder written by "
+                f"tokenizer.save(folder), which holds {FILE_NAME}."
+            )
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{str(path)!r} is not a saved tokenizer (not valid UTF-8 JSON: {error}). "
+                "Save the tokenizer again with tokenizer.save(folder)."
+            ) from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(
+                f"{str(path)!r} is not an llm_keras tokenizer file (its 'format' field is "
+                f"{document.get('format') if isinstance(document, dict) else None!r}, "
+                f"expected {FORMAT!r})."
+            )
+        if document.get("version") != VERSION:
+            raise ValueError(
+                f"{str(path)!r} has format version {document.get('version')!r}; this version of "
+                f"llm_keras reads version {VERSION}. Upgrade llm_keras or save the tokenizer again."
+            )
+        name = document.get("class")
+        klass = _CLASSES.get(name)
+        if klass is None:
+            raise ValueError(
+                f"{str(path)!r} holds a tokenizer of unknown class {name!r}; "
+                f"known classes: {sorted(_CLASSES)}."
+            )
+        if not issubclass(klass, cls):
+            raise ValueError(
+                f"{str(path)!r} holds a {name}, not a {cls.__name__}: "
+                f"load it with {name}.load(...) or Tokenizer.load(...)."
+            )
+        return klass.from_config(document["config"])
+
+    # --- helpers shared by the subclasses ---------------------------------------------------
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        """Return ``ids`` as a list of Python ints, or raise a ValueError naming the bad id."""
+        ids = list(ids)
+        try:
+            values = [operator.index(i) for i in ids]
+        except TypeError:
+            position, bad = next((p, i) for p, i in enumerate(ids) if not _is_integer(i))
+            raise ValueError(
+                f"decode() takes integer token ids; got {bad!r} at position {position}."
+            ) from None
+        size = self.vocab_size
+        if values and (min(values) < 0 or max(values) >= size):
+            position, bad = next((p, i) for p, i in enumerate(values) if not 0 <= i < size)
+            raise ValueError(
+                f"Token id {bad} at position {position} is out of range: this "
+                f"{type(self).__name__} has ids 0 to {size - 1} (vocab_size={size})."
+            )
+        return values
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+def _is_integer(value) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
