@@ -507,10 +507,7 @@ def _corpus_texts(corpus, special_tokens: list[str]) -> tuple[Iterable[str], int
     if isinstance(corpus, os.PathLike):
         path = Path(corpus)
         if not path.is_file():
-            raise ValueError(
-                f"Corpus file not found: {str(path)!r}. Check the path (a str argument is "
-                "taken as the text itself; pass a pathlib.Path for a file)."
-            )
+            raise ValueError(f"Corpus file not found: {str(path)!r}.")
         return _read_pieces(path, special_tokens), path.stat().st_size
     if isinstance(corpus, str):
         return safe_pieces([corpus], min_chars=1 << 20, special_tokens=special_tokens), len(corpus)
