@@ -18,9 +18,10 @@ import os
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from tqdm import tqdm
 
@@ -117,7 +118,8 @@ def atomic_output(destination: str | os.PathLike, mode: str = "wb", **open_kwarg
     """
     destination = Path(destination)
     tmp = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
-    f = open(tmp, mode.replace("w", "x"), **open_kwargs)  # "x": never reuse an existing file
+    # Opened before the try: if this fails (e.g. the name exists), there is nothing to remove.
+    f = open(tmp, mode.replace("w", "x"), **open_kwargs)  # noqa: SIM115
     try:
         with f:
             yield f

@@ -10,7 +10,8 @@ overlapping windows would share most of their characters across the split.)
 from __future__ import annotations
 
 import numbers
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 S = TypeVar("S", bound=Sequence)
 

@@ -9,7 +9,7 @@ import pytest
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves files from ``server.root``; ``/cut/<name>`` announces the whole file but sends half."""
+    """Serves the files in ``server.root``; ``/cut/<name>`` announces a whole file, sends half."""
 
     def __init__(self, request, client_address, server):
         super().__init__(request, client_address, server, directory=str(server.root))
@@ -38,7 +38,8 @@ class FileServer:
         self._server.requests = []
         self.root = root
         self.requests = self._server.requests
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
 
     def url(self, name: str) -> str:

@@ -1,6 +1,7 @@
 """Where a corpus is found (argument, LLM_KERAS_DATA, cache, download) and that it is checked."""
 
 import dataclasses
+import functools
 import re
 import shutil
 from pathlib import Path
@@ -105,7 +106,7 @@ def test_llm_keras_data_without_the_file_does_not_download(tmp_path, cache, monk
 def test_corrupt_local_file_is_an_error_naming_it(where, data_dir, tmp_path, monkeypatch):
     bad = _corrupt_copy(data_dir, tmp_path / "data" / "tinyshakespeare.txt")
     if where == "argument":
-        call = lambda: load_tiny_shakespeare(bad)  # noqa: E731
+        call = functools.partial(load_tiny_shakespeare, bad)
     else:
         monkeypatch.setenv("LLM_KERAS_DATA", str(bad.parent))
         call = load_tiny_shakespeare
@@ -133,7 +134,7 @@ def test_download_into_the_cache_once(served_tiny, cache, tiny_shakespeare):
 def test_truncated_download_leaves_the_cache_empty(served_tiny, cache):
     served = served_tiny.root / "input.txt"
     served.write_bytes(served.read_bytes()[:100_000])
-    with pytest.raises(ValueError, match="has 100,000 bytes.*expected 1,115,394 bytes"):
+    with pytest.raises(ValueError, match=r"has 100,000 bytes.*expected 1,115,394 bytes"):
         load_tiny_shakespeare()
     assert list(cache.iterdir()) == []
 
@@ -166,7 +167,8 @@ def test_corpus_without_url_says_where_to_put_it(cache):
 
 
 def test_unknown_corpus_lists_the_known_ones():
-    expected = "Unknown corpus 'tiny': the corpora are ['shakespeare_gutenberg', 'tiny_shakespeare']."
+    expected = ("Unknown corpus 'tiny': the corpora are "
+                "['shakespeare_gutenberg', 'tiny_shakespeare'].")
     with pytest.raises(ValueError, match=re.escape(expected)):
         load_corpus("tiny")
 

@@ -49,6 +49,6 @@ def test_bad_fraction_names_the_value_and_the_range(bad):
 
 
 def test_too_short_data():
-    with pytest.raises(ValueError, match="length 1 .* the train part would be empty"):
+    with pytest.raises(ValueError, match=r"length 1 .* the train part would be empty"):
         train_val_split("a", 0.5)
     assert train_val_split("ab", 0.5) == ("a", "b")
