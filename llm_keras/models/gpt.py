@@ -1,0 +1,298 @@
+"""The GPT model: token ids in, next-token logits out (week 3, "A GPT").
+
+    ids (batch, seq) -> token embedding (+ position vectors) -> dropout
+        -> n_layers x TransformerBlock -> final norm (pre-LN only)
+        -> output projection (the token table itself when weights are tied)
+        -> logits (batch, seq, vocab_size), float32
+
+``logits[b, t]`` scores every token of the vocabulary as the one that follows ``ids[b, :t + 1]``.
+
+Decoding with a KV cache (used by ``llm_keras.generation``) keeps every shape fixed, so a compiled
+step is compiled once:
+
+>>> model = GPT(GPTConfig.preset("shakespeare-char-cpu"))
+>>> cache = model.init_cache(batch_size=1, max_length=64)    # (1, n_layers, 2, 64, heads, head_dim)
+>>> logits, cache = model.call_with_cache(prompt_ids, cache, cache_index=0)        # prefill
+>>> logits, cache = model.call_with_cache(next_id[:, None], cache, cache_index=n)  # one token
+
+Bad input is stopped at the door with a message that says what to do: ids of the wrong rank or
+dtype, sequences longer than ``context_length``, and (in eager mode only) ids outside
+``[0, vocab_size)``. Inside a compiled function (``jax.jit``, ``tf.function``, ``model.fit`` on
+JAX and TensorFlow) the values of the ids are not known yet, so they cannot be checked there: an id
+out of range then gives garbage (JAX clamps it) or a backend error.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from llm_keras.layers import (
+    NORMS,
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    TokenEmbedding,
+    TransformerBlock,
+)
+from llm_keras.models.gpt_config import GPTConfig
+
+
+def _values_are_known(x):
+    """Whether ``x`` holds numbers now (eager mode), rather than standing for numbers to come
+    (a tracer inside ``jax.jit``, a graph tensor inside ``tf.function``, torch's shape-only
+    "meta" tensors). The one backend-specific function of the model."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly()
+    if backend == "torch":
+        import torch
+
+        return x.device.type != "meta" and not torch.compiler.is_compiling()
+    return True
+
+
+@keras.saving.register_keras_serializable(package="llm_keras")
+class GPT(keras.Model):
+    """A decoder-only transformer language model (GPT-2 and its variants).
+
+    Args:
+        config: a ``GPTConfig`` with every size and choice.
+        **kwargs: passed to ``keras.Model`` (``name``, ``dtype``: e.g. ``"mixed_bfloat16"``).
+
+    Sublayers: ``token_embedding`` (``TokenEmbedding``), ``position_embedding``
+    (``LearnedPositionalEmbedding``, ``SinusoidalPositionalEncoding`` or ``None`` with rotary
+    positions, which live inside the attention), ``embedding_dropout``, ``blocks`` (a list of
+    ``TransformerBlock``), ``final_norm`` (``None`` for post-LN models, whose blocks already end
+    with a norm), ``lm_head`` (a second ``TokenEmbedding``, used in reverse; ``None`` when the
+    weights are tied).
+
+    Call arguments:
+        token_ids: integer ids ``(batch, seq)``, ``seq <= context_length``, each id in
+            ``[0, vocab_size)``.
+        training: ``True`` applies dropout.
+
+    Returns:
+        Logits ``(batch, seq, vocab_size)``, float32 whatever the dtype policy.
+
+    Raises:
+        ValueError: for ids of the wrong rank or dtype, too long a sequence, or (in eager mode)
+            ids outside ``[0, vocab_size)``.
+
+    Example:
+
+    >>> model = GPT(GPTConfig.preset("shakespeare-char-cpu"))
+    >>> logits = model(np.zeros((2, 64), dtype="int32"))          # (2, 64, 65)
+    >>> model.num_parameters()
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(config, GPTConfig):
+            raise TypeError(
+                f"GPT expects a GPTConfig, got {type(config).__name__}: build one with "
+                "GPTConfig(...), GPTConfig.preset(name) or GPTConfig.from_dict(d)."
+            )
+        self.config = config
+        c = config
+        self.token_embedding = TokenEmbedding(
+            c.vocab_size, c.d_model, dtype=self.dtype_policy, name="token_embedding"
+        )
+        if c.positional == "learned":
+            self.position_embedding = LearnedPositionalEmbedding(
+                c.context_length, c.d_model, dtype=self.dtype_policy, name="position_embedding"
+            )
+        elif c.positional == "sinusoidal":
+            self.position_embedding = SinusoidalPositionalEncoding(
+                dtype=self.dtype_policy, name="position_embedding"
+            )
+        else:  # rotary: positions enter inside each attention layer
+            self.position_embedding = None
+        self.embedding_dropout = keras.layers.Dropout(
+            c.dropout, dtype=self.dtype_policy, name="embedding_dropout"
+        )
+        self.blocks = [
+            TransformerBlock(
+                c.d_model,
+                c.n_heads,
+                c.d_ff,
+                dropout=c.dropout,
+                norm_first=c.norm_first,
+                norm=c.norm,
+                activation=c.activation,
+                use_bias=c.use_bias,
+                fused_attention=c.fused_attention,
+                rotary=c.positional == "rotary",
+                layer_norm_epsilon=c.layer_norm_epsilon,
+                dtype=self.dtype_policy,
+                name=f"block_{i}",
+            )
+            for i in range(c.n_layers)
+        ]
+        self.final_norm = (
+            NORMS[c.norm](c.layer_norm_epsilon, dtype=self.dtype_policy, name="final_norm")
+            if c.norm_first
+            else None
+        )
+        self.lm_head = (
+            None
+            if c.tie_weights
+            else TokenEmbedding(c.vocab_size, c.d_model, dtype=self.dtype_policy, name="lm_head")
+        )
+
+    def build(self, input_shape):
+        hidden_shape = (*input_shape, self.config.d_model)  # (batch, seq, d_model)
+        self.token_embedding.build(input_shape)
+        for layer in (self.position_embedding, *self.blocks, self.final_norm, self.lm_head):
+            if layer is not None:
+                layer.build(hidden_shape)
+
+    def get_build_config(self):
+        # The weights do not depend on the input shape: always rebuild the same way on load.
+        return {"input_shape": (None, self.config.context_length)}
+
+    def call(self, token_ids, training=None):
+        logits, _ = self._forward(token_ids, training=training)
+        return logits
+
+    def call_with_cache(self, token_ids, cache, cache_index):
+        """One decoding step: logits for ``token_ids`` and the cache with their keys and values.
+
+        Args:
+            token_ids: ``(batch, seq)``: the prompt when ``cache_index == 0`` (prefill), or one
+                new token ``(batch, 1)`` per step.
+            cache: ``(batch, n_layers, 2, max_length, n_heads, head_dim)`` from ``init_cache``.
+            cache_index: position of ``token_ids[:, 0]``: the number of tokens already in the
+                cache. A Python int or a scalar integer tensor (it may be traced: shapes do not
+                depend on it). ``cache_index + seq <= max_length``.
+
+        Returns:
+            ``(logits, new_cache)``: logits ``(batch, seq, vocab_size)`` float32, and the cache
+            with positions ``cache_index .. cache_index + seq - 1`` written. Dropout is off.
+        """
+        expected = (self.config.n_layers, 2, None, self.config.n_heads, self.config.head_dim)
+        shape = tuple(cache.shape)
+        if len(shape) != 6 or any(e is not None and e != s for e, s in zip(expected, shape[1:])):
+            raise ValueError(
+                f"Expected a cache of shape (batch, {expected[0]}, 2, max_length, {expected[3]}, "
+                f"{expected[4]}), got {shape}: make it with model.init_cache(batch, max_length)."
+            )
+        return self._forward(token_ids, cache=cache, cache_index=cache_index)
+
+    def init_cache(self, batch_size, max_length):
+        """An empty KV cache: zeros ``(batch_size, n_layers, 2, max_length, n_heads, head_dim)``.
+
+        It is in the compute dtype (bfloat16 under ``"mixed_bfloat16"``). ``max_length`` is the
+        most tokens (prompt + generated) it can hold, at most ``context_length``.
+        """
+        c = self.config
+        if not 0 < max_length <= c.context_length:
+            raise ValueError(
+                f"max_length={max_length} must be in [1, context_length={c.context_length}]: "
+                "the model has no positions beyond its context."
+            )
+        shape = (batch_size, c.n_layers, 2, max_length, c.n_heads, c.head_dim)
+        return ops.zeros(shape, dtype=self.compute_dtype)
+
+    def _forward(self, token_ids, cache=None, cache_index=None, training=None):
+        token_ids = self._check_token_ids(token_ids)
+        start_index = 0 if cache is None else cache_index
+        x = self.token_embedding(token_ids)  # (batch, seq, d_model)
+        if self.position_embedding is not None:
+            x = x + self.position_embedding(x, start_index=start_index)
+        x = self.embedding_dropout(x, training=training)
+        new_caches = []
+        for i, block in enumerate(self.blocks):
+            if cache is None:
+                x = block(x, training=training)
+            else:
+                x, block_cache = block(x, cache=cache[:, i], cache_index=cache_index)
+                new_caches.append(block_cache)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        head = self.token_embedding if self.lm_head is None else self.lm_head
+        logits = head(x, reverse=True)  # (batch, seq, vocab_size), float32
+        return logits, (ops.stack(new_caches, axis=1) if cache is not None else None)
+
+    def _check_token_ids(self, token_ids):
+        token_ids = ops.convert_to_tensor(token_ids)
+        shape = tuple(token_ids.shape)
+        dtype = keras.backend.standardize_dtype(token_ids.dtype)
+        if len(shape) != 2:
+            hint = "add a batch axis: ids[None, :]" if len(shape) == 1 else "one id per position"
+            raise ValueError(
+                f"GPT expects token ids of shape (batch, seq), got shape {shape} ({hint})."
+            )
+        if "int" not in dtype:
+            raise ValueError(
+                f"GPT expects integer token ids, got dtype {dtype} (shape {shape}): ids index "
+                "the embedding table. Convert them, e.g. np.asarray(ids, dtype='int32')."
+            )
+        seq_len, context_length = shape[1], self.config.context_length
+        if seq_len is not None and seq_len > context_length:
+            raise ValueError(
+                f"The input has {seq_len} tokens but context_length={context_length}: the model "
+                f"has no positions beyond {context_length}. Keep the last {context_length} tokens "
+                f"(ids[:, -{context_length}:]); generation slides this window along the text "
+                "for you (llm_keras.generation)."
+            )
+        if _values_are_known(token_ids):
+            vocab_size = self.config.vocab_size
+            low = int(ops.convert_to_numpy(ops.min(token_ids)))
+            high = int(ops.convert_to_numpy(ops.max(token_ids)))
+            if low < 0 or high >= vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"Token id {bad} is outside [0, {vocab_size}) (vocab_size={vocab_size}): the "
+                    "ids must come from the tokenizer this model was built for."
+                )
+        return token_ids
+
+    def num_parameters(self, non_embedding=False):
+        """Number of distinct trainable numbers (a tied table counts once).
+
+        ``non_embedding=True`` leaves out the learned position table, as nanoGPT's
+        ``get_num_params`` does: a lookup costs no multiplications. (The token table stays in:
+        it is also the output projection when tied.) Builds the model if needed.
+        """
+        if not self.built:
+            self.build((None, self.config.context_length))
+        unique = {id(w): w for w in self.weights}.values()
+        count = sum(math.prod(w.shape) for w in unique)
+        if non_embedding and isinstance(self.position_embedding, LearnedPositionalEmbedding):
+            count -= self.config.context_length * self.config.d_model
+        return count
+
+    def flops_per_token(self, training=True, seq_len=None):
+        """Floating-point operations per token, the estimate of nanoGPT's ``estimate_mfu``.
+
+        With ``N = num_parameters(non_embedding=True)``, ``L`` layers, ``T`` tokens of context
+        (``seq_len``, by default ``context_length``) and ``d = d_model``:
+
+        - forward only: ``2 N + 4 L T d``: a multiply and an add per weight, plus the attention
+          scores ``q k^T`` and the weighted sum of values, ``2 T d`` each per layer;
+        - training (``training=True``): three times that, ``6 N + 12 L T d``, since the backward
+          pass costs twice the forward (PaLM, Chowdhery et al. 2022, appendix B).
+
+        It counts the full ``T x T`` score matrix, as the published formula does, though the
+        causal mask makes half of it unused.
+        """
+        seq_len = self.config.context_length if seq_len is None else seq_len
+        layers, d_model = self.config.n_layers, self.config.d_model
+        forward = 2 * self.num_parameters(non_embedding=True) + 4 * layers * seq_len * d_model
+        return 3 * forward if training else forward
+
+    def get_config(self):
+        config = super().get_config()
+        config["config"] = self.config.to_dict()
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(GPTConfig.from_dict(config.pop("config")), **config)
