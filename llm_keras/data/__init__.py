@@ -33,7 +33,6 @@ from llm_keras.data.corpora import (
 )
 from llm_keras.data.download import (
     DownloadError,
-    atomic_output,
     download_file,
     file_digest,
     verify_file,
@@ -49,7 +48,6 @@ __all__ = [
     "CleaningReport",
     "Corpus",
     "DownloadError",
-    "atomic_output",
     "cache_dir",
     "clean_documents",
     "clean_file",

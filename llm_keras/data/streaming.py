@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from llm_keras.data.cleaning import CleaningReport, clean_documents
-from llm_keras.data.download import atomic_output
+from llm_keras.files import atomic_output
 
 UNITS = ("line", "paragraph")
 _SEPARATORS = {"line": "\n", "paragraph": "\n\n"}  # what ends a document in a file of each unit

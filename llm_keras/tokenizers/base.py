@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from llm_keras.files import atomic_output
+
 FILE_NAME = "llm_keras_tokenizer.json"
 FORMAT = "llm_keras.tokenizer"
 VERSION = 1
@@ -64,8 +66,8 @@ class Tokenizer:
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``directory/llm_keras_tokenizer.json`` (the folder is created) and return its path.
 
-        The file is written to a temporary name and renamed, so an interrupted save never
-        leaves a half-written tokenizer behind.
+        The file is written atomically, so an interrupted save never leaves a half-written
+        tokenizer behind.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -76,9 +78,8 @@ class Tokenizer:
             "class": type(self).__name__,
             "config": self.get_config(),
         }
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_output(path, "w", encoding="utf-8") as file:
+            json.dump(document, file, ensure_ascii=False, indent=1)
         return path
 
     @classmethod

@@ -7,11 +7,11 @@ import pytest
 from llm_keras.data import (
     CORPORA,
     DownloadError,
-    atomic_output,
     download_file,
     file_digest,
     verify_file,
 )
+from llm_keras.files import atomic_output
 
 TINY = CORPORA["tiny_shakespeare"]
 
