@@ -1,5 +1,7 @@
 """The command-line tools: ``llm-keras`` (the library) and ``llm-course`` (the course tooling).
 
+    llm-keras data path tiny_shakespeare
+    llm-keras data clean RAW.txt CLEAN.txt [--unit line|paragraph] [--max-chars N] ...
     llm-keras tokenize train --corpus FILE --vocab-size N [--special TOKEN ...] --out DIR
     llm-keras tokenize encode --tokenizer DIR (--text TEXT | --file FILE) [--out IDS.npy]
     llm-keras tokenize decode --tokenizer DIR (--ids ID ... | --file IDS)
@@ -20,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="llm-keras", description="Build a large language model from scratch in Keras 3."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_data(commands)
     _add_tokenize(commands)
     return _run(parser, argv)
 
@@ -38,12 +41,58 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # bad values, missing files, failed downloads
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+
+
+# --- llm-keras data -------------------------------------------------------------------------
+
+
+def _add_data(commands) -> None:
+    data = commands.add_parser("data", help="find the course's corpora, clean raw text")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    path = actions.add_parser("path", help="print the checked local path of a corpus (downloading it if needed)")
+    path.add_argument("name", help="tiny_shakespeare or shakespeare_gutenberg")
+    path.add_argument("--path", type=Path, help="a file or folder to look in first")
+    path.set_defaults(handler=_data_path)
+
+    clean = actions.add_parser("clean", help="normalise, filter and deduplicate a raw text file")
+    clean.add_argument("input", type=Path, help="raw UTF-8 text file")
+    clean.add_argument("output", type=Path, help="cleaned file to write (may be the input)")
+    clean.add_argument("--unit", choices=["line", "paragraph"], default="line",
+                       help="what one document is (default: line)")
+    clean.add_argument("--unicode-form", choices=["NFC", "NFKC", "none"], default="NFC")
+    clean.add_argument("--min-nonspace-chars", type=int, default=1,
+                       help="drop documents with fewer non-space characters (default 1: drop empty ones)")
+    clean.add_argument("--min-chars", type=int, default=0)
+    clean.add_argument("--max-chars", type=int, default=None)
+    clean.add_argument("--no-dedup", dest="deduplicate", action="store_false",
+                       help="keep exact duplicates")
+    clean.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict")
+    clean.set_defaults(handler=_data_clean)
+
+
+def _data_path(args) -> None:
+    from llm_keras.data import corpus_path
+
+    print(corpus_path(args.name, args.path))
+
+
+def _data_clean(args) -> None:
+    from llm_keras.data import clean_file
+
+    report = clean_file(
+        args.input, args.output, unit=args.unit, encoding_errors=args.encoding_errors,
+        unicode_form=None if args.unicode_form == "none" else args.unicode_form,
+        min_nonspace_chars=args.min_nonspace_chars, min_chars=args.min_chars,
+        max_chars=args.max_chars, deduplicate=args.deduplicate,
+    )
+    print(report)
 
 
 # --- llm-keras tokenize ---------------------------------------------------------------------
@@ -55,10 +104,14 @@ def _add_tokenize(commands) -> None:
 
     train = actions.add_parser("train", help="train a tokenizer on a text file and save it")
     train.add_argument("--corpus", type=Path, required=True, help="UTF-8 text file to train on")
-    train.add_argument("--vocab-size", type=int, required=True,
-                       help="number of ids: 256 bytes + merges + special tokens")
+    train.add_argument("--type", choices=sorted(_TOKENIZER_TYPES), default="byte-bpe",
+                       help="byte-bpe (GPT-2's byte-level BPE, the default), word-bpe (Sennrich's "
+                            "word-level BPE) or char (one id per character)")
+    train.add_argument("--vocab-size", type=int,
+                       help="number of ids (byte-bpe: 256 bytes + merges + special tokens); "
+                            "required except for char")
     train.add_argument("--special", action="append", default=[], metavar="TOKEN",
-                       help="a special token such as '<|endoftext|>' (repeat for more)")
+                       help="byte-bpe: a special token such as '<|endoftext|>' (repeat for more)")
     train.add_argument("--out", type=Path, required=True, help="folder to save the tokenizer in")
     train.set_defaults(handler=_tokenize_train)
 
@@ -80,26 +133,49 @@ def _add_tokenize(commands) -> None:
     decode.set_defaults(handler=_tokenize_decode)
 
 
-def _tokenize_train(args) -> None:
-    from llm_keras.tokenizers import ByteLevelBPETokenizer
+_TOKENIZER_TYPES = {
+    "byte-bpe": "ByteLevelBPETokenizer",
+    "word-bpe": "WordBPETokenizer",
+    "char": "CharTokenizer",
+}
 
-    tokenizer = ByteLevelBPETokenizer.train(args.corpus, args.vocab_size, args.special)
+
+def _tokenize_train(args) -> None:
+    from llm_keras import tokenizers
+
+    kind = args.type
+    if args.special and kind != "byte-bpe":
+        raise ValueError(f"--special works with --type byte-bpe only, not {kind}.")
+    if args.vocab_size is None and kind != "char":
+        raise ValueError(f"--type {kind} needs --vocab-size.")
+    if kind == "byte-bpe":
+        tokenizer = tokenizers.ByteLevelBPETokenizer.train(args.corpus, args.vocab_size, args.special)
+    else:
+        _require_file(args.corpus)
+        with open(args.corpus, encoding="utf-8") as corpus:
+            if kind == "char":
+                tokenizer = tokenizers.CharTokenizer.train(corpus)
+            else:
+                tokenizer = tokenizers.WordBPETokenizer.train(corpus, args.vocab_size)
     path = tokenizer.save(args.out)
-    print(f"Trained a byte-level BPE tokenizer with {tokenizer.vocab_size} ids "
-          f"({len(tokenizer.merges)} merges); saved to {path}")
+    print(f"Trained a {_TOKENIZER_TYPES[kind]} with {tokenizer.vocab_size} ids; saved to {path}")
 
 
 def _tokenize_encode(args) -> None:
     import numpy as np
 
     tokenizer = _load_tokenizer(args.tokenizer)
-    allowed = "all" if args.allow_special else frozenset()
+    special = {}
+    if args.allow_special:
+        if not getattr(tokenizer, "special_tokens", None):
+            raise ValueError(f"--allow-special: this {type(tokenizer).__name__} has no special tokens.")
+        special = {"allowed_special": "all"}
     if args.file is not None:
         _require_file(args.file)
         with open(args.file, encoding="utf-8", newline="") as file:
-            ids = list(tokenizer.encode_iterable(file, allowed_special=allowed))
+            ids = list(tokenizer.encode_iterable(file, **special))
     else:
-        ids = tokenizer.encode(args.text, allowed_special=allowed)
+        ids = tokenizer.encode(args.text, **special)
     if args.out is not None:
         dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.uint32
         np.save(args.out, np.asarray(ids, dtype=dtype))

@@ -9,6 +9,14 @@ All share ``Tokenizer``'s interface: ``encode``, ``decode``, ``vocab_size``, ``s
 
 from llm_keras.tokenizers.base import Tokenizer
 from llm_keras.tokenizers.byte_level_bpe_tokenizer import ByteLevelBPETokenizer
+from llm_keras.tokenizers.char_tokenizer import CharTokenizer
 from llm_keras.tokenizers.pretokenization import GPT2_SPLIT_PATTERN
+from llm_keras.tokenizers.word_bpe_tokenizer import WordBPETokenizer
 
-__all__ = ["Tokenizer", "ByteLevelBPETokenizer", "GPT2_SPLIT_PATTERN"]
+__all__ = [
+    "Tokenizer",
+    "CharTokenizer",
+    "WordBPETokenizer",
+    "ByteLevelBPETokenizer",
+    "GPT2_SPLIT_PATTERN",
+]

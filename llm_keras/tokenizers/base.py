@@ -22,11 +22,13 @@ import json
 import operator
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from llm_keras.files import atomic_output
 
 FILE_NAME = "llm_keras_tokenizer.json"
+# Training shows progress bars by default when the corpus is longer than this (in characters).
+PROGRESS_MIN_CHARS = 1_000_000
 FORMAT = "llm_keras.tokenizer"
 VERSION = 1
 
@@ -50,6 +52,16 @@ class Tokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         raise NotImplementedError
+
+    def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
+        """Encode a stream of strings (e.g. the lines of an open file), yielding ids one by one.
+
+        Each string is encoded on its own, which equals encoding their concatenation when no
+        token can span two of them: true of characters, and of words when each string ends in
+        whitespace (a file's lines). ``ByteLevelBPETokenizer`` cuts the stream itself.
+        """
+        for text in texts:
+            yield from self.encode(text)
 
     @property
     def vocab_size(self) -> int:
@@ -79,7 +91,8 @@ class Tokenizer:
             "config": self.get_config(),
         }
         with atomic_output(path, "w", encoding="utf-8") as file:
-            json.dump(document, file, ensure_ascii=False, indent=1)
+            # ASCII escapes: a vocabulary may hold characters (lone surrogates) that UTF-8 cannot write.
+            json.dump(document, file, ensure_ascii=True, indent=1)
         return path
 
     @classmethod
@@ -151,6 +164,56 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+# --- helpers shared by the tokenizers of the course ----------------------------------------------
+
+
+def check_text(text) -> str:
+    """Return ``text`` if it is a ``str``; otherwise raise a ValueError saying what is expected."""
+    if not isinstance(text, str):
+        hint = " (decode it first, e.g. data.decode('utf-8'))" if isinstance(text, bytes) else ""
+        raise ValueError(f"Expected text as a str; got {type(text).__name__} {text!r:.60}{hint}.")
+    return text
+
+
+def iter_corpus(corpus: str | Iterable[str]) -> Iterator[str]:
+    """Yield the texts of a training corpus: ``corpus`` itself if it is a ``str``, else its items.
+
+    An iterable lets a large corpus be read piece by piece (an open file yields its lines).
+    """
+    if isinstance(corpus, str):
+        yield corpus
+        return
+    if isinstance(corpus, (bytes, bytearray)):
+        raise ValueError(
+            "A corpus is text (str), not bytes: decode it first, e.g. data.decode('utf-8')."
+        )
+    try:
+        texts = iter(corpus)
+    except TypeError:
+        raise ValueError(
+            f"A corpus is a str or an iterable of str; got {type(corpus).__name__} {corpus!r:.60}."
+        ) from None
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(
+                f"Item {position} of the corpus is {type(text).__name__} {text!r:.60}, not str: a "
+                "corpus is a str or an iterable of str."
+            )
+        yield text
+
+
+def unseen_character_error(text: str, position: int, tokenizer: Tokenizer) -> ValueError:
+    """The error for ``text[position]``, a character that ``tokenizer`` has no token for."""
+    char = text[position]
+    name = type(tokenizer).__name__
+    return ValueError(
+        f"Character {char!r} (U+{ord(char):04X}) at position {position} is not in this {name}'s "
+        f"vocabulary. Build the vocabulary from text that contains it ({name}.train(text)), or "
+        f"give the tokenizer an unknown token that unseen characters map to "
+        f"({name}.train(text, unk_token='<unk>'))."
+    )
 
 
 def _is_integer(value) -> bool:

@@ -99,7 +99,7 @@ def learn_merges(
         new_pairs = set()
         for index in pair_words.pop((a, b)):
             word = words[index]
-            merged = _merge_pair(word, a, b, new)
+            merged = merge_pair(word, a, b, new)
             if merged is None:  # the index is lazy: this word lost the pair in an earlier merge
                 continue
             n = counts[index]
@@ -122,8 +122,11 @@ def learn_merges(
     return merges
 
 
-def _merge_pair(word: list[int], a: int, b: int, new: int) -> list[int] | None:
-    """Replace every (a, b) in ``word``, left to right, by ``new``; None if there is none."""
+def merge_pair(word: list[int], a: int, b: int, new: int) -> list[int] | None:
+    """Replace every (a, b) in ``word``, left to right, by ``new``; None if there is none.
+
+    Used to train (here) and to encode (each tokenizer applies its merges with it).
+    """
     if a not in word:
         return None
     merged = []

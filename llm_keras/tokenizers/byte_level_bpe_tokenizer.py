@@ -32,8 +32,8 @@ from typing import AbstractSet, Collection, Iterable, Iterator, Literal
 import regex
 from tqdm.auto import tqdm
 
-from llm_keras.tokenizers.base import Tokenizer
-from llm_keras.tokenizers.bpe_merges import learn_merges
+from llm_keras.tokenizers.base import PROGRESS_MIN_CHARS, Tokenizer, check_text, iter_corpus
+from llm_keras.tokenizers.bpe_merges import learn_merges, merge_pair
 from llm_keras.tokenizers.gpt2_files import (
     read_gpt2_files,
     text_to_token,
@@ -50,8 +50,6 @@ from llm_keras.tokenizers.pretokenization import (
 # Encoded words are remembered (a word like " the" is encoded once, then looked up); the memory
 # this takes is bounded by forgetting everything when the cache reaches this many words.
 _CACHE_LIMIT = 100_000
-# Corpora larger than this (in characters) show progress bars while training.
-_PROGRESS_CHARS = 1_000_000
 
 SpecialSet = AbstractSet[str] | Collection[str] | Literal["all"]
 
@@ -187,7 +185,7 @@ class ByteLevelBPETokenizer(Tokenizer):
             )
 
         texts, size = _corpus_texts(corpus, special_tokens)
-        show = progress if progress is not None else (size or 0) > _PROGRESS_CHARS
+        show = progress if progress is not None else (size or 0) > PROGRESS_MIN_CHARS
         bar = tqdm(total=size, unit="char", unit_scale=True, desc="Counting words", disable=not show)
         seen = 0
 
@@ -205,7 +203,7 @@ class ByteLevelBPETokenizer(Tokenizer):
                 "The corpus is empty (no text outside the special tokens): give text to train on."
             )
         if progress is None:
-            progress = seen > _PROGRESS_CHARS
+            progress = seen > PROGRESS_MIN_CHARS
 
         words = [tuple(word.encode("utf-8")) for word in counts]
         num_merges = vocab_size - smallest
@@ -284,7 +282,7 @@ class ByteLevelBPETokenizer(Tokenizer):
             ValueError: if the text holds a disallowed special token (the message says how to
                 allow it), or a name in ``allowed_special`` is not a special token.
         """
-        _check_text(text)
+        check_text(text)
         allowed = self._special_set(allowed_special, "allowed_special")
         if disallowed_special == "all":
             disallowed = set(self.special_tokens) - allowed
@@ -312,7 +310,7 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ``text`` treating special tokens as ordinary text (tiktoken's name)."""
-        _check_text(text)
+        check_text(text)
         cache = self._cache
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
@@ -353,17 +351,7 @@ class ByteLevelBPETokenizer(Tokenizer):
                     best_rank, best = rank, pair
             if best_rank is None:
                 break
-            a, b = best
-            new = self._merged_ids[best_rank]
-            merged, i, n = [], 0, len(ids)
-            while i < n:
-                if i + 1 < n and ids[i] == a and ids[i + 1] == b:
-                    merged.append(new)
-                    i += 2
-                else:
-                    merged.append(ids[i])
-                    i += 1
-            ids = merged
+            ids = merge_pair(ids, *best, self._merged_ids[best_rank])
         return tuple(ids)
 
     # --- decoding ----------------------------------------------------------------------------
@@ -473,11 +461,6 @@ class ByteLevelBPETokenizer(Tokenizer):
         return tokens
 
 
-def _check_text(text) -> None:
-    if not isinstance(text, str):
-        raise ValueError(f"encode() takes a str, got {type(text).__name__}: {text!r:.80}")
-
-
 def _check_special_tokens(special_tokens: Iterable[str]) -> list[str]:
     if isinstance(special_tokens, str):
         raise ValueError(
@@ -511,21 +494,7 @@ def _corpus_texts(corpus, special_tokens: list[str]) -> tuple[Iterable[str], int
         return _read_pieces(path, special_tokens), path.stat().st_size
     if isinstance(corpus, str):
         return safe_pieces([corpus], min_chars=1 << 20, special_tokens=special_tokens), len(corpus)
-    if isinstance(corpus, (bytes, bytearray)):
-        raise ValueError("The corpus must be text (str), not bytes: decode it first.")
-    try:
-        documents = iter(corpus)
-    except TypeError:
-        raise ValueError(
-            f"The corpus must be a str, an iterable of str or a path, got {type(corpus).__name__}."
-        ) from None
-    return (_checked_document(t) for t in documents), None
-
-
-def _checked_document(text):
-    if not isinstance(text, str):
-        raise ValueError(f"Each document of the corpus must be a str, got {type(text).__name__}.")
-    return text
+    return iter_corpus(corpus), None
 
 
 def _read_pieces(path: Path, special_tokens: list[str]) -> Iterator[str]:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from llm_keras.tokenizers.base import Tokenizer
+from llm_keras.tokenizers.base import Tokenizer, check_text, iter_corpus, unseen_character_error
 
 
 class CharTokenizer(Tokenizer):
@@ -160,53 +160,3 @@ class CharTokenizer(Tokenizer):
 
     def get_config(self) -> dict:
         return {"chars": self.chars, "unk_token": self._unk_token}
-
-
-# --- helpers shared by the tokenizers of the course ----------------------------------------------
-
-
-def check_text(text) -> str:
-    """Return ``text`` if it is a ``str``; otherwise raise a ValueError saying what is expected."""
-    if not isinstance(text, str):
-        hint = " (decode it first, e.g. data.decode('utf-8'))" if isinstance(text, bytes) else ""
-        raise ValueError(f"Expected text as a str; got {type(text).__name__} {text!r:.60}{hint}.")
-    return text
-
-
-def iter_corpus(corpus: str | Iterable[str]) -> Iterator[str]:
-    """Yield the texts of a training corpus: ``corpus`` itself if it is a ``str``, else its items.
-
-    An iterable lets a large corpus be read piece by piece (an open file yields its lines).
-    """
-    if isinstance(corpus, str):
-        yield corpus
-        return
-    if isinstance(corpus, (bytes, bytearray)):
-        raise ValueError(
-            "A corpus is text (str), not bytes: decode it first, e.g. data.decode('utf-8')."
-        )
-    try:
-        texts = iter(corpus)
-    except TypeError:
-        raise ValueError(
-            f"A corpus is a str or an iterable of str; got {type(corpus).__name__} {corpus!r:.60}."
-        ) from None
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"Item {position} of the corpus is {type(text).__name__} {text!r:.60}, not str: a "
-                "corpus is a str or an iterable of str."
-            )
-        yield text
-
-
-def unseen_character_error(text: str, position: int, tokenizer: Tokenizer) -> ValueError:
-    """The error for ``text[position]``, a character that ``tokenizer`` has no token for."""
-    char = text[position]
-    name = type(tokenizer).__name__
-    return ValueError(
-        f"Character {char!r} (U+{ord(char):04X}) at position {position} is not in this {name}'s "
-        f"vocabulary. Build the vocabulary from text that contains it ({name}.train(text)), or "
-        f"give the tokenizer an unknown token that unseen characters map to "
-        f"({name}.train(text, unk_token='<unk>'))."
-    )

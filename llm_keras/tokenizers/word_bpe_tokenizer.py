@@ -49,14 +49,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from llm_keras.tokenizers.base import Tokenizer
-from llm_keras.tokenizers.bpe_merges import _merge_pair, learn_merges
-from llm_keras.tokenizers.char_tokenizer import check_text, iter_corpus, unseen_character_error
+from llm_keras.tokenizers.base import (
+    PROGRESS_MIN_CHARS,
+    Tokenizer,
+    check_text,
+    iter_corpus,
+    unseen_character_error,
+)
+from llm_keras.tokenizers.bpe_merges import learn_merges, merge_pair
 
 END_OF_WORD = "</w>"
-
-# Training shows a progress bar by default when the corpus is longer than this (in characters).
-PROGRESS_MIN_CHARS = 1_000_000
 # Encoded words are remembered; the memory this takes is bounded by forgetting them all when the
 # cache holds this many words.
 CACHE_LIMIT = 100_000
@@ -316,7 +318,7 @@ class WordBPETokenizer(Tokenizer):
             ranks = [self._ranks[pair] for pair in pairwise(ids) if pair in self._ranks]
             if not ranks:
                 break
-            ids = _merge_pair(ids, *self._merge_steps[min(ranks)])  # (never None: pair present)
+            ids = merge_pair(ids, *self._merge_steps[min(ranks)])  # (never None: pair present)
         return ids
 
     def decode(self, ids: Iterable[int]) -> str:

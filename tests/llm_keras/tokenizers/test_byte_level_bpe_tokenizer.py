@@ -280,7 +280,8 @@ def test_gpt2_files_round_trip(gpt2, tmp_path):
         (dict(corpus="abc", vocab_size=300.0), "vocab_size must be an int"),
         (dict(corpus="abc", vocab_size=300, special_tokens="<a>"), "list of strings"),
         (dict(corpus="abc", vocab_size=300, special_tokens=["<a>", "<a>"]), "more than once"),
-        (dict(corpus=[b"bytes"], vocab_size=300), "must be a str"),
+        (dict(corpus=[b"bytes"], vocab_size=300), "Item 0 of the corpus is bytes"),
+        (dict(corpus=42, vocab_size=300), "a str or an iterable of str"),
     ],
 )
 def test_bad_training_input(kwargs, message):
@@ -295,7 +296,7 @@ def test_bad_encode_and_decode_input(gpt2):
         gpt2.decode([-1])
     with pytest.raises(ValueError, match="integer token ids"):
         gpt2.decode([1.5])
-    with pytest.raises(ValueError, match="takes a str"):
+    with pytest.raises(ValueError, match="Expected text as a str; got bytes"):
         gpt2.encode(b"bytes")
     with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>' at character 5"):
         gpt2.encode(f"Hello{EOT}")

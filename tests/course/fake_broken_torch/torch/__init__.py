@@ -1,0 +1,1 @@
+raise ImportError("torch is broken on purpose (test of llm-course check)")
