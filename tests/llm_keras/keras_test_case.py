@@ -65,10 +65,12 @@ def run_model_saving_test(model, inputs, path):
 def decode_with_cache(step, inputs, cache, prefill_length):
     """Feeds ``inputs[:, :prefill_length]`` at once, then one position at a time, through
     ``step(chunk, cache, cache_index) -> (outputs, cache)``; returns the concatenated outputs
-    (as NumPy) and the final cache."""
+    (as NumPy) and the final cache. The prefill gets the index as a Python int, the later steps
+    as an int32 tensor, as a decoding loop passes it."""
     outputs, cache = step(inputs[:, :prefill_length], cache, 0)
     pieces = [to_numpy(outputs)]
     for index in range(prefill_length, inputs.shape[1]):
-        outputs, cache = step(inputs[:, index : index + 1], cache, index)
+        index_tensor = keras.ops.convert_to_tensor(index, dtype="int32")
+        outputs, cache = step(inputs[:, index : index + 1], cache, index_tensor)
         pieces.append(to_numpy(outputs))
     return np.concatenate(pieces, axis=1), cache
