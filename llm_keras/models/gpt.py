@@ -177,7 +177,10 @@ class GPT(keras.Model):
         """
         expected = (self.config.n_layers, 2, None, self.config.n_heads, self.config.head_dim)
         shape = tuple(cache.shape)
-        if len(shape) != 6 or any(e is not None and e != s for e, s in zip(expected, shape[1:])):
+        fits = len(shape) == 6 and all(
+            e is None or e == s for e, s in zip(expected, shape[1:], strict=True)
+        )
+        if not fits:
             raise ValueError(
                 f"Expected a cache of shape (batch, {expected[0]}, 2, max_length, {expected[3]}, "
                 f"{expected[4]}), got {shape}: make it with model.init_cache(batch, max_length)."

@@ -94,9 +94,18 @@ def norm(x, p, prefix, kind, epsilon):
     return rms_norm(x, p[prefix + "_gamma"], epsilon)
 
 
-def block(x, p, n_heads, norm_first=True, norm_kind="layernorm", activation="gelu",
-          rotary=False, epsilon=1e-5):
+def block(
+    x,
+    p,
+    n_heads,
+    norm_first=True,
+    norm_kind="layernorm",
+    activation="gelu",
+    rotary=False,
+    epsilon=1e-5,
+):
     """A transformer block, pre-LN or post-LN."""
+
     def attend(h):
         return attention(h, p, n_heads, rotary)
 

@@ -1,8 +1,6 @@
 """A whole GPT forward pass in plain NumPy (float64), built from ``tests/.../layers/reference.py``,
 and the glue that copies its parameters into ``llm_keras.models.GPT``."""
 
-import numpy as np
-
 from tests.llm_keras.layers import reference
 
 
@@ -53,7 +51,7 @@ def set_gpt(model, p):
     model.token_embedding.embeddings.assign(p["wte"])
     if model.config.positional == "learned":
         model.position_embedding.embeddings.assign(p["wpe"])
-    for block, block_params in zip(model.blocks, p["blocks"]):
+    for block, block_params in zip(model.blocks, p["blocks"], strict=True):
         reference.set_block(block, block_params)
     if model.final_norm is not None:
         reference.set_norm(model.final_norm, p, "lnf")

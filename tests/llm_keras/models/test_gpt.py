@@ -199,8 +199,14 @@ def test_keras_file_loads_on_the_other_backends(tmp_path):
     others = [b for b in ("jax", "tensorflow", "torch") if b != keras.backend.backend()]
     runs = {
         backend: subprocess.Popen(
-            [sys.executable, "-c", LOAD_ON_ANOTHER_BACKEND, str(tmp_path / "gpt.keras"),
-             str(tmp_path / "ids.npy"), str(tmp_path / f"{backend}.npy")],
+            [
+                sys.executable,
+                "-c",
+                LOAD_ON_ANOTHER_BACKEND,
+                str(tmp_path / "gpt.keras"),
+                str(tmp_path / "ids.npy"),
+                str(tmp_path / f"{backend}.npy"),
+            ],
             env={**env, "KERAS_BACKEND": backend},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -30,20 +30,35 @@ def test_dict_round_trip_through_json():
 def test_presets():
     cpu = GPTConfig.preset("shakespeare-char-cpu")
     assert (cpu.vocab_size, cpu.n_layers, cpu.n_heads, cpu.d_model, cpu.context_length) == (
-        65, 4, 4, 128, 64
+        65,
+        4,
+        4,
+        128,
+        64,
     )
     assert cpu.dropout == 0.0
     gpu = GPTConfig.preset("shakespeare-char")
     assert (gpu.vocab_size, gpu.n_layers, gpu.n_heads, gpu.d_model, gpu.context_length) == (
-        65, 6, 6, 384, 256
+        65,
+        6,
+        6,
+        384,
+        256,
     )
     assert gpu.dropout == 0.2
     gpt2 = GPTConfig.preset("gpt2-small")
     assert (gpt2.vocab_size, gpt2.context_length, gpt2.n_layers, gpt2.n_heads, gpt2.d_model) == (
-        50257, 1024, 12, 12, 768
+        50257,
+        1024,
+        12,
+        12,
+        768,
     )
     assert (gpt2.d_ff, gpt2.activation, gpt2.positional, gpt2.tie_weights) == (
-        3072, "gelu", "learned", True
+        3072,
+        "gelu",
+        "learned",
+        True,
     )
     assert sorted(PRESETS) == ["gpt2-small", "shakespeare-char", "shakespeare-char-cpu"]
 
