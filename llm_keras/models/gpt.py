@@ -144,8 +144,13 @@ class GPT(keras.Model):
             if c.tie_weights
             else TokenEmbedding(c.vocab_size, c.d_model, dtype=self.dtype_policy, name="lm_head")
         )
+        # The weights' shapes do not depend on the input: build now, so that a new model can be
+        # counted, saved or have its weights set before it has seen any data.
+        self.build((None, c.context_length))
 
     def build(self, input_shape):
+        if self.built:  # built in __init__; Keras calls build again when it loads a saved model
+            return
         hidden_shape = (*input_shape, self.config.d_model)  # (batch, seq, d_model)
         self.token_embedding.build(input_shape)
         for layer in (self.position_embedding, *self.blocks, self.final_norm, self.lm_head):

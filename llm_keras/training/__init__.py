@@ -1,0 +1,1 @@
+"""Training a GPT (week 4): the run directory that training leaves for generation."""

@@ -1,0 +1,57 @@
+"""What a training run leaves behind for generation and sharing (week 4, "Training a GPT").
+
+A run directory (``llm-keras train --out DIR``) always holds, next to its resumable checkpoints:
+
+    DIR/model.keras                         the latest model (any backend can load it)
+    DIR/tokenizer/llm_keras_tokenizer.json  the tokenizer that made its training ids
+
+``save_for_inference`` writes both atomically (a run killed while saving keeps the previous
+model); ``load_for_inference`` reads them back for ``llm-keras generate`` and ``llm-keras serve``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+MODEL_FILE = "model.keras"
+TOKENIZER_DIR = "tokenizer"
+
+
+def save_for_inference(directory: str | os.PathLike, model, tokenizer) -> Path:
+    """Write ``directory/model.keras`` and ``directory/tokenizer/``; returns the model's path."""
+    import keras  # noqa: F401  (the model's backend is already chosen)
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(directory / TOKENIZER_DIR)
+    path = directory / MODEL_FILE
+    # Keras wants a path ending in .keras; write beside the target, then rename (atomic).
+    tmp = directory / f".{secrets.token_hex(4)}.partial.keras"
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_for_inference(directory: str | os.PathLike):
+    """Load ``(model, tokenizer)`` from a run directory written by ``save_for_inference``."""
+    import keras
+
+    from llm_keras.tokenizers import Tokenizer
+
+    directory = Path(directory)
+    path = directory / MODEL_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"No trained model in {str(directory)!r}: expected {MODEL_FILE} there, written by "
+            "`llm-keras train --out DIR` (pass that DIR)."
+        )
+    import llm_keras.models  # noqa: F401  (registers the GPT classes for deserialisation)
+
+    model = keras.saving.load_model(path)
+    tokenizer = Tokenizer.load(directory / TOKENIZER_DIR)
+    return model, tokenizer
