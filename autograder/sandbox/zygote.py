@@ -99,6 +99,7 @@ class Job:
         self.events = {"memory_error": False, "timeout": False, "finished": False}
         self.status: str | None = None
         self.handed_over = False
+        self.timeouts = {e["name"]: e.get("timeout") for e in job["exercises"]}
 
     # --- the child ------------------------------------------------------------------------
 
@@ -183,8 +184,11 @@ class Job:
             for header, payload in reader.frames:
                 event = header.get("event")
                 now = time.monotonic()
+                if event in ("cell_start", "cell_end", "cells_done") and self.handed_over:
+                    continue  # after the hand-over, text from the child could carry hidden inputs
                 if event in ("cell_start", "probe_start"):
-                    phase_deadline = now + self.limits["cell_timeout"]
+                    timeout = self.timeouts.get(header.get("name")) if event == "probe_start" else None
+                    phase_deadline = now + (timeout or self.limits["cell_timeout"])
                     interrupted, kill_at = False, None
                 elif event == "cell_end":
                     header["status"] = "timeout" if interrupted else header.get("status")

@@ -1,0 +1,55 @@
+"""One grading record per submission, written the moment it is graded (so a crash or Ctrl-C
+loses nothing, and a re-run resumes): ``autograded/<student>/<assignment>/grading_record.json``.
+
+A record is reused on the next run when its ``fingerprint`` still matches: the submitted
+notebooks, the release notebooks, the probes, the backends and the limits are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+RECORD = "grading_record.json"
+FORMAT = 1
+STATUSES = ("graded", "timeout", "kernel_died", "out_of_memory", "invalid_notebook",
+            "sandbox_error")
+
+
+def fingerprint(submission: Path, assignment, backends, limits) -> str:
+    digest = hashlib.sha256(f"format {FORMAT} {sorted(backends)} {limits}".encode())
+    for path in sorted(Path(submission).glob("*.ipynb")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for template in assignment.templates.values():
+        digest.update(json.dumps(template.notebook, sort_keys=True).encode())
+    for exercise in assignment.exercises:
+        digest.update(exercise.probe.path.read_bytes())
+    return digest.hexdigest()
+
+
+def read(folder: Path) -> dict | None:
+    try:
+        return json.loads((Path(folder) / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, data) -> None:
+    """Atomic write (a temporary file renamed over the target)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=1, sort_keys=False)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def worst(statuses) -> str:
+    """The status that describes a submission graded in several runs (backends, notebooks)."""
+    order = ("sandbox_error", "invalid_notebook", "kernel_died", "out_of_memory", "timeout", "graded")
+    statuses = set(statuses) or {"graded"}
+    return next(status for status in order if status in statuses)

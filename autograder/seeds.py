@@ -1,0 +1,38 @@
+"""Per-student, per-exercise seeds derived from the course secret (reproducible regrades).
+
+``derive_seed(secret, assignment, student, exercise)`` is an HMAC-SHA256, so knowing other
+students' inputs, or one's own, tells nothing about anyone else's; the same submission graded
+twice gets the same inputs. The secret never enters the sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SECRET_ENV = "LLM_COURSE_SECRET"
+SECRET_FILE = ".course_secret"
+
+
+def derive_seed(secret: bytes, assignment: str, student: str, exercise: str) -> int:
+    message = "\x1f".join((assignment, student, exercise)).encode()
+    return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest()[:8], "little")
+
+
+def course_secret(course_root: Path) -> bytes:
+    """The secret from ``$LLM_COURSE_SECRET``, else ``<course root>/.course_secret``.
+
+    The file is created (random, mode 0600) the first time a course is graded; keep it out of
+    version control and back it up: a new secret gives every student new hidden inputs.
+    """
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV].encode()
+    path = Path(course_root) / SECRET_FILE
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip().encode()
