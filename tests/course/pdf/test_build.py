@@ -1,0 +1,70 @@
+"""The build as a whole: its time, its size, its log, and its caches."""
+
+from __future__ import annotations
+
+from pypdf import PdfReader
+
+from tests.course.pdf.conftest import REPO, SAMPLE
+from weasyprint_build.build import build_pdf
+
+# The issue's budget: at most a minute for two weeks of chapters, on the CI machine (2 cores).
+BUILD_SECONDS = 60
+# A chapter takes at least a page and, in this course, no more than 40.
+PAGES_PER_CHAPTER = (1, 40)
+FRONT_MATTER_PAGES = 2  # title page and table of contents
+
+
+def test_a_fresh_build_of_both_editions_takes_at_most_a_minute(course_build):
+    assert course_build.seconds < BUILD_SECONDS, "\n".join(course_build.log)
+
+
+def test_the_chapters_code_really_ran(course_build):
+    ran = [line for line in course_build.log if ": ran in " in line]
+    chapters_with_code = [line for line in course_build.log if ": running (" in line]
+    assert len(ran) == len(chapters_with_code) >= 2, course_build.log
+
+
+def test_page_count_is_within_the_expected_range(course_build, edition):
+    pages = len(PdfReader(course_build.pdf(edition)).pages)
+    chapters = len(course_build.titles)
+    low, high = (FRONT_MATTER_PAGES + n * chapters for n in PAGES_PER_CHAPTER)
+    assert low <= pages <= high
+    assert pages == course_build.results[edition].pages
+
+
+def test_weasyprint_logged_no_error_and_no_warning(course_build, edition):
+    result = course_build.results[edition]
+    assert result.weasyprint_errors == []
+    assert result.weasyprint_warnings == []
+
+
+def test_the_course_sources_raise_no_warning(course_build, edition):
+    """Long code lines are reported as warnings: the course has none."""
+    assert course_build.results[edition].warnings == []
+
+
+def test_the_pdf_has_the_book_metadata(course_build, edition):
+    metadata = PdfReader(course_build.pdf(edition)).metadata
+    assert metadata.title.startswith("Build a Large Language Model from Scratch")
+    assert ("instructor edition" in metadata.title) == (edition == "instructor")
+    assert metadata.author == "The llm-keras authors"
+
+
+def test_a_second_build_takes_every_chapter_from_the_cache_and_gives_the_same_pdf(course_build):
+    log: list[str] = []
+    student = course_build.results["student"]
+    again = build_pdf(
+        ["student"],
+        course_dir=course_build.course_dir,
+        repo_root=REPO,
+        solutions_dir=SAMPLE / "solutions",
+        build_dir=course_build.build_dir,
+        out=course_build.build_dir / "again.pdf",
+        log=log.append,
+    )[0]
+    cached = [line for line in log if "outputs from the cache" in line]
+    assert len(cached) == sum(": running (" in line for line in course_build.log)
+    assert not any(": running (" in line for line in log)
+    assert any("0 formulas drawn" in line for line in log)
+    assert again.html.read_text() == student.html.read_text()
+    assert again.pdf.read_bytes() == student.pdf.read_bytes()

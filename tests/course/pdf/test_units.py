@@ -1,0 +1,64 @@
+"""Small pieces of the build, tested without building a book."""
+
+from __future__ import annotations
+
+import nbformat
+
+from tests.course.pdf.conftest import REPO, SAMPLE, SOLUTION_SENTINEL
+from weasyprint_build.chapters import CHAPTER_NAME, find_chapter_files
+from weasyprint_build.exercises import cell_role, student_version
+from weasyprint_build.markdown import split_directive
+from weasyprint_build.outputs import sort_outputs, terminal_text
+
+
+def test_terminal_text_keeps_what_a_terminal_would_show():
+    assert terminal_text("10%\r50%\r100%\n") == "100%\n"
+    # Keras writes one backspace per character shown and a carriage return, then the new bar.
+    assert terminal_text("1/3 [==>...]" + "\b" * 12 + "\r3/3 [======]") == "3/3 [======]"
+    assert terminal_text("abcd\b\bX") == "abXd"  # a backspace moves back, it does not erase
+    assert terminal_text("\x1b[31mred\x1b[0m plain") == "red plain"
+    assert terminal_text("abc\rX") == "Xbc"
+
+
+def test_glued_values_are_collected_and_not_shown():
+    outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/papermill.record/text/plain": "42"},
+            metadata={"scrapbook": {"name": "answer", "mime_prefix": ""}},
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="hello\n"),
+    ]
+    glued: dict = {}
+    sorted_outputs = sort_outputs(outputs, glued)
+    assert glued == {"answer": {"text/plain": "42"}}
+    assert sorted_outputs.stdout == "hello" and sorted_outputs.rich == []
+
+
+def test_directive_options_are_read_in_both_myst_forms():
+    assert split_directive(":name: tab-a\n| a |", "x") == ({"name": "tab-a"}, "| a |")
+    assert split_directive("---\nname: tab-b\n---\nbody", "x") == ({"name": "tab-b"}, "body")
+
+
+def test_chapters_are_the_numbered_markdown_files_in_name_order():
+    assert CHAPTER_NAME.match("01-week1-foundations.md")
+    assert not CHAPTER_NAME.match("README.md")
+    assert not CHAPTER_NAME.match("1-short.md")
+    names = [p.name for p in find_chapter_files(REPO / "course")]
+    assert names == sorted(names) and "00-introduction.md" in names and "README.md" not in names
+
+
+def test_the_student_version_replaces_the_solution_and_keeps_the_signature():
+    path = SAMPLE / "solutions" / "week1" / "01-count-tokens.ipynb"
+    source = nbformat.read(path, as_version=4)
+    student = student_version(source, path)
+    answer = student.cells[2]
+    assert cell_role(answer) == ("answer", "answer cell")
+    assert answer.source.splitlines() == [
+        "def count_tokens(text: str, tokenizer) -> int:",
+        '    """The number of token ids of `text` (an int)."""',
+        "    # YOUR CODE HERE",
+        "    raise NotImplementedError()",
+    ]
+    assert SOLUTION_SENTINEL in source.cells[2].source  # the source notebook is left as it was
+    assert cell_role(student.cells[3]) == ("check", "check, 2 points")

@@ -1,0 +1,187 @@
+"""The build: course/ chapters -> executed notebooks -> one HTML document -> PDF, per edition.
+
+    build_pdf(["student", "instructor"])  # build/llm-keras-course.pdf, ...-instructor.pdf
+
+Steps, each reported on a progress line:
+
+1. check that the fonts are installed (``fonts``);
+2. read the chapters ``course/NN-*.md`` in file-name order (``chapters``);
+3. run their code, one kernel per chapter, or take the outputs from the cache (``execute``);
+4. per edition: render the chapters to HTML, numbering headings, figures, tables and equations
+   and drawing formulas as SVG (``render``), resolve cross-references (``references``), add the
+   title page and the table of contents (``document``), and lay out the PDF (``pdf``).
+
+The code runs once for both editions; they differ only in the exercises' solution cells.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from weasyprint_build.chapters import find_chapter_files, read_chapter
+from weasyprint_build.document import assemble
+from weasyprint_build.errors import BuildError
+from weasyprint_build.execute import execute_chapters
+from weasyprint_build.exercises import EDITIONS
+from weasyprint_build.fonts import check_fonts
+from weasyprint_build.math_svg import MathRenderer
+from weasyprint_build.pdf import write_pdf
+from weasyprint_build.render import Book
+
+PDF_NAMES = {"student": "llm-keras-course.pdf", "instructor": "llm-keras-course-instructor.pdf"}
+
+
+@dataclass
+class ChapterPage:
+    number: int
+    title: str
+    anchor: str
+    page: int  # 1-based page where the chapter's title is
+
+
+@dataclass
+class BuildResult:
+    """What one edition's build produced."""
+
+    edition: str
+    pdf: Path
+    html: Path
+    pages: int
+    chapters: list[ChapterPage]
+    seconds: float  # this edition's rendering and layout (the code's execution is shared)
+    warnings: list[str] = field(default_factory=list)  # from the course sources
+    weasyprint_errors: list[str] = field(default_factory=list)
+    weasyprint_warnings: list[str] = field(default_factory=list)
+    exercises: list[Path] = field(default_factory=list)
+
+
+class Progress:
+    """Progress lines with the time since the build started: ``[  4.2 s] message``."""
+
+    def __init__(self, stream=None) -> None:
+        self.start = time.perf_counter()
+        self.stream = stream or sys.stdout
+
+    def __call__(self, message: str) -> None:
+        print(
+            f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True
+        )
+
+
+def build_pdf(
+    editions: Iterable[str] = ("student",),
+    *,
+    course_dir: Path = Path("course"),
+    solutions_dir: Path | None = None,
+    repo_root: Path | None = None,
+    out: Path | None = None,
+    build_dir: Path = Path("build"),
+    backend: str = "jax",
+    jobs: int = 2,
+    fresh: bool = False,
+    strict: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> list[BuildResult]:
+    """Build the PDF of each edition; returns one BuildResult per edition.
+
+    Args:
+        editions: "student" (exercises as handed out) and/or "instructor" (with solutions).
+        course_dir: the chapters' folder; ``repo_root`` defaults to its parent (the chapters'
+            code runs there, and ``llm_keras_modules`` are looked up there).
+        solutions_dir: the nbgrader source notebooks (default ``<repo_root>/solutions``).
+        out: the PDF's path, for a single edition (default ``build/llm-keras-course*.pdf``).
+        build_dir: where the PDFs, their HTML and the caches (``build/.cache``) go.
+        backend: KERAS_BACKEND for the chapters' code.
+        jobs: chapters run at the same time.
+        fresh: ignore the caches (run every chapter, draw every formula again).
+        strict: raise a BuildError when WeasyPrint reported errors (the PDF is written first).
+        log: where progress lines go (default: stdout with timings).
+    """
+    log = log or Progress()
+    editions = list(editions)
+    unknown = [e for e in editions if e not in EDITIONS]
+    if unknown or not editions:
+        raise BuildError(f"Unknown edition(s) {unknown}: choose from {', '.join(EDITIONS)}.")
+    if out is not None and len(editions) != 1:
+        raise BuildError("--out names one PDF: build one edition at a time with it.")
+    course_dir = Path(course_dir).resolve()
+    repo_root = Path(repo_root).resolve() if repo_root else course_dir.parent
+    solutions_dir = Path(solutions_dir).resolve() if solutions_dir else repo_root / "solutions"
+    build_dir = Path(build_dir).resolve()
+    cache_dir = build_dir / ".cache"
+    if fresh and cache_dir.exists():
+        shutil.rmtree(cache_dir)
+
+    check_fonts()
+    chapters = [
+        read_chapter(path, number, repo_root)
+        for number, path in enumerate(find_chapter_files(course_dir), start=1)
+    ]
+    log(f"{len(chapters)} chapters in {course_dir}: " + ", ".join(c.path.name for c in chapters))
+    notebooks = execute_chapters(
+        chapters, repo_root=repo_root, cache_dir=cache_dir, backend=backend, jobs=jobs, log=log
+    )
+    math = MathRenderer(cache_dir / "math")
+
+    results = []
+    for edition in editions:
+        started = time.perf_counter()
+        pdf_path = Path(out).resolve() if out is not None else build_dir / PDF_NAMES[edition]
+        book = Book(edition=edition, math=math, solutions_dir=solutions_dir)
+        log(f"{edition} edition: rendering {len(chapters)} chapters to HTML")
+        parts = [book.render_chapter(chapter, notebooks[chapter.path]) for chapter in chapters]
+        document = book.references.resolve(assemble(parts, book.toc, edition, backend))
+        html_path = pdf_path.with_suffix(".html")
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(document, encoding="utf-8")
+        log(
+            f"{edition} edition: {math.rendered} formulas drawn, {math.cached} from the cache; "
+            "laying out pages (WeasyPrint)"
+        )
+        pdf = write_pdf(document, pdf_path, base_url=course_dir)
+        chapter_pages = [
+            ChapterPage(c.number, c.title, entry.anchor, pdf.anchors[entry.anchor] + 1)
+            for c, entry in zip(chapters, [e for e in book.toc if e.level == 1], strict=True)
+        ]
+        result = BuildResult(
+            edition=edition,
+            pdf=pdf_path,
+            html=html_path,
+            pages=pdf.pages,
+            chapters=chapter_pages,
+            seconds=time.perf_counter() - started,
+            warnings=book.warnings,
+            weasyprint_errors=pdf.errors,
+            weasyprint_warnings=pdf.warnings,
+            exercises=book.exercises,
+        )
+        results.append(result)
+        size = pdf_path.stat().st_size / 1e6
+        log(
+            f"{edition} edition: wrote {_relative(pdf_path)} ({pdf.pages} pages, {size:.1f} MB) "
+            f"in {result.seconds:.1f} s"
+        )
+        for warning in book.warnings:
+            log(f"warning: {warning}")
+        for message in pdf.warnings:
+            log(f"WeasyPrint warning: {message}")
+        for message in pdf.errors:
+            log(f"WeasyPrint ERROR: {message}")
+        if strict and pdf.errors:
+            raise BuildError(
+                f"WeasyPrint reported {len(pdf.errors)} error(s) while laying out {pdf_path.name} "
+                f"(first: {pdf.errors[0]}). The PDF was written but is not right: fix the source."
+            )
+    return results
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

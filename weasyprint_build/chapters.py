@@ -1,0 +1,150 @@
+"""The course's chapters: which files they are, in which order, and what their front matter says.
+
+A chapter is a MyST Markdown notebook ``course/NN-slug.md`` (the format is described in
+``course/README.md``). The chapters are the files of ``course/`` whose names match ``NN-slug.md``,
+taken in sorted order, so adding a chapter needs no change to the build. jupytext reads each one
+into a notebook: markdown cells for the text, code cells for ``{code-cell}`` blocks.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from weasyprint_build.errors import BuildError
+
+CHAPTER_NAME = re.compile(r"^\d{2}-[a-z0-9][a-z0-9-]*\.md$")
+_TITLE = re.compile(r"^# +(.+?)\s*$", re.M)
+_MODULE_NAME = re.compile(r"^llm_keras(\.[a-z_][a-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class ReferenceModule:
+    """An ``llm_keras`` module that holds a chapter's reference code."""
+
+    name: str  # llm_keras.tokenizers.byte_level_bpe_tokenizer
+    path: str  # llm_keras/tokenizers/byte_level_bpe_tokenizer.py (relative to the repository)
+    summary: str  # the first line of its docstring
+
+
+@dataclass
+class Chapter:
+    """One chapter file, read but not yet executed."""
+
+    path: Path
+    number: int  # 1, 2, ... in the order of the file names
+    title: str
+    notebook: nbformat.NotebookNode
+    modules: list[ReferenceModule] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def source_hash(self) -> str:
+        """sha256 of the file's bytes: the key of its execution cache."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def line_of(self, text: str, after_line: int = 1) -> int | None:
+        """The 1-based line where ``text`` (its first line) first occurs in the file, from
+        ``after_line`` on (for error messages); None when it does not occur."""
+        if not text.strip():
+            return None
+        source = self.source
+        start = 0
+        for _ in range(after_line - 1):
+            start = source.find("\n", start) + 1
+        index = source.find(text.strip().splitlines()[0], start)
+        return source.count("\n", 0, index) + 1 if index >= 0 else None
+
+    def where(self, text: str = "") -> str:
+        """``course/01-x.md`` or ``course/01-x.md, line 12``, for error messages."""
+        line = self.line_of(text) if text else None
+        name = f"{self.path.parent.name}/{self.path.name}"
+        return f"{name}, line {line}" if line else name
+
+
+def find_chapter_files(course_dir: Path) -> list[Path]:
+    """The chapter files of ``course_dir`` in order; other files (README.md) are not chapters."""
+    if not course_dir.is_dir():
+        raise BuildError(
+            f"No course folder at {course_dir}: run the build from the root of the llm-keras "
+            "checkout, or pass the folder with --course."
+        )
+    files = sorted(p for p in course_dir.iterdir() if CHAPTER_NAME.match(p.name))
+    if not files:
+        raise BuildError(
+            f"{course_dir} holds no chapter: chapters are files named like 00-introduction.md "
+            "(two digits, a dash, lower-case words joined by dashes, .md)."
+        )
+    return files
+
+
+def read_chapter(path: Path, number: int, repo_root: Path) -> Chapter:
+    """Read one chapter with jupytext and check its title and front matter."""
+    try:
+        notebook = jupytext.read(path, fmt="md:myst")
+    except Exception as error:
+        raise BuildError(f"{path}: jupytext cannot read it as MyST Markdown: {error}") from None
+    first_text = next((c.source for c in notebook.cells if c.cell_type == "markdown"), "")
+    titles = [
+        m.group(1)
+        for c in notebook.cells
+        if c.cell_type == "markdown"
+        for m in _TITLE.finditer(_without_fences(c.source))
+    ]
+    if not titles or not _TITLE.search(first_text):
+        raise BuildError(
+            f"{path.name}: a chapter starts with its title as a level-1 heading (`# Title`) "
+            "before any code cell."
+        )
+    if len(titles) > 1:
+        raise BuildError(
+            f"{path.name}: a chapter has one level-1 heading (its title), found {len(titles)}: "
+            f"{titles}. Use ## for sections and ### for subsections."
+        )
+    modules = notebook.metadata.get("llm_keras_modules", [])
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise BuildError(
+            f"{path.name}: llm_keras_modules in the front matter must be a list of module names, "
+            f"like [llm_keras.tokenizers.char_tokenizer]; got {modules!r}."
+        )
+    return Chapter(
+        path=path,
+        number=number,
+        title=titles[0],
+        notebook=notebook,
+        modules=[reference_module(name, repo_root, path.name) for name in modules],
+    )
+
+
+def reference_module(name: str, repo_root: Path, chapter_name: str) -> ReferenceModule:
+    """Find an ``llm_keras`` module's file and docstring without importing it."""
+    if not _MODULE_NAME.match(name):
+        raise BuildError(
+            f"{chapter_name}: {name!r} in llm_keras_modules is not an llm_keras module name "
+            "(write it as it is imported, e.g. llm_keras.tokenizers.char_tokenizer)."
+        )
+    base = repo_root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            tree = ast.parse(candidate.read_text(encoding="utf-8"))
+            docstring = ast.get_docstring(tree) or ""
+            summary = docstring.strip().splitlines()[0] if docstring.strip() else ""
+            return ReferenceModule(name, candidate.relative_to(repo_root).as_posix(), summary)
+    raise BuildError(
+        f"{chapter_name}: the module {name} named in llm_keras_modules does not exist "
+        f"(no {base.relative_to(repo_root)}.py and no {base.relative_to(repo_root)}/__init__.py)."
+    )
+
+
+def _without_fences(markdown: str) -> str:
+    """The markdown with fenced blocks removed, so that '# comment' lines in code are not titles."""
+    return re.sub(r"^(```|~~~|:::).*?^\1[ \t]*$", "", markdown, flags=re.M | re.S)

@@ -1,0 +1,76 @@
+"""The whole book as one HTML document: title page, table of contents, chapters, print CSS.
+
+WeasyPrint needs the whole document at once (page numbers in the table of contents and in
+cross-references are computed over all of it). Everything is inline: the CSS in ``<style>``,
+figures and formulas as SVG, so the document loads nothing from anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import metadata
+from pathlib import Path
+
+from weasyprint_build.render import TocEntry
+
+TITLE = "Build a Large Language Model from Scratch"
+SUBTITLE = "in Keras 3, on JAX, TensorFlow and PyTorch"
+AUTHOR = "The llm-keras authors"
+STYLESHEET = Path(__file__).parent / "style" / "book.css"
+EDITION_LINES = {
+    "student": "Student edition: chapters and exercises",
+    "instructor": "Instructor edition: chapters, exercises and their reference solutions",
+}
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("llm-keras")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def assemble(chapters: list[str], toc: list[TocEntry], edition: str, backend: str) -> str:
+    """The complete HTML document of one edition."""
+    title = TITLE if edition == "student" else f"{TITLE} (instructor edition)"
+    description = html.escape(f"{SUBTITLE}. {EDITION_LINES[edition]}")
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f'<meta name="author" content="{AUTHOR}">',
+            f'<meta name="description" content="{description}">',
+            '<meta name="keywords" content="large language model, transformer, GPT, Keras, JAX">',
+            f'<meta name="generator" content="llm-keras weasyprint_build {package_version()}">',
+            f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>",
+            f'</head><body class="edition-{edition}">',
+            _cover(edition, backend),
+            _table_of_contents(toc),
+            "<main>",
+            *chapters,
+            "</main></body></html>",
+        ]
+    )
+
+
+def _cover(edition: str, backend: str) -> str:
+    return f"""<section class="cover">
+<p class="cover-series">The llm-keras course</p>
+<p class="cover-title">{html.escape(TITLE)}</p>
+<p class="cover-subtitle">{html.escape(SUBTITLE)}</p>
+<p class="cover-edition">{html.escape(EDITION_LINES[edition])}</p>
+<p class="cover-meta">llm-keras {html.escape(package_version())}. Every output, number and figure
+in this book was computed while the book was built, with
+<code>KERAS_BACKEND={html.escape(backend)}</code> on a CPU.</p>
+</section>"""
+
+
+def _table_of_contents(toc: list[TocEntry]) -> str:
+    items = "\n".join(
+        f'<li class="toc-{entry.level}"><a href="#{entry.anchor}">'
+        f'<span class="toc-number">{html.escape(entry.number)}</span>'
+        f'<span class="toc-text">{html.escape(entry.title)}</span></a></li>'
+        for entry in toc
+    )
+    return f'<nav id="toc"><p class="toc-title">Contents</p><ul>\n{items}\n</ul></nav>'

@@ -1,0 +1,184 @@
+"""Run each chapter's code in its own Jupyter kernel, so that every output in the PDF really ran.
+
+One kernel per chapter (a chapter's cells share variables, chapters share nothing), started in
+the repository's root with the Keras backend pinned (``KERAS_BACKEND``, jax by default) and on
+CPU, so that the printed numbers do not depend on the machine that builds the book. Chapters
+run in parallel (``jobs`` kernels at a time).
+
+Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
+file, the backend and this module's preamble: a chapter whose file did not change is not run
+again. (A change in ``llm_keras`` does not invalidate the cache; ``--fresh`` re-runs everything.)
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+from weasyprint_build.chapters import Chapter
+from weasyprint_build.errors import BuildError
+
+CACHE_VERSION = "1"
+STYLE_DIR = Path(__file__).parent / "style"
+# Run first in every kernel, hidden: figures come out as SVG (vector, sharp at any zoom).
+PREAMBLE = "%config InlineBackend.figure_formats = ['svg']"
+ALLOWED_ERROR_TAG = "raises-exception"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
+    """The environment of a chapter's kernel: pinned backend, CPU only, fixed hash seed."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "KERAS_BACKEND": backend,
+            "JAX_PLATFORMS": "cpu",
+            "CUDA_VISIBLE_DEVICES": "",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONHASHSEED": "0",
+            "MATPLOTLIBRC": str(STYLE_DIR / "matplotlibrc"),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    )
+    return env
+
+
+def cache_key(chapter: Chapter, backend: str) -> str:
+    recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|".encode() + chapter.path.read_bytes()
+    return hashlib.sha256(recipe).hexdigest()[:20]
+
+
+def execute_chapters(
+    chapters: list[Chapter],
+    *,
+    repo_root: Path,
+    cache_dir: Path | None,
+    backend: str = "jax",
+    jobs: int = 2,
+    timeout: int = 600,
+    log: Callable[[str], None] = print,
+) -> dict[Path, nbformat.NotebookNode]:
+    """Execute the chapters (or take them from the cache); returns ``{chapter path: notebook}``."""
+    results: dict[Path, nbformat.NotebookNode] = {}
+    to_run = []
+    for chapter in chapters:
+        cached = _cache_path(cache_dir, chapter, backend)
+        if cached is not None and cached.is_file():
+            results[chapter.path] = nbformat.read(cached, as_version=4)
+            log(f"code of {chapter.path.name}: unchanged, outputs from the cache")
+        elif not any(c.cell_type == "code" for c in chapter.notebook.cells):
+            results[chapter.path] = chapter.notebook
+            log(f"code of {chapter.path.name}: no code cells")
+        else:
+            to_run.append(chapter)
+
+    def run(chapter: Chapter) -> None:
+        started = time.perf_counter()
+        cells = sum(cell.cell_type == "code" for cell in chapter.notebook.cells)
+        log(f"code of {chapter.path.name}: running ({cells} cells, KERAS_BACKEND={backend})")
+        kernel_log = (cache_dir or repo_root / "build") / "kernels" / f"{chapter.path.stem}.log"
+        notebook = execute_notebook(
+            chapter, repo_root=repo_root, backend=backend, timeout=timeout, kernel_log=kernel_log
+        )
+        cached = _cache_path(cache_dir, chapter, backend)
+        if cached is not None:
+            for old in cached.parent.glob(f"{chapter.path.stem}-*.ipynb"):
+                old.unlink()
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, cached)
+        results[chapter.path] = notebook
+        log(f"code of {chapter.path.name}: ran in {time.perf_counter() - started:.1f} s")
+
+    if to_run:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_run)))) as pool:
+            for future in [pool.submit(run, chapter) for chapter in to_run]:
+                future.result()  # re-raises the first BuildError
+    return results
+
+
+def execute_notebook(
+    chapter: Chapter, *, repo_root: Path, backend: str, timeout: int, kernel_log: Path
+):
+    """Run one chapter's notebook in a fresh kernel and return it with its outputs.
+
+    The kernel process's own messages (not the cells' output) go to ``kernel_log``.
+    """
+    notebook = copy.deepcopy(chapter.notebook)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(PREAMBLE))
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        record_timing=False,
+        resources={"metadata": {"path": str(repo_root)}},
+    )
+    kernel_log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(kernel_log, "w", encoding="utf-8") as stderr:
+            client.execute(
+                env=kernel_environment(backend, repo_root), cwd=str(repo_root), stderr=stderr
+            )
+    except CellExecutionError as error:
+        cell = _failed_cell(notebook)
+        where = chapter.where(cell.source) if cell is not None else chapter.where()
+        raise BuildError(
+            f"{where}: a code cell raised {error.ename}: {_ANSI.sub('', str(error.evalue))}\n"
+            f"Fix the code, or tag the cell {ALLOWED_ERROR_TAG} if the error is meant to be shown. "
+            f"The end of the traceback:\n{_traceback_tail(str(error))}"
+        ) from None
+    except DeadKernelError as error:
+        raise BuildError(
+            f"{chapter.where()}: the kernel died while running the chapter ({error}); "
+            f"out of memory? Its messages are in {kernel_log}."
+        ) from None
+    except TimeoutError as error:
+        raise BuildError(
+            f"{chapter.where()}: a cell ran longer than {timeout} s ({error}). "
+            "Make the example smaller: the build runs on a CPU."
+        ) from None
+    except Exception as error:
+        if "No such kernel" in str(error):
+            raise BuildError(
+                "No Jupyter kernel named python3: install ipykernel into this "
+                "environment (scripts/install does)."
+            ) from None
+        raise
+    notebook.cells.pop(0)  # the preamble
+    return notebook
+
+
+def _cache_path(cache_dir: Path | None, chapter: Chapter, backend: str) -> Path | None:
+    if cache_dir is None:
+        return None
+    return cache_dir / "executed" / f"{chapter.path.stem}-{cache_key(chapter, backend)}.ipynb"
+
+
+def _failed_cell(notebook):
+    for cell in notebook.cells[1:]:
+        if cell.cell_type == "code" and any(
+            o.get("output_type") == "error" for o in cell.get("outputs", [])
+        ):
+            return cell
+    return None
+
+
+def _traceback_tail(text: str, lines: int = 12) -> str:
+    return "\n".join(_ANSI.sub("", text).strip().splitlines()[-lines:])

@@ -1,0 +1,111 @@
+"""The graded exercises a chapter includes, as each edition of the PDF shows them.
+
+A chapter includes an nbgrader source notebook from ``solutions/`` with the ``{exercise}``
+directive. The instructor edition shows the source notebook: reference solutions and visible
+checks. The student edition shows the notebook as handed out: the same preprocessors that
+``nbgrader generate_assignment`` runs (``ClearSolutions``, ``ClearHiddenTests``,
+``ClearMarkScheme``, with nbgrader's default settings) replace each
+``### BEGIN SOLUTION ... ### END SOLUTION`` region by ``# YOUR CODE HERE`` /
+``raise NotImplementedError()`` and remove hidden tests. Outputs are cleared in both editions:
+the exercises are shown, not run, in the book (the autograder runs them).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from weasyprint_build.errors import BuildError
+
+EDITIONS = ("student", "instructor")
+_TITLE = re.compile(r"^# +(.+?)\s*$", re.M)
+
+
+@dataclass
+class Exercise:
+    """An exercise notebook prepared for one edition."""
+
+    path: Path
+    title: str  # the notebook's level-1 heading (removed from its cells)
+    notebook: nbformat.NotebookNode
+
+
+def load_exercise(solutions_dir: Path, relative: str, edition: str, where: str) -> Exercise:
+    """Read ``solutions_dir/relative`` and prepare it for ``edition``."""
+    path = (solutions_dir / relative).resolve()
+    if not relative or not path.is_file():
+        found = (
+            sorted(
+                p.relative_to(solutions_dir).as_posix()
+                for p in solutions_dir.rglob("*.ipynb")
+                if ".ipynb_checkpoints" not in p.parts
+            )
+            if solutions_dir.is_dir()
+            else []
+        )
+        raise BuildError(
+            f"{where}: {{exercise}} {relative!r}: no such notebook in {solutions_dir}. "
+            f"Give the path relative to solutions/, e.g. week1/01-char-tokenizer.ipynb. "
+            f"Notebooks there: {', '.join(found) or 'none'}."
+        )
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:
+        raise BuildError(f"{where}: cannot read the notebook {path}: {error}") from None
+    notebook = student_version(notebook, path) if edition == "student" else copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    title = _take_title(notebook)
+    if title is None:
+        raise BuildError(
+            f"{path}: an exercise notebook starts with a markdown cell holding its "
+            "title as a level-1 heading (# Title)."
+        )
+    return Exercise(path=path, title=title, notebook=notebook)
+
+
+def student_version(notebook: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
+    """The notebook as nbgrader hands it out (solutions and hidden tests removed)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
+
+    notebook = copy.deepcopy(notebook)
+    resources: dict = {}
+    try:
+        for preprocessor in (ClearSolutions(), ClearHiddenTests(), ClearMarkScheme()):
+            notebook, resources = preprocessor.preprocess(notebook, resources)
+    except Exception as error:  # nbgrader raises RuntimeError for unbalanced markers
+        raise BuildError(
+            f"{path}: nbgrader cannot make the student version: {error}. Check the "
+            "### BEGIN SOLUTION / ### END SOLUTION markers and the cells' nbgrader "
+            "metadata (nbgrader validate)."
+        ) from None
+    return notebook
+
+
+def cell_role(cell) -> tuple[str, str]:
+    """(css class, label) of an exercise cell: an answer cell, a graded check, or plain."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    if meta.get("solution"):
+        return "answer", "answer cell"
+    if meta.get("grade"):
+        points = meta.get("points")
+        plural = "" if points == 1 else "s"
+        return "check", f"check, {points:g} point{plural}" if points is not None else "check"
+    return "", ""
+
+
+def _take_title(notebook) -> str | None:
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        match = _TITLE.search(cell.source)
+        if match is None:
+            return None
+        cell.source = (cell.source[: match.start()] + cell.source[match.end() :]).strip("\n")
+        return match.group(1)
+    return None

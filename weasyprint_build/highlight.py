@@ -1,0 +1,65 @@
+"""Syntax highlighting of code with Pygments, as HTML that WeasyPrint lays out quickly.
+
+Styles are written inline (``noclasses``): only tokens the style colours get a ``<span>``, and
+spans are what WeasyPrint's line breaking spends its time on (research/pdf.md, section 3).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+
+from pygments import highlight as pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.styles.friendly import FriendlyStyle
+from pygments.token import Error, Whitespace
+from pygments.util import ClassNotFound
+
+
+class BookStyle(FriendlyStyle):
+    """Pygments' "friendly" colours, without colouring whitespace (fewer spans to lay out)."""
+
+    styles = {**FriendlyStyle.styles, Whitespace: "", Error: ""}
+
+
+# Code wider than this wraps in the PDF (DejaVu Sans Mono at 8.2 pt in the A4 text block);
+# the build lists such lines so that authors can shorten them.
+MAX_COLUMNS = 92
+
+_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style=BookStyle)
+_ALIASES = {
+    "ipython3": "ipython3",
+    "ipython": "ipython3",
+    "python3": "python",
+    "py": "python",
+    "": "text",
+    "console": "bash",
+    "shell": "bash",
+    "sh": "bash",
+}
+
+
+@functools.cache
+def _lexer(language: str):
+    name = _ALIASES.get(language, language)
+    try:
+        return get_lexer_by_name(name, stripnl=False)
+    except ClassNotFound:
+        return get_lexer_by_name("text")
+
+
+def highlight(code: str, language: str = "python", css_class: str = "code") -> str:
+    """``<pre class="code">`` with the code highlighted (unknown languages come out plain)."""
+    code = code.rstrip("\n")
+    lexer = _lexer(language.strip().lower())
+    if lexer.name == "Text only":
+        body = html.escape(code)
+    else:
+        body = pygments_highlight(code, lexer, _FORMATTER).rstrip("\n")
+    return f'<pre class="{css_class}" data-language="{html.escape(language)}">{body}</pre>'
+
+
+def long_lines(code: str) -> list[int]:
+    """1-based numbers of the lines of ``code`` longer than MAX_COLUMNS."""
+    return [i for i, line in enumerate(code.splitlines(), 1) if len(line) > MAX_COLUMNS]

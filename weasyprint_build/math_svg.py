@@ -1,0 +1,114 @@
+"""TeX -> SVG at build time, because WeasyPrint renders no MathML and runs no JavaScript.
+
+ziamath (pure Python) lays the formula out with an OpenType math font and writes it as SVG paths,
+so the PDF needs no math font and no Node.js. Each result is cached on disk under a hash of the
+TeX, the display mode, the font and ziamath's version: an unchanged formula is never laid out
+twice, across builds.
+
+Sizes are written in ``em`` (the SVG is drawn at ``DRAW_SIZE`` px and its width, height and
+baseline offset divided by that), so a formula takes the size of the text around it: body
+text, a caption or a table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from pathlib import Path
+
+import latex2mathml.converter
+import ziamath
+
+from weasyprint_build.errors import BuildError
+from weasyprint_build.fonts import math_font_file
+
+DRAW_SIZE = 20.0  # px; any value works, the result is scaled in em
+CACHE_VERSION = "1"  # bump when the HTML written below changes
+
+# A control word that latex2mathml did not know comes out as text such as "<mi>\foo</mi>".
+_UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+_SIZE = re.compile(r'^<svg ([^>]*?)width="([\d.]+)" height="([\d.]+)"')
+
+
+class MathRenderer:
+    """Turns TeX into inline or display SVG, with an on-disk cache.
+
+    Args:
+        cache_dir: folder for the cache (created when needed), or None for no disk cache.
+    """
+
+    def __init__(self, cache_dir: Path | None):
+        self.cache_dir = cache_dir
+        self.rendered = 0  # formulas laid out by ziamath in this build (the others were cached)
+        self.cached = 0
+        self._memory: dict[str, str] = {}
+        ziamath.config.svg2 = False  # no <symbol id=...>: ids would clash between formulas
+        font = math_font_file()
+        ziamath.config.math.mathfont = font
+        self._key_prefix = f"{CACHE_VERSION}|{ziamath.__version__}|{Path(font).name}|"
+
+    def inline(self, tex: str) -> str:
+        """``<span class="math inline">`` holding the formula, on the text's baseline."""
+        return self._get(tex, display=False)
+
+    def display(self, tex: str) -> str:
+        """``<span class="math display">`` holding the formula, to be placed in its own block."""
+        return self._get(tex, display=True)
+
+    def _get(self, tex: str, display: bool) -> str:
+        tex = tex.strip()
+        key = hashlib.sha256(f"{self._key_prefix}{int(display)}|{tex}".encode()).hexdigest()
+        if key in self._memory:
+            return self._memory[key]
+        path = self.cache_dir / f"{key[:2]}/{key}.json" if self.cache_dir else None
+        if path is not None and path.is_file():
+            fragment = json.loads(path.read_text(encoding="utf-8"))["html"]
+            self.cached += 1
+        else:
+            fragment = _render(tex, display)
+            self.rendered += 1
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"tex": tex, "html": fragment}), encoding="utf-8")
+        self._memory[key] = fragment
+        return fragment
+
+
+def _render(tex: str, display: bool) -> str:
+    if not tex:
+        raise BuildError("An empty formula ($$ or $ $): write the TeX between the dollars.")
+    try:
+        mathml = latex2mathml.converter.convert(tex)
+    except Exception as error:  # latex2mathml raises many kinds for bad TeX
+        raise BuildError(
+            f"Cannot read the TeX `{tex}`: {type(error).__name__} {error}".strip()
+        ) from None
+    unknown = _UNKNOWN_COMMAND.search(mathml)
+    if unknown:
+        raise BuildError(
+            f"The TeX `{tex}` uses {unknown.group(1)}, which the math renderer (ziamath) does not "
+            "know: use a standard LaTeX math command (\\operatorname{...} for a named function)."
+        )
+    try:
+        math = ziamath.Latex(tex, size=DRAW_SIZE, inline=not display, title=tex)
+        svg = math.svg()
+        baseline = math.getyofst()  # negative: from the baseline down to the bottom of the box
+    except Exception as error:
+        raise BuildError(
+            f"ziamath could not draw the TeX `{tex}`: {type(error).__name__} {error}"
+        ) from None
+    match = _SIZE.match(svg)
+    if match is None:
+        raise BuildError(f"Unexpected SVG from ziamath for `{tex}` (no width/height): {svg[:80]}")
+    width, height = float(match.group(2)) / DRAW_SIZE, float(match.group(3)) / DRAW_SIZE
+    svg = _SIZE.sub(
+        lambda m: f'<svg {m.group(1)}style="width:{width:.3f}em;height:{height:.3f}em"',
+        svg,
+        count=1,
+    )
+    kind = "display" if display else "inline"
+    style = "" if display else f' style="vertical-align:{baseline / DRAW_SIZE:.3f}em"'
+    label = html.escape(tex, quote=True)
+    return f'<span class="math {kind}" data-tex="{label}"{style}>{svg}</span>'

@@ -1,0 +1,64 @@
+"""HTML -> PDF with WeasyPrint: offline, with its log collected so that problems are not missed.
+
+- Nothing is fetched: the URL fetcher allows only ``data:`` and ``file:`` URLs and fails on
+  anything else, so a stray ``https://`` image stops the build instead of going to the network.
+- WeasyPrint reports problems (a link to a missing anchor, an image it cannot load, an unknown
+  CSS property) through the ``weasyprint`` logger and carries on; they are collected here and
+  returned, ERROR records separately, so the build can fail on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weasyprint import HTML, URLFetcher
+from weasyprint.urls import FatalURLFetchingError
+
+from weasyprint_build.errors import BuildError
+
+
+@dataclass
+class PdfResult:
+    path: Path
+    pages: int
+    errors: list[str] = field(default_factory=list)  # WeasyPrint's ERROR records
+    warnings: list[str] = field(default_factory=list)  # its WARNING records
+    anchors: dict[str, int] = field(default_factory=dict)  # HTML id -> 0-based page index
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        (self.errors if record.levelno >= logging.ERROR else self.warnings).append(
+            record.getMessage()
+        )
+
+
+def write_pdf(document: str, out: Path, base_url: Path) -> PdfResult:
+    """Lay out ``document`` and write it to ``out``; returns pages, anchors and log records."""
+    logger = logging.getLogger("weasyprint")
+    handler = _Collect()
+    logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.WARNING)
+    fetcher = URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
+    try:
+        rendered = HTML(string=document, base_url=str(base_url), url_fetcher=fetcher).render()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rendered.write_pdf(out)
+    except FatalURLFetchingError as error:  # a BaseException: catch it by name
+        raise BuildError(
+            f"The book tried to load {error}: the PDF build fetches nothing from the network. "
+            "Make figures with code in a {code-cell} instead of linking images."
+        ) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+    anchors = {name: index for index, page in enumerate(rendered.pages) for name in page.anchors}
+    return PdfResult(out, len(rendered.pages), handler.errors, handler.warnings, anchors)

@@ -1,0 +1,305 @@
+"""One chapter (an executed notebook) -> HTML, its headings, figures, tables, equations numbered.
+
+``ChapterContext`` holds what depends on the place in the book: the chapter's number and its
+counters, the book's labels (``references``), the values its code glued, the edition (for the
+exercises). The markdown rules (``markdown.py``) call it; code cells are rendered here.
+
+Numbering: sections ``2.3``, subsections ``2.3.1``, figures, tables and labelled equations
+``2.1, 2.2, ...`` per chapter. An included exercise is a numbered section of its chapter.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weasyprint_build.chapters import Chapter
+from weasyprint_build.errors import BuildError
+from weasyprint_build.exercises import cell_role, load_exercise
+from weasyprint_build.highlight import MAX_COLUMNS, highlight, long_lines
+from weasyprint_build.markdown import Renderer
+from weasyprint_build.math_svg import MathRenderer
+from weasyprint_build.outputs import rich_html, sort_outputs, text_block
+from weasyprint_build.references import References, Target
+
+KNOWN_TAGS = {"remove-cell", "remove-input", "remove-output", "remove-stderr", "raises-exception"}
+
+
+@dataclass
+class TocEntry:
+    level: int  # 1 chapter, 2 section or exercise
+    anchor: str
+    number: str
+    title: str
+
+
+@dataclass
+class Book:
+    """What every chapter of one edition shares while it is rendered."""
+
+    edition: str
+    math: MathRenderer
+    solutions_dir: Path
+    markdown: Renderer = field(default_factory=Renderer)
+    references: References = field(default_factory=References)
+    toc: list[TocEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    exercises: list[Path] = field(default_factory=list)
+
+    def render_chapter(self, chapter: Chapter, notebook) -> str:
+        """The chapter's ``<section class="chapter">``; links stay placeholders until resolved."""
+        ctx = ChapterContext(self, chapter, notebook)
+        parts = [f'<section class="chapter" id="chapter-{chapter.number}">']
+        for cell in notebook.cells:
+            ctx.cell_line = chapter.line_of(cell.source) if cell.source.strip() else None
+            if cell.cell_type == "markdown":
+                parts.append(self.markdown.render(cell.source, ctx))
+            elif cell.cell_type == "code":
+                parts.append(ctx.code_cell(cell))
+        parts.append("</section>")
+        return "\n".join(parts)
+
+
+class ChapterContext:
+    """The state of one chapter while it is rendered (see the module's docstring)."""
+
+    def __init__(self, book: Book, chapter: Chapter, notebook) -> None:
+        self.book = book
+        self.chapter = chapter
+        self.math = book.math
+        self.references = book.references
+        self.number = chapter.number
+        self.section = self.subsection = self.figures = self.tables = self.equations = 0
+        self.cell_line: int | None = None
+        self.in_exercise = False
+        self.glued: dict[str, dict] = {}
+        for cell in notebook.cells:  # glued values first: the text may use them before the cell
+            if cell.cell_type == "code":
+                sort_outputs(cell.get("outputs", []), self.glued)
+
+    # --- places, for error messages --------------------------------------------------------
+    def where(self, token=None, snippet: str | None = None) -> str:
+        """``course/NN-x.md, line N`` of a block token, or of ``snippet`` (the source text of an
+        inline token, which has no line of its own) within the current cell."""
+        name = f"{self.chapter.path.parent.name}/{self.chapter.path.name}"
+        if self.cell_line is None:
+            return name
+        line = self.cell_line
+        if token is not None and token.map:
+            line += token.map[0]
+        elif snippet:
+            line = self.chapter.line_of(snippet, after_line=self.cell_line) or line
+        return f"{name}, line {line}"
+
+    # --- headings ---------------------------------------------------------------------------
+    def heading_open(self, level: int, text: str, label: str | None, token) -> str:
+        if self.in_exercise:  # a notebook's own headings: unnumbered, below the exercise's
+            return f'<h{min(level + 2, 6)} class="exercise-heading">'
+        if level == 1:
+            anchor = label or f"chapter-{self.number}-title"
+            self._define(anchor, "chapter", str(self.number), text)
+            self.book.toc.append(TocEntry(1, anchor, str(self.number), text))
+            return (
+                f'<h1 id="{anchor}" class="chapter-title" data-chapter="{html.escape(text)}">'
+                f'<span class="number">{self.number}</span> '
+            )
+        if level == 2:
+            self.section += 1
+            self.subsection = 0
+            number = f"{self.number}.{self.section}"
+            anchor = label or f"section-{number}"
+            self._define(anchor, "section", number, text)
+            self.book.toc.append(TocEntry(2, anchor, number, text))
+            return f'<h2 id="{anchor}"><span class="number">{number}</span> '
+        if level == 3:
+            self.subsection += 1
+            number = f"{self.number}.{self.section}.{self.subsection}"
+            anchor = label or f"section-{number}"
+            self._define(anchor, "section", number, text)
+            return f'<h3 id="{anchor}"><span class="number">{number}</span> '
+        if label:
+            raise BuildError(
+                f"{self.where(token)}: only chapters (#), sections (##) and "
+                f"subsections (###) are numbered and can be labelled; ({label})= "
+                f"stands before a level-{level} heading."
+            )
+        return f"<h{level}>"
+
+    def heading_close(self, level: int) -> str:
+        if self.in_exercise:
+            return f"</h{min(level + 2, 6)}>"
+        if level == 1:
+            return "</h1>" + self._modules_box()
+        return f"</h{level}>"
+
+    def _modules_box(self) -> str:
+        if not self.chapter.modules:
+            return ""
+        items = "".join(
+            f'<li><code>{m.name}</code> <span class="module-path">({m.path})</span>'
+            f"{': ' + html.escape(m.summary) if m.summary else ''}</li>"
+            for m in self.chapter.modules
+        )
+        return (
+            '<aside class="reference-code"><p class="admonition-title">'
+            f"Reference code in llm_keras</p><ul>{items}</ul></aside>"
+        )
+
+    # --- numbered things ----------------------------------------------------------------------
+    def equation(self, svg: str, label: str, token) -> str:
+        if not label:
+            return f'<div class="equation">{svg}</div>'
+        self.equations += 1
+        number = f"{self.number}.{self.equations}"
+        self._define(label, "equation", number, f"({number})")
+        return (
+            f'<div class="equation numbered" id="{label}">{svg}'
+            f'<span class="equation-number">({number})</span></div>'
+        )
+
+    def table(self, caption: str, options: dict, table_html: str, token) -> str:
+        return self._captioned("table", caption, options.get("name"), table_html, token)
+
+    def _captioned(self, kind: str, caption: str, label: str | None, body: str, token=None) -> str:
+        if kind == "figure":
+            self.figures += 1
+            number = f"{self.number}.{self.figures}"
+        else:
+            self.tables += 1
+            number = f"{self.number}.{self.tables}"
+        anchor = label or f"{kind}-{number}"
+        self._define(anchor, kind, number, caption.strip() or f"{kind.capitalize()} {number}")
+        caption_html = self.book.markdown.render_inline(caption.strip(), self) if caption else ""
+        figcaption = (
+            f'<figcaption><span class="caption-number">{kind.capitalize()} {number}.</span> '
+            f"{caption_html}</figcaption>"
+        )
+        if kind == "table":  # tables are captioned above, figures below
+            return f'<figure class="numbered-table" id="{anchor}">{figcaption}{body}</figure>'
+        return f'<figure class="numbered-figure" id="{anchor}">{body}{figcaption}</figure>'
+
+    def _define(self, label: str, kind: str, number: str, title: str) -> None:
+        self.references.define(Target(label, kind, number, title, self.where()))
+
+    # --- glue --------------------------------------------------------------------------------
+    def glue_text(self, role: str, content: str, where: str) -> str:
+        name, _, spec = content.partition(":") if role == "glue:text" else (content, "", "")
+        name = name.strip()
+        if name not in self.glued:
+            known = ", ".join(sorted(self.glued)) or "none"
+            raise BuildError(
+                f"{where}: {{{role}}}`{content}`: no value glued as "
+                f"{name!r} by this chapter's code (glued: {known}). Call "
+                f"glue({name!r}, value) in a code cell."
+            )
+        text = self.glued[name].get("text/plain", "")
+        if not spec:
+            return text
+        try:
+            value = ast.literal_eval(text)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(text)
+            return format(value, spec)
+        except (ValueError, SyntaxError):
+            raise BuildError(
+                f"{where}: {{glue:text}}`{content}`: the value {text!r} "
+                f"is not a number that the format {spec!r} applies to."
+            ) from None
+
+    # --- code ------------------------------------------------------------------------------
+    def static_code(self, code: str, language: str) -> str:
+        self._check_width(code)
+        return highlight(code, language, "code static")
+
+    def _check_width(self, code: str) -> None:
+        for line in long_lines(code):
+            self.book.warnings.append(
+                f"{self.where()}: code line {line} of the block here is longer than "
+                f"{MAX_COLUMNS} characters and wraps in the PDF; shorten it."
+            )
+
+    def code_cell(self, cell) -> str:
+        tags = set(cell.metadata.get("tags", []))
+        unknown = {t for t in tags if t.startswith(("remove-", "hide-"))} - KNOWN_TAGS
+        if unknown:
+            raise BuildError(
+                f"{self.where()}: unknown cell tag(s) {sorted(unknown)}; the PDF "
+                f"build knows {sorted(KNOWN_TAGS)}."
+            )
+        if "remove-cell" in tags:
+            return ""
+        parts = []
+        if "remove-input" not in tags:
+            self._check_width(cell.source)
+            parts.append(highlight(cell.source, "ipython3", "code input"))
+        if "remove-output" not in tags:
+            parts.append(self._outputs(cell, tags))
+        return f'<div class="cell">{"".join(parts)}</div>'
+
+    def _outputs(self, cell, tags: set[str]) -> str:
+        outputs = sort_outputs(cell.get("outputs", []), {})
+        parts = []
+        if outputs.stdout:
+            parts.append(text_block(outputs.stdout, "output"))
+        if outputs.stderr and "remove-stderr" not in tags:
+            parts.append(text_block(outputs.stderr, "output stderr"))
+        if outputs.error:
+            parts.append(text_block(outputs.error, "output error"))
+        rich = "".join(
+            rich_html(mime, data, lambda md: self.book.markdown.render(md, self))
+            for mime, data in outputs.rich
+        )
+        options = cell.metadata.get("mystnb", {})
+        for kind in ("figure", "table"):
+            if kind in options:
+                spec = options[kind] or {}
+                if not rich:
+                    raise BuildError(
+                        f"{self.where()}: this cell is a {kind} (mystnb.{kind}) but displayed "
+                        "nothing: end it with the figure (plt.show()) or display(...) the table."
+                    )
+                return "".join(parts) + self._captioned(
+                    kind, str(spec.get("caption", "")), spec.get("name"), rich
+                )
+        return "".join(parts) + rich
+
+    # --- exercises ----------------------------------------------------------------------------
+    def exercise(self, relative: str, options: dict, token) -> str:
+        where = self.where(token)
+        exercise = load_exercise(self.book.solutions_dir, relative, self.book.edition, where)
+        self.book.exercises.append(exercise.path)
+        self.section += 1
+        self.subsection = 0
+        number = f"{self.number}.{self.section}"
+        title = f"Exercise: {exercise.title}"
+        anchor = options.get("name") or f"exercise-{number}"
+        self._define(anchor, "exercise", number, title)
+        self.book.toc.append(TocEntry(2, anchor, number, title))
+        folder = "exercises" if self.book.edition == "student" else "solutions"
+        parts = [
+            f'<section class="exercise edition-{self.book.edition}">',
+            f'<h2 id="{anchor}"><span class="number">{number}</span> {html.escape(title)}</h2>',
+            f'<p class="exercise-source">Notebook <code>{folder}/{html.escape(relative)}</code>'
+            f"{' (with its reference solution)' if folder == 'solutions' else ''}</p>",
+        ]
+        self.in_exercise = True
+        try:
+            for cell in exercise.notebook.cells:
+                css, label = cell_role(cell)
+                if css == "answer" and self.book.edition == "instructor":
+                    label = "solution"
+                label_html = f'<p class="cell-label">{label}</p>' if label else ""
+                if cell.cell_type == "markdown":
+                    body = self.book.markdown.render(cell.source, self)
+                elif cell.cell_type == "code":
+                    self._check_width(cell.source)
+                    body = highlight(cell.source, "ipython3", "code input")
+                else:
+                    continue
+                parts.append(f'<div class="exercise-cell {css}">{label_html}{body}</div>')
+        finally:
+            self.in_exercise = False
+        parts.append("</section>")
+        return "\n".join(parts)
