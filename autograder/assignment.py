@@ -79,6 +79,9 @@ class Assignment:
             raise FileNotFoundError(f"No probes for {name!r} in {folder}: write one module per "
                                     "exercise (autograder/README.md, 'The exercise contract').")
         exercises = [cls._graded(load_probe(path), templates) for path in modules]
+        # probes run in the order of their answer cells in the notebook
+        order = {(n, cell): i for n, t in templates.items() for i, cell in enumerate(t.answer_ids)}
+        exercises.sort(key=lambda e: (e.notebook, order[e.notebook, e.probe.exercise.answer_cells[0]]))
         names = [exercise.name for exercise in exercises]
         if len(set(names)) != len(names):
             raise ProbeError(f"Two probes of {name!r} declare the same exercise name: {names}")

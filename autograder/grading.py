@@ -233,7 +233,8 @@ class _BatchGrader:
             sources = [rebuilt.answers.get(c, "") for c in exercise.probe.exercise.answer_cells]
             tasks.append({"path": str(exercise.probe.path), "points": exercise.points,
                           "inputs": blobs[exercise.name], "report": report, "payload": answer,
-                          "static": references(sources, exercise.probe.exercise.graded),
+                          "static": references(sources, exercise.probe.exercise.graded,
+                                               [cell["source"] for cell in rebuilt.cells]),
                           "status": status})
         run["exercises"] += self.scorers[backend].score(tasks)
         run["seconds"] = round(run["seconds"] + time.monotonic() - started, 3)

@@ -129,8 +129,8 @@ def _not_run_message(status: str) -> str:
 
 def _error_message(report: dict, exercise) -> str:
     kind = report.get("error_kind")
-    if kind == "missing_name" and report.get("name") in exercise.names:
-        return f"Your notebook does not define `{report['name']}` (after running your answer cells)."
+    if kind == "missing_name" and report.get("missing") in exercise.names:
+        return f"Your notebook does not define `{report['missing']}` (after running your answer cells)."
     if kind == "exception":
         exception = report.get("exception")
         exception = exception if exception in EXCEPTION_NAMES else "an exception"

@@ -167,7 +167,7 @@ def _probe(exercise: dict, inputs_npz: bytes, learner: Learner) -> tuple[dict, b
     except WeightsMismatch:
         return {"status": "error", "error_kind": "weights"}, b""
     except MissingName as missing:
-        return {"status": "error", "error_kind": "missing_name", "name": missing.name}, b""
+        return {"status": "error", "error_kind": "missing_name", "missing": missing.name}, b""
     except KeyboardInterrupt:
         return {"status": "error", "error_kind": "interrupted"}, b""
     except MemoryError:
