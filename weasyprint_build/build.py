@@ -16,9 +16,11 @@ The code runs once for both editions; they differ only in the exercises' solutio
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -30,7 +32,7 @@ from weasyprint_build.execute import execute_chapters
 from weasyprint_build.exercises import EDITIONS
 from weasyprint_build.fonts import check_fonts
 from weasyprint_build.math_svg import MathRenderer
-from weasyprint_build.pdf import write_pdf
+from weasyprint_build.pdf import PdfResult, write_pdf
 from weasyprint_build.render import Book
 
 PDF_NAMES = {"student": "llm-keras-course.pdf", "instructor": "llm-keras-course-instructor.pdf"}
@@ -53,7 +55,7 @@ class BuildResult:
     html: Path
     pages: int
     chapters: list[ChapterPage]
-    seconds: float  # this edition's rendering and layout (the code's execution is shared)
+    seconds: float  # the page layout (WeasyPrint) of the editions built together
     warnings: list[str] = field(default_factory=list)  # from the course sources
     weasyprint_errors: list[str] = field(default_factory=list)
     weasyprint_warnings: list[str] = field(default_factory=list)
@@ -119,7 +121,7 @@ def build_pdf(
 
     check_fonts()
     chapters = [
-        read_chapter(path, number, repo_root)
+        read_chapter(path, number)
         for number, path in enumerate(find_chapter_files(course_dir), start=1)
     ]
     log(f"{len(chapters)} chapters in {course_dir}: " + ", ".join(c.path.name for c in chapters))
@@ -128,56 +130,74 @@ def build_pdf(
     )
     math = MathRenderer(cache_dir / "math")
 
-    results = []
+    rendered = []
     for edition in editions:
-        started = time.perf_counter()
         pdf_path = Path(out).resolve() if out is not None else build_dir / PDF_NAMES[edition]
         book = Book(edition=edition, math=math, solutions_dir=solutions_dir)
-        log(f"{edition} edition: rendering {len(chapters)} chapters to HTML")
         parts = [book.render_chapter(chapter, notebooks[chapter.path]) for chapter in chapters]
         document = book.references.resolve(assemble(parts, book.toc, edition, backend))
         html_path = pdf_path.with_suffix(".html")
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(document, encoding="utf-8")
-        log(
-            f"{edition} edition: {math.rendered} formulas drawn, {math.cached} from the cache; "
-            "laying out pages (WeasyPrint)"
-        )
-        pdf = write_pdf(document, pdf_path, base_url=course_dir)
+        rendered.append((edition, book, document, pdf_path, html_path))
+    log(
+        f"rendered {len(chapters)} chapters to HTML ({', '.join(editions)}): formulas drawn "
+        f"{math.rendered}, from the cache {math.cached}"
+    )
+
+    log(f"laying out the pages with WeasyPrint ({', '.join(editions)})")
+    started = time.perf_counter()
+    pdfs = _write_pdfs([(d, p) for _, _, d, p, _ in rendered], base_url=course_dir, jobs=jobs)
+    seconds = time.perf_counter() - started
+
+    results = []
+    for (edition, book, _, pdf_path, html_path), pdf in zip(rendered, pdfs, strict=True):
         chapter_pages = [
             ChapterPage(c.number, c.title, entry.anchor, pdf.anchors[entry.anchor] + 1)
             for c, entry in zip(chapters, [e for e in book.toc if e.level == 1], strict=True)
         ]
-        result = BuildResult(
-            edition=edition,
-            pdf=pdf_path,
-            html=html_path,
-            pages=pdf.pages,
-            chapters=chapter_pages,
-            seconds=time.perf_counter() - started,
-            warnings=book.warnings,
-            weasyprint_errors=pdf.errors,
-            weasyprint_warnings=pdf.warnings,
-            exercises=book.exercises,
+        results.append(
+            BuildResult(
+                edition=edition,
+                pdf=pdf_path,
+                html=html_path,
+                pages=pdf.pages,
+                chapters=chapter_pages,
+                seconds=seconds,
+                warnings=book.warnings,
+                weasyprint_errors=pdf.errors,
+                weasyprint_warnings=pdf.warnings,
+                exercises=book.exercises,
+            )
         )
-        results.append(result)
         size = pdf_path.stat().st_size / 1e6
-        log(
-            f"{edition} edition: wrote {_relative(pdf_path)} ({pdf.pages} pages, {size:.1f} MB) "
-            f"in {result.seconds:.1f} s"
-        )
+        log(f"{edition} edition: wrote {_relative(pdf_path)} ({pdf.pages} pages, {size:.1f} MB)")
         for warning in book.warnings:
             log(f"warning: {warning}")
         for message in pdf.warnings:
             log(f"WeasyPrint warning: {message}")
         for message in pdf.errors:
             log(f"WeasyPrint ERROR: {message}")
-        if strict and pdf.errors:
-            raise BuildError(
-                f"WeasyPrint reported {len(pdf.errors)} error(s) while laying out {pdf_path.name} "
-                f"(first: {pdf.errors[0]}). The PDF was written but is not right: fix the source."
-            )
+    errors = [(r.pdf.name, message) for r in results for message in r.weasyprint_errors]
+    if strict and errors:
+        raise BuildError(
+            f"WeasyPrint reported {len(errors)} error(s) while laying out the pages (first, in "
+            f"{errors[0][0]}: {errors[0][1]}). The PDF was written, but fix the source."
+        )
     return results
+
+
+def _write_pdfs(documents: list[tuple[str, Path]], base_url: Path, jobs: int) -> list[PdfResult]:
+    """Lay out each (HTML, PDF path); several editions in parallel processes when jobs > 1.
+
+    WeasyPrint is single-threaded, so two editions on two cores take the time of one.
+    """
+    if len(documents) == 1 or jobs <= 1:
+        return [write_pdf(document, path, base_url) for document, path in documents]
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no kernel sockets
+    with ProcessPoolExecutor(max_workers=min(jobs, len(documents)), mp_context=context) as pool:
+        futures = [pool.submit(write_pdf, document, path, base_url) for document, path in documents]
+        return [future.result() for future in futures]
 
 
 def _relative(path: Path) -> str:

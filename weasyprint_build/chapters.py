@@ -9,7 +9,8 @@ into a notebook: markdown cells for the text, code cells for ``{code-cell}`` blo
 from __future__ import annotations
 
 import ast
-import hashlib
+import functools
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +44,9 @@ class Chapter:
     notebook: nbformat.NotebookNode
     modules: list[ReferenceModule] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def source(self) -> str:
         return self.path.read_text(encoding="utf-8")
-
-    @property
-    def source_hash(self) -> str:
-        """sha256 of the file's bytes: the key of its execution cache."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def line_of(self, text: str, after_line: int = 1) -> int | None:
         """The 1-based line where ``text`` (its first line) first occurs in the file, from
@@ -87,7 +83,7 @@ def find_chapter_files(course_dir: Path) -> list[Path]:
     return files
 
 
-def read_chapter(path: Path, number: int, repo_root: Path) -> Chapter:
+def read_chapter(path: Path, number: int) -> Chapter:
     """Read one chapter with jupytext and check its title and front matter."""
     try:
         notebook = jupytext.read(path, fmt="md:myst")
@@ -121,28 +117,39 @@ def read_chapter(path: Path, number: int, repo_root: Path) -> Chapter:
         number=number,
         title=titles[0],
         notebook=notebook,
-        modules=[reference_module(name, repo_root, path.name) for name in modules],
+        modules=[reference_module(name, path.name) for name in modules],
     )
 
 
-def reference_module(name: str, repo_root: Path, chapter_name: str) -> ReferenceModule:
+def reference_module(name: str, chapter_name: str) -> ReferenceModule:
     """Find an ``llm_keras`` module's file and docstring without importing it."""
     if not _MODULE_NAME.match(name):
         raise BuildError(
             f"{chapter_name}: {name!r} in llm_keras_modules is not an llm_keras module name "
             "(write it as it is imported, e.g. llm_keras.tokenizers.char_tokenizer)."
         )
-    base = repo_root.joinpath(*name.split("."))
+    package = _llm_keras_folder()
+    base = package.parent.joinpath(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             tree = ast.parse(candidate.read_text(encoding="utf-8"))
             docstring = ast.get_docstring(tree) or ""
             summary = docstring.strip().splitlines()[0] if docstring.strip() else ""
-            return ReferenceModule(name, candidate.relative_to(repo_root).as_posix(), summary)
+            path = candidate.relative_to(package.parent).as_posix()
+            return ReferenceModule(name, path, summary)
+    relative = base.relative_to(package.parent)
     raise BuildError(
         f"{chapter_name}: the module {name} named in llm_keras_modules does not exist "
-        f"(no {base.relative_to(repo_root)}.py and no {base.relative_to(repo_root)}/__init__.py)."
+        f"(no {relative}.py and no {relative}/__init__.py in {package.parent})."
     )
+
+
+def _llm_keras_folder() -> Path:
+    """The folder of the installed llm_keras package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_keras")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError("llm_keras is not installed in this environment: run scripts/install.")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _without_fences(markdown: str) -> str:

@@ -61,7 +61,7 @@ def _cover(edition: str, backend: str) -> str:
 <p class="cover-subtitle">{html.escape(SUBTITLE)}</p>
 <p class="cover-edition">{html.escape(EDITION_LINES[edition])}</p>
 <p class="cover-meta">llm-keras {html.escape(package_version())}. Every output, number and figure
-in this book was computed while the book was built, with
+in this book comes from running the book's code, with
 <code>KERAS_BACKEND={html.escape(backend)}</code> on a CPU.</p>
 </section>"""
 

@@ -6,8 +6,9 @@ CPU, so that the printed numbers do not depend on the machine that builds the bo
 run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
-file, the backend and this module's preamble: a chapter whose file did not change is not run
-again. (A change in ``llm_keras`` does not invalidate the cache; ``--fresh`` re-runs everything.)
+file, the backend, this module's preamble and the figures' matplotlibrc: a chapter whose file did
+not change is not run again. (A change in ``llm_keras`` does not invalidate the cache;
+``--fresh`` re-runs everything.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from weasyprint_build.errors import BuildError
 
 CACHE_VERSION = "1"
 STYLE_DIR = Path(__file__).parent / "style"
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 # Run first in every kernel, hidden: figures come out as SVG (vector, sharp at any zoom).
 PREAMBLE = "%config InlineBackend.figure_formats = ['svg']"
 ALLOWED_ERROR_TAG = "raises-exception"
@@ -47,8 +49,9 @@ def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONHASHSEED": "0",
             "MATPLOTLIBRC": str(STYLE_DIR / "matplotlibrc"),
+            # The repository (llm_keras) and this package's folder (weasyprint_build.glue).
             "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])
+                filter(None, [str(repo_root), str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")])
             ),
         }
     )
@@ -56,7 +59,9 @@ def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
 
 
 def cache_key(chapter: Chapter, backend: str) -> str:
-    recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|".encode() + chapter.path.read_bytes()
+    """Hash of what decides a chapter's outputs: its file, the backend, the kernel's set-up."""
+    recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|".encode()
+    recipe += (STYLE_DIR / "matplotlibrc").read_bytes() + chapter.path.read_bytes()
     return hashlib.sha256(recipe).hexdigest()[:20]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.outputs import rich_html, sort_outputs, text_block
 from weasyprint_build.references import References, Target
 
+# The text block is 168 mm wide, 45 em of the 10.5 pt body text; a numbered equation keeps
+# 12 mm (3 em) free on each side for its number (style/book.css).
+TEXT_WIDTH_EM = 45
+EQUATION_NUMBER_EM = 6
+_EM_WIDTH = re.compile(r'<svg [^>]*style="width:([\d.]+)em')
 KNOWN_TAGS = {"remove-cell", "remove-input", "remove-output", "remove-stderr", "raises-exception"}
 
 
@@ -149,6 +155,13 @@ class ChapterContext:
 
     # --- numbered things ----------------------------------------------------------------------
     def equation(self, svg: str, label: str, token) -> str:
+        width = float(_EM_WIDTH.search(svg).group(1))
+        room = TEXT_WIDTH_EM - (EQUATION_NUMBER_EM if label else 0)
+        if width > room:
+            self.book.warnings.append(
+                f"{self.where(token)}: this equation is {width:.0f} em wide and the page has room "
+                f"for {room:.0f}, so it is shrunk to fit; split it over lines with aligned."
+            )
         if not label:
             return f'<div class="equation">{svg}</div>'
         self.equations += 1

@@ -65,7 +65,7 @@ def course_build(tmp_path_factory) -> CourseBuild:
         log=log.append,
     )
     seconds = time.perf_counter() - started
-    titles = [read_chapter(p, i, REPO).title for i, p in enumerate(find_chapter_files(course), 1)]
+    titles = [read_chapter(p, i).title for i, p in enumerate(find_chapter_files(course), 1)]
     return CourseBuild(
         course, root / "build", {r.edition: r for r in results}, log, seconds, titles
     )

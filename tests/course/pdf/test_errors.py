@@ -166,3 +166,11 @@ def test_an_unknown_directive_or_role_is_refused(tmp_path):
 def test_a_glue_name_that_no_cell_glued_is_refused(tmp_path):
     message = error_of(tmp_path, "# Title\n\nWe have {glue}`n_params` parameters.\n")
     assert "no value glued as 'n_params'" in message
+
+
+def test_an_equation_wider_than_the_page_is_reported(tmp_path):
+    terms = " + ".join(f"x_{{{i}}}^2" for i in range(40))
+    result = build_chapter(tmp_path, f"# Title\n\n$$ y = {terms} $$ (eq-wide)\n")[0]
+    assert len(result.warnings) == 1
+    assert "course/01-chapter.md, line 13: this equation is" in result.warnings[0]
+    assert "shrunk to fit; split it over lines with aligned" in result.warnings[0]
