@@ -27,8 +27,10 @@ def references(sources: list[str], graded: tuple[str, ...], context: list[str] =
                    if isinstance(node, ast.Constant) and isinstance(node.value, str)}
         for dotted in graded:
             module, _, name = dotted.rpartition(".")
-            if any(_same_object(_resolves(node, aliases), dotted) for node in ast.walk(tree)
-                   if isinstance(node, ast.Name | ast.Attribute)):
+            named = [_resolves(node, aliases) for node in ast.walk(tree)
+                     if isinstance(node, ast.Name | ast.Attribute)]
+            named += list(_aliases(tree).values())
+            if any(_same_object(path, dotted) for path in named):
                 found.add(dotted)
             elif name in strings and any(s.split(".")[0] == module.split(".")[0] for s in strings):
                 found.add(dotted)

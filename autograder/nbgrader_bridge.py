@@ -41,6 +41,8 @@ def release(course: Course, assignment: str) -> str:
         raise FileNotFoundError(f"No source notebooks: {course.source(assignment)} does not exist.")
     _tools_on_path()
     config = course.nbgrader_config()
+    # the API also sets up the exchange (for release_assignment to students): keep it quiet
+    config.Exchange.root = str(course.root / "exchange")
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     with contextlib.redirect_stdout(io.StringIO()):
         result = api.generate_assignment(assignment, force=True, create=True)

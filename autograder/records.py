@@ -7,6 +7,7 @@ notebooks, the release notebooks, the probes, the backends and the limits are un
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,7 +21,8 @@ STATUSES = ("graded", "timeout", "kernel_died", "out_of_memory", "invalid_notebo
 
 
 def fingerprint(submission: Path, assignment, backends, limits) -> str:
-    digest = hashlib.sha256(f"format {FORMAT} {sorted(backends)} {limits}".encode())
+    settings = {key: float(value) for key, value in dataclasses.asdict(limits).items()}
+    digest = hashlib.sha256(f"format {FORMAT} {sorted(backends)} {sorted(settings.items())}".encode())
     for path in sorted(Path(submission).glob("*.ipynb")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for template in assignment.templates.values():

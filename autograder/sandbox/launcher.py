@@ -13,9 +13,11 @@ What the bubblewrap sandbox sees (everything else of the machine is absent, not 
   one is given;
 - a private ``/tmp`` (tmpfs of limited size) as the only writable place, a private ``/proc`` and
   a minimal ``/dev``;
-- no network (a new, empty network namespace), a new pid, IPC, UTS and user namespace, uid and
-  gid 65534 (nobody), no capabilities, a new session (no terminal injection), and a scrubbed
-  environment.
+- no network (a new, empty network namespace), new pid, IPC and UTS namespaces, an
+  unprivileged uid with no capabilities (as root, bwrap runs privileged and the zygote switches
+  to an unused uid of its own, 61000 and up, before importing anything, so that its process
+  limit counts its own processes only; otherwise a user namespace maps nobody inside), a
+  new session (no terminal injection), and a scrubbed environment.
 
 Not mounted, hence unreadable: ``solutions/``, the hidden probes, the gradebook, the course
 secret, the records, other submissions and the rest of the repository.
@@ -24,6 +26,7 @@ secret, the records, other submissions and the rest of the repository.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import select
 import shutil
@@ -39,6 +42,8 @@ from pathlib import Path
 from autograder.sandbox.protocol import FrameReader, ProtocolError, encode_frame
 
 NOBODY = 65534
+FIRST_UID = 61000  # as root, each sandbox gets its own unused uid: its process limit is its own
+_uids = itertools.count()
 READY_TIMEOUT = 180.0
 GRADER_PACKAGE = Path(__file__).resolve().parent.parent
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
@@ -126,6 +131,7 @@ class Sandbox:
         self.backend, self.limits, self.sandboxed = backend, limits, sandboxed
         self.public_data = public_data
         self.process: subprocess.Popen | None = None
+        self.uid: int | None = None
         self.versions: dict = {}
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._stderr = None
@@ -226,21 +232,35 @@ class Sandbox:
     # --- bubblewrap -------------------------------------------------------------------------
 
     def _bwrap_command(self, env: dict) -> list[str]:
-        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "grader",
+        args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "grader",
                 "--proc", "/proc", "--dev", "/dev",
-                "--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
+                "--perms", "1777", "--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
         if os.geteuid() == 0:
-            args += ["--cap-drop", "ALL"]
+            # As root, a user namespace would map "nobody" inside to root outside (so root's
+            # files and process limits would apply). Instead the zygote itself becomes the real
+            # uid 65534 before it imports anything, keeping no capability.
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            self.uid = FIRST_UID + next(_uids) % 4000
+            drop = ["--become", str(self.uid)]
+        else:
+            args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+            self.uid = NOBODY
+            drop = []
         for folder in SYSTEM_DIRS:
             if os.path.exists(folder):
                 args += ["--ro-bind", folder, folder]
         for file in ETC_FILES:
             if os.path.exists(file):
                 args += ["--ro-bind", file, file]
-        for prefix in sorted({sys.base_prefix, sys.prefix}):
-            args += ["--ro-bind", prefix, prefix]
         code = "/opt/grader"
+        prefixes = sorted({sys.base_prefix, sys.prefix})
+        # bwrap (as root) makes missing mount points 0700: make them traversable for nobody
+        for folder in sorted({p for path in [*prefixes, f"{code}/autograder", "/data"]
+                              for p in _ancestors(path)}):
+            args += ["--perms", "0755", "--dir", folder]
+        for prefix in prefixes:
+            args += ["--ro-bind", prefix, prefix]
         args += ["--ro-bind", str(GRADER_PACKAGE / "__init__.py"), f"{code}/autograder/__init__.py",
                  "--ro-bind", str(GRADER_PACKAGE / "sandbox"), f"{code}/autograder/sandbox"]
         library = find_spec("llm_keras")
@@ -252,12 +272,21 @@ class Sandbox:
         if self.public_data is not None:
             args += ["--ro-bind", str(self.public_data), "/data"]
             env["LLM_KERAS_DATA"] = "/data"
-        args += ["--clearenv"]
+        # the root is bwrap's own tmpfs, holding the mount points: make it read-only too, so
+        # that nothing can be planted there for the next submission
+        args += ["--remount-ro", "/", "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         python = os.path.join(sys.prefix, "bin", "python")
         return args + ["--chdir", "/tmp", "--", python, "-m", "autograder.sandbox.zygote",
-                       "--sandboxed"]
+                       "--sandboxed", *drop]
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b/c`` -> ``["/a", "/a/b", "/a/b/c"]``, less the system folders bound as they are."""
+    parts = Path(path).parts[1:]
+    folders = ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    return [f for f in folders if not any(f == s or f.startswith(s + "/") for s in SYSTEM_DIRS)]
 
 
 def _kill_tree(process: subprocess.Popen) -> None:

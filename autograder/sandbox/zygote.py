@@ -40,10 +40,13 @@ GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.05
 OUTPUT_SHOWN = 20_000
 PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
 
 
 def main() -> None:
     sandboxed = "--sandboxed" in sys.argv
+    if "--become" in sys.argv:
+        _become(int(sys.argv[sys.argv.index("--become") + 1]))
     scratch = os.environ.get("GRADER_SCRATCH", "/tmp")
     # The protocol owns the original stdin/stdout; stray prints from imports go to stderr.
     inbound, outbound = os.dup(0), os.dup(1)
@@ -58,6 +61,16 @@ def main() -> None:
         except EOFError:
             return
         Job(job, payload, shell, outbound, os.path.join(scratch, f"job-{number}"), sandboxed).serve()
+
+
+def _become(uid: int) -> None:
+    """Switch to an unprivileged user for good (all capabilities go with uid 0)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    ctypes.CDLL(None).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("could not drop privileges")
 
 
 def _warm_up():
@@ -99,6 +112,7 @@ class Job:
         self.events = {"memory_error": False, "timeout": False, "finished": False}
         self.status: str | None = None
         self.handed_over = False
+        self.exit_status: int | None = None
         self.timeouts = {e["name"]: e.get("timeout") for e in job["exercises"]}
 
     # --- the child ------------------------------------------------------------------------
@@ -110,7 +124,7 @@ class Job:
         output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         events_r, events_w = os.pipe()
         handover_r, handover_w = os.pipe()
-        rss_baseline, vm_baseline = _memory_of(os.getpid())
+        rss_baseline, vm_baseline = _proportional_memory(os.getpid()), _memory_of(os.getpid())[1]
         pid = os.fork()
         if pid == 0:
             self._child(output, events_w, handover_r, vm_baseline, keep=(events_w, handover_r))
@@ -129,6 +143,7 @@ class Job:
     def _child(self, output: int, events: int, handover: int, vm_baseline: int, keep) -> None:
         try:
             os.setsid()
+            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # let the zygote read its memory
             os.dup2(output, 1)
             os.dup2(output, 2)
             for fd in _open_fds():
@@ -210,6 +225,10 @@ class Job:
                 elif event == "finished":
                     self.events["finished"] = True
             reader.frames.clear()
+            if self.events["finished"] or self._exited(pid):
+                # processes the child started may hold the pipe open: do not wait for its end
+                self._drain(events, reader)
+                return
             now = time.monotonic()
             if phase_deadline is not None and now > phase_deadline and not interrupted:
                 interrupted, kill_at = True, now + GRACE_SECONDS
@@ -224,6 +243,30 @@ class Job:
                 self.status = "out_of_memory"
                 return
 
+    def _exited(self, pid: int) -> bool:
+        if self.exit_status is None:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                self.exit_status = os.waitstatus_to_exitcode(status)
+        return self.exit_status is not None
+
+    def _drain(self, events: int, reader: FrameReader) -> None:
+        """Relay what the child wrote before it exited (its last exercise, ``finished``)."""
+        while select.select([events], [], [], 0)[0]:
+            data = os.read(events, 1 << 16)
+            if not data:
+                break
+            try:
+                reader.feed(data)
+            except ProtocolError:
+                break
+        for header, payload in reader.frames:
+            if header.get("event") == "exercise" and self.handed_over:
+                write_frame(self.outbound, header, payload)
+            elif header.get("event") == "finished":
+                self.events["finished"] = True
+        reader.frames.clear()
+
     def _hand_over(self, handover: int) -> None:
         """Give the child the probes and their inputs (a thread: the child may never read)."""
         try:
@@ -232,7 +275,7 @@ class Job:
             pass
 
     def _resident_memory(self, pid: int) -> int:
-        return sum(_memory_of(member)[0] for member in self._members(pid))
+        return sum(_proportional_memory(member) for member in self._members(pid))
 
     def _members(self, pid: int) -> list[int]:
         """Every process of this submission: all but us and init in the sandbox's pid namespace,
@@ -248,8 +291,10 @@ class Job:
 
     def _reap(self, pid: int) -> int | None:
         self._kill(pid)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        if self.exit_status is None:
+            _, status = os.waitpid(pid, 0)
+            self.exit_status = os.waitstatus_to_exitcode(status)
+        return self.exit_status
 
     # --- the record -------------------------------------------------------------------------
 
@@ -275,7 +320,12 @@ class Job:
     def _clean(self) -> None:
         """Kill every leftover process and wipe the scratch space (and /dev/shm in the sandbox)."""
         if self.sandboxed:
-            _signal(-1, signal.SIGKILL)  # all processes of the sandbox but us and init
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                _signal(-1, signal.SIGKILL)  # all processes of the sandbox but us and init
+                if not [p for p in self._members(0) if _state_of(p) not in ("Z", "X", None)]:
+                    break
+                time.sleep(0.01)
         for folder in [self.folder] + (["/dev/shm"] if self.sandboxed else []):
             _wipe(folder, keep_root=folder == "/dev/shm")
         if self.sandboxed:
@@ -298,6 +348,27 @@ def _memory_of(pid: int) -> tuple[int, int]:
         return 0, 0
     page = os.sysconf("SC_PAGE_SIZE")
     return int(resident) * page, int(size) * page
+
+
+def _proportional_memory(pid: int) -> int:
+    """Proportional set size: pages shared after a fork are counted once, not per process
+    (children are dumpable, so the zygote may read this; it is not the other way round)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as file:
+            for line in file:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return _memory_of(pid)[0]
+
+
+def _state_of(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _session_of(pid: int) -> int | None:
