@@ -35,6 +35,8 @@ from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.pdf import PdfResult, write_pdf
 from weasyprint_build.render import Book
 
+# Editions whose HTML adds up to more than this (about 50 pages each) are laid out in parallel.
+PARALLEL_LAYOUT_MIN_CHARS = 1_000_000
 PDF_NAMES = {"student": "llm-keras-course.pdf", "instructor": "llm-keras-course-instructor.pdf"}
 
 
@@ -190,9 +192,11 @@ def build_pdf(
 def _write_pdfs(documents: list[tuple[str, Path]], base_url: Path, jobs: int) -> list[PdfResult]:
     """Lay out each (HTML, PDF path); several editions in parallel processes when jobs > 1.
 
-    WeasyPrint is single-threaded, so two editions on two cores take the time of one.
+    WeasyPrint is single-threaded, so two large editions on two cores take the time of one.
+    A new process costs about a second to start, so small books are laid out one by one.
     """
-    if len(documents) == 1 or jobs <= 1:
+    small = sum(len(document) for document, _ in documents) < PARALLEL_LAYOUT_MIN_CHARS
+    if len(documents) == 1 or jobs <= 1 or small:
         return [write_pdf(document, path, base_url) for document, path in documents]
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no kernel sockets
     with ProcessPoolExecutor(max_workers=min(jobs, len(documents)), mp_context=context) as pool:

@@ -60,9 +60,23 @@ class Chapter:
         index = source.find(text.strip().splitlines()[0], start)
         return source.count("\n", 0, index) + 1 if index >= 0 else None
 
-    def where(self, text: str = "") -> str:
+    @functools.cached_property
+    def cell_lines(self) -> list[int | None]:
+        """The line where each cell of ``notebook`` starts in the file (None: an empty cell).
+
+        Each cell is looked for after the one before it, so two cells that start alike (two
+        ``import`` lines) get their own lines.
+        """
+        lines: list[int | None] = []
+        line = 1
+        for cell in self.notebook.cells:
+            found = self.line_of(cell.source, after_line=line) if cell.source.strip() else None
+            lines.append(found)
+            line = found or line
+        return lines
+
+    def where(self, line: int | None = None) -> str:
         """``course/01-x.md`` or ``course/01-x.md, line 12``, for error messages."""
-        line = self.line_of(text) if text else None
         name = f"{self.path.parent.name}/{self.path.name}"
         return f"{name}, line {line}" if line else name
 

@@ -142,8 +142,7 @@ def execute_notebook(
                 env=kernel_environment(backend, repo_root), cwd=str(repo_root), stderr=stderr
             )
     except CellExecutionError as error:
-        cell = _failed_cell(notebook)
-        where = chapter.where(cell.source) if cell is not None else chapter.where()
+        where = chapter.where(_failed_cell_line(chapter, notebook))
         raise BuildError(
             f"{where}: a code cell raised {error.ename}: {_ANSI.sub('', str(error.evalue))}\n"
             f"Fix the code, or tag the cell {ALLOWED_ERROR_TAG} if the error is meant to be shown. "
@@ -176,12 +175,11 @@ def _cache_path(cache_dir: Path | None, chapter: Chapter, backend: str) -> Path 
     return cache_dir / "executed" / f"{chapter.path.stem}-{cache_key(chapter, backend)}.ipynb"
 
 
-def _failed_cell(notebook):
-    for cell in notebook.cells[1:]:
-        if cell.cell_type == "code" and any(
-            o.get("output_type") == "error" for o in cell.get("outputs", [])
-        ):
-            return cell
+def _failed_cell_line(chapter: Chapter, notebook) -> int | None:
+    """The chapter line of the first cell with an error output (cell 0 is the preamble)."""
+    for cell, line in zip(notebook.cells[1:], chapter.cell_lines, strict=True):
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            return line
     return None
 
 

@@ -58,8 +58,8 @@ class Book:
         """The chapter's ``<section class="chapter">``; links stay placeholders until resolved."""
         ctx = ChapterContext(self, chapter, notebook)
         parts = [f'<section class="chapter" id="chapter-{chapter.number}">']
-        for cell in notebook.cells:
-            ctx.cell_line = chapter.line_of(cell.source) if cell.source.strip() else None
+        for cell, line in zip(notebook.cells, chapter.cell_lines, strict=True):
+            ctx.cell_line = line
             if cell.cell_type == "markdown":
                 parts.append(self.markdown.render(cell.source, ctx))
             elif cell.cell_type == "code":
@@ -89,15 +89,14 @@ class ChapterContext:
     def where(self, token=None, snippet: str | None = None) -> str:
         """``course/NN-x.md, line N`` of a block token, or of ``snippet`` (the source text of an
         inline token, which has no line of its own) within the current cell."""
-        name = f"{self.chapter.path.parent.name}/{self.chapter.path.name}"
         if self.cell_line is None:
-            return name
+            return self.chapter.where()
         line = self.cell_line
         if token is not None and token.map:
             line += token.map[0]
         elif snippet:
             line = self.chapter.line_of(snippet, after_line=self.cell_line) or line
-        return f"{name}, line {line}"
+        return self.chapter.where(line)
 
     # --- headings ---------------------------------------------------------------------------
     def heading_open(self, level: int, text: str, label: str | None, token) -> str:
@@ -107,10 +106,8 @@ class ChapterContext:
             anchor = label or f"chapter-{self.number}-title"
             self._define(anchor, "chapter", str(self.number), text)
             self.book.toc.append(TocEntry(1, anchor, str(self.number), text))
-            return (
-                f'<h1 id="{anchor}" class="chapter-title" data-chapter="{html.escape(text)}">'
-                f'<span class="number">{self.number}</span> '
-            )
+            number = f'<span class="number">{self.number}</span> '
+            return f'<h1 id="{anchor}" class="chapter-title">{number}'
         if level == 2:
             self.section += 1
             self.subsection = 0
@@ -173,9 +170,9 @@ class ChapterContext:
         )
 
     def table(self, caption: str, options: dict, table_html: str, token) -> str:
-        return self._captioned("table", caption, options.get("name"), table_html, token)
+        return self._captioned("table", caption, options.get("name"), table_html)
 
-    def _captioned(self, kind: str, caption: str, label: str | None, body: str, token=None) -> str:
+    def _captioned(self, kind: str, caption: str, label: str | None, body: str) -> str:
         if kind == "figure":
             self.figures += 1
             number = f"{self.number}.{self.figures}"
@@ -223,14 +220,14 @@ class ChapterContext:
 
     # --- code ------------------------------------------------------------------------------
     def static_code(self, code: str, language: str) -> str:
-        self._check_width(code)
+        self._check_width(code, self.where())
         return highlight(code, language, "code static")
 
-    def _check_width(self, code: str) -> None:
+    def _check_width(self, code: str, where: str) -> None:
         for line in long_lines(code):
             self.book.warnings.append(
-                f"{self.where()}: code line {line} of the block here is longer than "
-                f"{MAX_COLUMNS} characters and wraps in the PDF; shorten it."
+                f"{where}: line {line} of this code is longer than {MAX_COLUMNS} characters "
+                "and wraps in the PDF; shorten it."
             )
 
     def code_cell(self, cell) -> str:
@@ -245,7 +242,7 @@ class ChapterContext:
             return ""
         parts = []
         if "remove-input" not in tags:
-            self._check_width(cell.source)
+            self._check_width(cell.source, f"{self.where()} (a code cell)")
             parts.append(highlight(cell.source, "ipython3", "code input"))
         if "remove-output" not in tags:
             parts.append(self._outputs(cell, tags))
@@ -297,22 +294,27 @@ class ChapterContext:
             f'<p class="exercise-source">Notebook <code>{folder}/{html.escape(relative)}</code>'
             f"{' (with its reference solution)' if folder == 'solutions' else ''}</p>",
         ]
-        self.in_exercise = True
+        self.in_exercise, cell_line = True, self.cell_line
         try:
-            for cell in exercise.notebook.cells:
+            for index, cell in enumerate(exercise.notebook.cells, 1):
                 css, label = cell_role(cell)
                 if css == "answer" and self.book.edition == "instructor":
                     label = "solution"
                 label_html = f'<p class="cell-label">{label}</p>' if label else ""
                 if cell.cell_type == "markdown":
+                    self.cell_line = None  # errors name the notebook's cell, not a chapter line
                     body = self.book.markdown.render(cell.source, self)
                 elif cell.cell_type == "code":
-                    self._check_width(cell.source)
+                    self._check_width(cell.source, f"{exercise.path.name}, cell {index}")
                     body = highlight(cell.source, "ipython3", "code input")
                 else:
                     continue
                 parts.append(f'<div class="exercise-cell {css}">{label_html}{body}</div>')
+        except BuildError as error:
+            raise BuildError(
+                f"{exercise.path.name}, cell {index} (from {where}): {error}"
+            ) from None
         finally:
-            self.in_exercise = False
+            self.in_exercise, self.cell_line = False, cell_line
         parts.append("</section>")
         return "\n".join(parts)

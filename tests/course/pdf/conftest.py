@@ -11,6 +11,7 @@ chapters' code really runs and the measured time is that of a fresh build.
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import time
@@ -35,6 +36,7 @@ class CourseBuild:
     results: dict[str, BuildResult]
     log: list[str]
     seconds: float  # wall time of the whole build: both editions, code run from scratch
+    cpu_seconds: float  # CPU time of this process and its children (kernels, WeasyPrint) in it
     titles: list[str]  # chapter titles from the sources, in order
 
     def pdf(self, edition: str) -> Path:
@@ -55,7 +57,7 @@ def course_build(tmp_path_factory) -> CourseBuild:
     root = tmp_path_factory.mktemp("course_pdf")
     course = copy_course(root)
     log: list[str] = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     results = build_pdf(
         ["student", "instructor"],
         course_dir=course,
@@ -64,11 +66,20 @@ def course_build(tmp_path_factory) -> CourseBuild:
         build_dir=root / "build",
         log=log.append,
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, _cpu_seconds() - cpu_started
     titles = [read_chapter(p, i).title for i, p in enumerate(find_chapter_files(course), 1)]
     return CourseBuild(
-        course, root / "build", {r.edition: r for r in results}, log, seconds, titles
+        course, root / "build", {r.edition: r for r in results}, log, seconds, cpu_seconds, titles
     )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished children."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @pytest.fixture(scope="session", params=["student", "instructor"])
