@@ -56,7 +56,7 @@ def make_parser() -> MarkdownIt:
     )
     rules = md.add_render_rule
     rules("math_inline", _inline_math)
-    rules("math_inline_double", _display_math)
+    rules("math_inline_double", _inline_math)  # $$x$$ inside a paragraph stays in the line
     rules("math_block", _display_math)
     rules("math_block_label", _display_math)
     rules("amsmath", _display_math)
@@ -217,9 +217,9 @@ class Renderer:
         # Directive bodies (admonitions, tables) are markdown too: render them with the same env.
         self.md.renderer.md_render = lambda text, env: self.md.render(text, env)
 
-    def render(self, markdown: str, ctx, cell_line: int | None = None) -> str:
-        return self.md.render(markdown, {"ctx": ctx, "cell_line": cell_line})
+    def render(self, markdown: str, ctx) -> str:
+        return self.md.render(markdown, {"ctx": ctx})
 
     def render_inline(self, markdown: str, ctx) -> str:
         """Markdown of one paragraph (a caption) without the ``<p>``."""
-        return self.md.renderInline(markdown, {"ctx": ctx, "cell_line": None})
+        return self.md.renderInline(markdown, {"ctx": ctx})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import nbformat
 
 from tests.course.pdf.conftest import REPO, SAMPLE, SOLUTION_SENTINEL
+from weasyprint_build import add_pdf_command, run_pdf_command
 from weasyprint_build.chapters import CHAPTER_NAME, find_chapter_files
 from weasyprint_build.exercises import cell_role, student_version
 from weasyprint_build.markdown import split_directive
@@ -62,3 +66,33 @@ def test_the_student_version_replaces_the_solution_and_keeps_the_signature():
     ]
     assert SOLUTION_SENTINEL in source.cells[2].source  # the source notebook is left as it was
     assert cell_role(student.cells[3]) == ("check", "check, 2 points")
+
+
+def test_the_pdf_command_plugs_into_an_argparse_cli():
+    parser = argparse.ArgumentParser(prog="llm-course")
+    add_pdf_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["pdf", "--edition", "instructor", "--out", "x.pdf", "--fresh"])
+    assert args.handler is run_pdf_command
+    assert (args.edition, args.out, args.fresh, args.backend) == (
+        "instructor",
+        Path("x.pdf"),
+        True,
+        "jax",
+    )
+    assert args.course == Path("course") and args.solutions is None and args.jobs == 2
+
+
+def test_the_pdf_command_reports_a_build_error_in_one_line(tmp_path, capsys):
+    args = argparse.Namespace(
+        edition="student",
+        course=tmp_path / "nowhere",
+        solutions=None,
+        out=None,
+        backend="jax",
+        jobs=1,
+        fresh=False,
+    )
+    assert run_pdf_command(args) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("llm-course pdf: error: No course folder at ")
+    assert "Traceback" not in error
