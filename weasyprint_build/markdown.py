@@ -163,7 +163,7 @@ def _fence(self, tokens, i, options, env) -> str:
     match = _DIRECTIVE_INFO.match(info)
     if match is None:  # ```python: code shown, not run
         language = info.split()[0] if info else "text"
-        return ctx.static_code(token.content, language)
+        return ctx.static_code(token.content, language, token)
     name, argument = match.group(1), match.group(2).strip()
     if name not in DIRECTIVES:
         hint = (
@@ -177,7 +177,7 @@ def _fence(self, tokens, i, options, env) -> str:
         )
     options, body = split_directive(token.content, ctx.where(token))
     if name in ("code-block", "code"):
-        return ctx.static_code(body, argument or "python")
+        return ctx.static_code(body, argument or "python", token)
     if name in ADMONITIONS:
         title = argument or name.capitalize()
         inner = self.md_render(body, env)

@@ -219,8 +219,8 @@ class ChapterContext:
             ) from None
 
     # --- code ------------------------------------------------------------------------------
-    def static_code(self, code: str, language: str) -> str:
-        self._check_width(code, self.where())
+    def static_code(self, code: str, language: str, token) -> str:
+        self._check_width(code, self.where(token))
         return highlight(code, language, "code static")
 
     def _check_width(self, code: str, where: str) -> None:
