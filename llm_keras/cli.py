@@ -34,6 +34,9 @@ def course_main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser("check", help="check the set-up: Python, Keras, the three backends, the data")
     check.set_defaults(handler=_check)
+    from weasyprint_build import add_pdf_command
+
+    add_pdf_command(commands)
     return _run(parser, argv)
 
 
