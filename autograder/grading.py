@@ -10,6 +10,7 @@ and writes each submission as soon as it is done.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import io
 import threading
@@ -25,7 +26,8 @@ from autograder.course import Course
 from autograder.delegation import references
 from autograder.nbgrader_bridge import GradebookWriter
 from autograder.rebuild import rebuild
-from autograder.sandbox.launcher import Limits, Sandbox, SandboxUnavailable, bubblewrap_problem
+from autograder.sandbox.launcher import (Limits, Sandbox, SandboxRun, SandboxUnavailable,
+                                         bubblewrap_problem)
 from autograder.scoring import Scorer
 from autograder.seeds import course_secret, derive_seed
 
@@ -159,7 +161,34 @@ class _BatchGrader:
             cache[backend] = sandbox
         return sandbox
 
+    def _score(self, backend: str, tasks: list[dict]) -> list[dict]:
+        """Score in the backend's trusted process, starting a new one if it crashed."""
+        try:
+            return self.scorers[backend].score(tasks)
+        except concurrent.futures.process.BrokenProcessPool:
+            with self.lock:
+                self.scorers[backend].close()
+                self.scorers[backend] = Scorer(backend)
+            return self.scorers[backend].score(tasks)
+
     def grade_one(self, student: str, folder: Path, key: str) -> dict:
+        """A record for one submission, whatever happens (a grader failure is ``sandbox_error``,
+        which the next run grades again)."""
+        try:
+            return self._grade_one(student, folder, key)
+        except Exception as error:  # noqa: BLE001 - one submission must never stop the batch
+            if self.closed:
+                raise
+            return {"student": student, "assignment": self.assignment.name, "fingerprint": key,
+                    "status": "sandbox_error", "score": 0.0, "max_score": self.assignment.max_score,
+                    "messages": [f"The grader failed on this submission ({error!r}); it will be "
+                                 "graded again on the next run."],
+                    "exercises": [dict(_zero(e, "not graded: the grader failed"), by_backend={})
+                                  for e in self.assignment.exercises],
+                    "backends": {}, "_rebuilt": {}, "seconds": 0.0,
+                    "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    def _grade_one(self, student: str, folder: Path, key: str) -> dict:
         started = time.monotonic()
         name = self.assignment.name
         record = {"student": student, "assignment": name, "fingerprint": key, "status": "graded",
@@ -220,8 +249,6 @@ class _BatchGrader:
             result = sandbox.run(rebuilt.cells, job, payload)
             run["versions"] = sandbox.versions
         except SandboxUnavailable as error:
-            from autograder.sandbox.launcher import SandboxRun
-
             result = SandboxRun("sandbox_error", message=str(error))
         status = RUN_STATUS.get(result.status, "kernel_died")
         run["status"].append(status)
@@ -236,7 +263,7 @@ class _BatchGrader:
                           "static": references(sources, exercise.probe.exercise.graded,
                                                [cell["source"] for cell in rebuilt.cells]),
                           "status": status})
-        run["exercises"] += self.scorers[backend].score(tasks)
+        run["exercises"] += self._score(backend, tasks)
         run["seconds"] = round(run["seconds"] + time.monotonic() - started, 3)
 
 

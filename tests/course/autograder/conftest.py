@@ -27,11 +27,6 @@ TEST_LIMITS = Limits(cell_timeout=6.0, submission_timeout=60.0, memory_bytes=153
                      output_bytes=1 << 20)
 
 
-def pytest_configure(config):
-    # The tooling tests run once, in a process where no backend was chosen.
-    os.environ.pop("KERAS_BACKEND", None)
-
-
 @pytest.fixture(scope="session")
 def sandbox_available() -> bool:
     problem = bubblewrap_problem()
