@@ -187,6 +187,7 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             return SandboxRun("sandbox_error", message=f"the sandbox had stopped: {self._errors()}")
         run = SandboxRun("died")
+        names = {exercise["name"] for exercise in exercises}
         while True:
             header, payload = self._read(deadline)
             if header is None:
@@ -194,7 +195,7 @@ class Sandbox:
                 if time.monotonic() >= deadline:
                     run.status = "timeout"
                 return run
-            if header.get("event") == "exercise" and isinstance(header.get("name"), str):
+            if header.get("event") == "exercise" and header.get("name") in names:
                 run.exercises[header["name"]] = (header, payload)
             elif header.get("event") == "done":
                 run.status = str(header.get("status"))

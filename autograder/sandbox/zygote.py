@@ -181,7 +181,7 @@ class Job:
     def _watch(self, pid, events, handover, output_path, rss_baseline, started) -> None:
         reader = FrameReader(self.limits["result_bytes"])
         total_deadline = started + self.limits["submission_timeout"]
-        phase_deadline = kill_at = None
+        phase_deadline = kill_at = phase_started = None
         interrupted = False
         memory_limit = rss_baseline + self.limits["memory_bytes"]
         while True:
@@ -204,9 +204,16 @@ class Job:
                 if event in ("cell_start", "probe_start"):
                     timeout = self.timeouts.get(header.get("name")) if event == "probe_start" else None
                     phase_deadline = now + (timeout or self.limits["cell_timeout"])
+                    phase_started = now
                     interrupted, kill_at = False, None
                 elif event == "cell_end":
-                    header["status"] = "timeout" if interrupted else header.get("status")
+                    if len(self.cells) >= len(self.job["cells"]):
+                        continue  # more cells than the job has: forged by the submission
+                    header = {"event": "cell_end", "index": len(self.cells),
+                              "status": "timeout" if interrupted else str(header.get("status"))[:10],
+                              "error": str(header.get("error") or "")[:500] or None,
+                              "memory_error": bool(header.get("memory_error")),
+                              "seconds": round(now - phase_started, 3) if phase_started else None}
                     self.events["memory_error"] |= bool(header.get("memory_error"))
                     self.cells.append(header)
                     phase_deadline = kill_at = None
@@ -216,6 +223,8 @@ class Job:
                     self.handed_over = True
                     threading.Thread(target=self._hand_over, args=(handover,), daemon=True).start()
                 elif event == "exercise":
+                    if not self.handed_over or header.get("name") not in self.timeouts:
+                        continue  # no probe has run yet, or not one of the job's exercises
                     if interrupted:
                         header.update(status="error", error_kind="timeout")
                     self.events["memory_error"] |= header.get("error_kind") == "memory"
