@@ -7,7 +7,8 @@
 
 Every command takes ``--course DIR`` (the course root, default: the current folder).
 Errors an instructor can cause are raised as ``ValueError``/``FileNotFoundError`` with a plain
-sentence, which ``llm_keras.cli`` prints without a traceback.
+sentence (``SandboxUnavailable``, ``NbgraderError`` and ``ProbeError`` are ``ValueError``s),
+which ``llm_keras.cli`` prints without a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -107,7 +109,12 @@ def grade_command(args) -> int:
                       progress=not args.no_progress)
     if args.no_sandbox:
         print("WARNING: --no-sandbox: learner code runs with your permissions, network and files.")
-    summary = grade(course, args.assignment, args.submissions, options)
+    try:
+        summary = grade(course, args.assignment, args.submissions, options)
+    except KeyboardInterrupt:
+        print("llm-course: interrupted; the submissions graded so far are saved: run the same "
+              "command again to grade the rest.", file=sys.stderr)
+        return 130
     every = summary.records
     statuses = Counter(record["status"] for record in every.values())
     print(f"{len(summary.graded)} submission(s) graded, {len(summary.reused)} unchanged since the "
@@ -164,21 +171,15 @@ def assignment_backends(course: Course, assignment: str, chosen) -> tuple[str, .
 
 
 def main(argv=None) -> int:
-    """Stand-alone entry point (``python -m autograder.cli``) until llm-course wires it in."""
-    import sys
-
+    """Stand-alone entry point, ``python -m autograder.cli`` (the same as ``llm-course``)."""
     parser = argparse.ArgumentParser(prog="llm-course", description="Course tooling: grading.")
     add_course_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"llm-course: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("llm-course: interrupted (submissions graded so far are saved; run again to resume)",
-              file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from autograder.course import Course
 
 
-class NbgraderError(RuntimeError):
-    """nbgrader refused (message has its log)."""
+class NbgraderError(ValueError):
+    """nbgrader refused (the message has its log); printed as an error, without a traceback."""
 
 
 def _tools_on_path() -> None:

@@ -51,8 +51,11 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/passwd", "/etc/group",
              "/etc/nsswitch.conf", "/etc/localtime", "/etc/hosts")
 
 
-class SandboxUnavailable(RuntimeError):
-    """No sandbox can be made on this machine (and ``--no-sandbox`` was not given)."""
+class SandboxUnavailable(ValueError):
+    """No sandbox can be made on this machine (and ``--no-sandbox`` was not given).
+
+    A ``ValueError`` so that the command line prints it as one sentence, like other errors an
+    instructor can fix."""
 
 
 @dataclasses.dataclass(frozen=True)
