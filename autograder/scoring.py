@@ -65,7 +65,7 @@ def score_exercise(backend: str, path: str, points: float, inputs: bytes, report
     probe = _PROBES.get(path) or _PROBES.setdefault(path, load_probe(path))
     exercise = probe.exercise
     result = {"name": exercise.name, "max_points": points, "points": 0.0, "tests": [],
-              "message": ""}
+              "message": "", "seconds": _seconds(report)}
     weights = sum(check.weight for check in probe.checks)
     report = report if isinstance(report, dict) else None
     runtime = [name for name in (report or {}).get("delegated", []) if name in exercise.graded]
@@ -97,6 +97,12 @@ def score_exercise(backend: str, path: str, points: float, inputs: bytes, report
                             "max_points": round(points * check.weight / weights, 4),
                             "message": result["message"]} for check in probe.checks]
     return result
+
+
+def _seconds(report) -> float | None:
+    """How long the probe ran in the sandbox (as the sandbox reported it)."""
+    value = report.get("seconds") if isinstance(report, dict) else None
+    return round(float(value), 3) if isinstance(value, int | float) else None
 
 
 def _load(npz: bytes) -> dict:
