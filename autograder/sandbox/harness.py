@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import inspect
 import io
 import sys
 import time
@@ -103,6 +104,10 @@ class Tracer:
             calls.add(dotted)
             original_init(self, *args, **kwargs)
 
+        # Keras layers read their __init__'s signature with inspect.signature, which follows
+        # __wrapped__, and with inspect.getfullargspec, which does not: give both the original's,
+        # or a traced layer class (llm_keras.layers.CausalSelfAttention) could not be created.
+        traced_init.__signature__ = inspect.signature(original_init)
         cls.__init__ = traced_init
 
     @staticmethod
@@ -203,7 +208,7 @@ def _to_array(value) -> tuple[str, np.ndarray | None]:
         return "other", None
     if array.dtype.kind not in "biufc":
         return kind, None
-    return kind, np.ascontiguousarray(array)
+    return kind, np.array(array, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
 
 
 def _describe(error: BaseException) -> str:

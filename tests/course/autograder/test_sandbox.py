@@ -209,3 +209,23 @@ def test_cell_and_submission_timeouts(sandbox):
     status, _ = run(sandbox, *["import time\ntime.sleep(4)"] * 6)  # 24 s > 20 s per submission
     assert status == "timeout"
     assert run(sandbox, "results['alive'] = 1") == ("finished", {"alive": 1})
+
+
+def test_traced_layer_class_still_works_and_is_seen(sandbox):
+    """A graded Keras layer class is traced by wrapping its __init__: it must still build, call
+    and serialise (Keras reads __init__'s signature), and its use must be recorded."""
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.ones((2, 4), "float32"))
+    blob = buffer.getvalue()
+    probe = '''def probe(learner, inputs):
+    layer = learner.make()
+    return {"y": layer(inputs["x"]), "units": layer.get_config()["units"]}
+'''
+    job = [{"name": "layer", "source": probe, "graded": ["keras.layers.Dense"], "inputs": [0, len(blob)]}]
+    cells = [{"source": "import keras\ndef make():\n    return keras.layers.Dense(3, kernel_initializer='ones')"}]
+    outcome = sandbox.run(cells, job, blob)
+    header, payload = outcome.exercises["layer"]
+    assert outcome.status == "finished" and header["status"] == "ok", header
+    assert header["delegated"] == ["keras.layers.Dense"]
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        assert archive["y"].tolist() == [[4.0] * 3] * 2 and archive["units"].tolist() == 3, dict(archive)
