@@ -93,6 +93,7 @@ class Tracer:
             calls.add(dotted)
             return original(*args, **kwargs)
 
+        _hide_original(traced, original)
         return traced
 
     def _wrap_class(self, cls, dotted):
@@ -107,7 +108,7 @@ class Tracer:
         # Keras layers read their __init__'s signature with inspect.signature, which follows
         # __wrapped__, and with inspect.getfullargspec, which does not: give both the original's,
         # or a traced layer class (llm_keras.layers.CausalSelfAttention) could not be created.
-        traced_init.__signature__ = inspect.signature(original_init)
+        _hide_original(traced_init, original_init)
         cls.__init__ = traced_init
 
     @staticmethod
@@ -120,6 +121,17 @@ class Tracer:
             for name, value in list(namespace.items()):
                 if value is original:
                     namespace[name] = replacement
+
+
+def _hide_original(wrapper, original) -> None:
+    """Keep the original's signature (Keras reads it) but not the easy way back to it
+    (``__wrapped__``). The original still sits in the wrapper's closure: a learner who digs it out
+    on purpose defeats the tracer, not the static check, and leaves code a reviewer will see."""
+    try:
+        wrapper.__signature__ = inspect.signature(original)
+    except (TypeError, ValueError):
+        pass
+    del wrapper.__wrapped__
 
 
 def run(job: dict, events: int, handover: int, shell) -> None:

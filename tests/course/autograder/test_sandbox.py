@@ -221,11 +221,15 @@ def test_traced_layer_class_still_works_and_is_seen(sandbox):
     layer = learner.make()
     return {"y": layer(inputs["x"]), "units": layer.get_config()["units"]}
 '''
-    job = [{"name": "layer", "source": probe, "graded": ["keras.layers.Dense"], "inputs": [0, len(blob)]}]
-    cells = [{"source": "import keras\ndef make():\n    return keras.layers.Dense(3, kernel_initializer='ones')"}]
+    job = [{"name": "layer", "source": probe, "graded": ["keras.layers.Dense", "keras.ops.softmax"],
+            "inputs": [0, len(blob)]}]
+    cells = [{"source": "import keras\ndef make():\n    return keras.layers.Dense(3, kernel_initializer='ones')\n"
+                        "assert not hasattr(keras.ops.softmax, '__wrapped__')  # no easy way round\n"
+                        "assert not hasattr(keras.layers.Dense.__init__, '__wrapped__')"}]
     outcome = sandbox.run(cells, job, blob)
     header, payload = outcome.exercises["layer"]
     assert outcome.status == "finished" and header["status"] == "ok", header
+    assert outcome.cells[0]["status"] == "ok", outcome.cells
     assert header["delegated"] == ["keras.layers.Dense"]
     with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
         assert archive["y"].tolist() == [[4.0] * 3] * 2 and archive["units"].tolist() == 3, dict(archive)
