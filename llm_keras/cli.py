@@ -34,8 +34,10 @@ def course_main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser("check", help="check the set-up: Python, Keras, the three backends, the data")
     check.set_defaults(handler=_check)
+    from autograder.cli import add_course_commands
     from weasyprint_build import add_pdf_command
 
+    add_course_commands(commands)
     add_pdf_command(commands)
     return _run(parser, argv)
 
