@@ -1,0 +1,88 @@
+"""Session fixtures for the week notebooks: a course folder with the real ``solutions/`` and
+``exercises/``, the notebooks run with nbclient, and the corpus graded once.
+
+These tests run once (``scripts/test`` runs ``tests/course`` without ``KERAS_BACKEND``); they
+start their own kernels and sandboxes, one per backend.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.course import Course
+from autograder.grading import Options, Summary, grade
+from autograder.nbgrader_bridge import release
+from autograder.sandbox.launcher import Limits, bubblewrap_problem
+from tests.course.weeks import corpus
+
+REPO = corpus.REPO
+WEEKS = ("week1", "week2")
+BACKENDS = corpus.ALL_BACKENDS
+# The grader's defaults are 30 s per cell and 300 s per submission; the corpus needs far less.
+LIMITS = Limits(cell_timeout=60.0, submission_timeout=180.0, memory_bytes=3072 << 20)
+
+
+def run_notebook(path: Path, backend: str, allow_errors: bool = False) -> nbformat.NotebookNode:
+    """``path`` executed top to bottom in a fresh kernel with ``KERAS_BACKEND=backend``."""
+    notebook = nbformat.read(path, as_version=4)
+    environment = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env=environment)
+    return notebook
+
+
+def stdout(notebook) -> str:
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.outputs if output.output_type == "stream"
+                   and output.name == "stdout")
+
+
+@pytest.fixture(scope="session")
+def executed_solutions() -> dict[tuple[str, str], nbformat.NotebookNode]:
+    """Every solutions notebook run on every backend, two kernels at a time."""
+    jobs = [(week, backend) for backend in BACKENDS for week in WEEKS]
+    with ThreadPoolExecutor(2) as pool:
+        notebooks = pool.map(lambda job: run_notebook(corpus.NOTEBOOKS[job[0]], job[1]), jobs)
+        return dict(zip(jobs, notebooks, strict=True))
+
+
+@pytest.fixture(scope="session")
+def graded_weeks(tmp_path_factory) -> tuple[Course, dict[str, Summary]]:
+    """The corpus graded: each week's cases in one batch per set of backends."""
+    if (problem := bubblewrap_problem()) and os.environ.get("CI"):
+        pytest.fail(f"CI must grade in the sandbox: {problem}")
+    root = tmp_path_factory.mktemp("weeks") / "course"
+    for week in WEEKS:
+        shutil.copytree(REPO / "solutions" / week, root / "solutions" / week)
+    course = Course(root, probes=REPO / "autograder" / "probes")
+    summaries = {}
+    os.environ["LLM_COURSE_SECRET"] = "weeks-corpus-secret"
+    try:
+        for week in WEEKS:
+            release(course, week)
+            release_notebook = course.release(week) / corpus.NOTEBOOKS[week].name
+            batches: dict[tuple[str, ...], Path] = {}
+            for case in (c for c in corpus.CASES if c.week == week):
+                folder = root / "submitted" / week / "-".join(case.backends)
+                batches[case.backends] = folder
+                corpus.build(case, folder / case.name / week, release_notebook)
+            summary = Summary()
+            for backends, folder in batches.items():
+                options = Options(backends=backends, workers=2, limits=LIMITS,
+                                  sandboxed=problem is None, progress=False)
+                batch = grade(course, week, folder, options)
+                summary.graded.update(batch.graded)
+                summary.seconds += batch.seconds
+            summaries[week] = summary
+    finally:
+        os.environ.pop("LLM_COURSE_SECRET", None)
+    return course, summaries
