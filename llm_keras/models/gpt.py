@@ -147,6 +147,22 @@ class GPT(keras.Model):
         # The weights' shapes do not depend on the input: build now, so that a new model can be
         # counted, saved or have its weights set before it has seen any data.
         self.build((None, c.context_length))
+        if c.scaled_residual_init:
+            self._scale_residual_projections()
+
+    def _scale_residual_projections(self):
+        """GPT-2's initialisation of the layers that write into the residual stream.
+
+        Each block adds two branches to the residual stream, so after ``n_layers`` blocks it is
+        a sum of ``2 * n_layers`` terms and its variance grows with the depth. Starting those
+        two projections (attention output, feed-forward down) with standard deviation
+        ``0.02 / sqrt(2 * n_layers)`` keeps the variance of the sum near that of one branch.
+        (Scaling a normal(0, 0.02) sample by ``c`` gives a normal(0, 0.02 c) one.)
+        """
+        scale = 1.0 / math.sqrt(2 * self.config.n_layers)
+        for block in self.blocks:
+            for dense in (block.attention.output_projection, block.feed_forward.down_projection):
+                dense.kernel.assign(dense.kernel * scale)
 
     def build(self, input_shape):
         if self.built:  # built in __init__; Keras calls build again when it loads a saved model

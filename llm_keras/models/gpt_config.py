@@ -46,6 +46,9 @@ class GPTConfig:
         tie_weights: ``True`` uses the token embedding table as the output projection.
         use_bias: biases in the dense layers (the normalisations always have theirs).
         fused_attention: ``True`` computes attention with ``keras.ops.dot_product_attention``.
+        scaled_residual_init: ``True`` starts the two projections that write into the residual
+            stream (attention output, feed-forward down) with standard deviation
+            ``0.02 / sqrt(2 * n_layers)`` instead of 0.02, as GPT-2 and nanoGPT do.
         layer_norm_epsilon: epsilon of every normalisation.
 
     Raises:
@@ -66,6 +69,7 @@ class GPTConfig:
     tie_weights: bool = True
     use_bias: bool = True
     fused_attention: bool = False
+    scaled_residual_init: bool = False
     layer_norm_epsilon: float = 1e-5
 
     def __post_init__(self):
@@ -99,7 +103,13 @@ class GPTConfig:
                     f"Unknown {name} {getattr(self, name)!r}: choose one of "
                     f"{', '.join(repr(a) for a in allowed)}."
                 )
-        for name in ("norm_first", "tie_weights", "use_bias", "fused_attention"):
+        for name in (
+            "norm_first",
+            "tie_weights",
+            "use_bias",
+            "fused_attention",
+            "scaled_residual_init",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         if not self.layer_norm_epsilon > 0:
@@ -145,11 +155,23 @@ class GPTConfig:
 PRESETS = {
     # nanoGPT's README, "I only have a macbook": char-level TinyShakespeare on a CPU.
     "shakespeare-char-cpu": dict(
-        vocab_size=65, context_length=64, d_model=128, n_layers=4, n_heads=4, dropout=0.0
+        vocab_size=65,
+        context_length=64,
+        d_model=128,
+        n_layers=4,
+        n_heads=4,
+        dropout=0.0,
+        scaled_residual_init=True,
     ),
     # nanoGPT's config/train_shakespeare_char.py (one GPU, a few minutes).
     "shakespeare-char": dict(
-        vocab_size=65, context_length=256, d_model=384, n_layers=6, n_heads=6, dropout=0.2
+        vocab_size=65,
+        context_length=256,
+        d_model=384,
+        n_layers=6,
+        n_heads=6,
+        dropout=0.2,
+        scaled_residual_init=True,
     ),
     # GPT-2 small (124M), as Hugging Face's GPT2Config(): GELU, learned positions, tied head.
     "gpt2-small": dict(
@@ -162,5 +184,6 @@ PRESETS = {
         activation="gelu",
         positional="learned",
         tie_weights=True,
+        scaled_residual_init=True,
     ),
 }

@@ -1,0 +1,473 @@
+"""Training benchmark: nanoGPT's CPU configuration on every Keras backend and in plain PyTorch.
+
+    .venv/bin/python benchmarks/training.py [--steps 2000] [--threads N] [--out DIR] [--gpu]
+
+Char-level TinyShakespeare, 4 layers, 4 heads, d_model 128, context 64, batch 12, 2,000 steps,
+learning rate 1e-3 with 100 warm-up steps and cosine decay to 1e-4, AdamW (beta2 0.99, weight
+decay 0.1 on 2-D weights), gradient clipping at 1.0, dropout 0. Each run is a fresh process:
+
+- ``jax``, ``tensorflow``, ``torch``: ``llm_keras.training.train`` (``model.fit``), with
+  ``fused_attention=True``;
+- ``pytorch``: a plain PyTorch program written for this benchmark: the same model (pre-LN, GELU
+  tanh, tied embeddings, learned positions, biases, normal(0.02) initialisation with nanoGPT's
+  0.02 / sqrt(2 n_layers) for the residual projections), the same loop
+  (AdamW ``fused=False``, the same schedule and clipping), eager, as nanoGPT runs on a CPU; and
+  the same batches (``llm_keras.data.windows``, so every run sees the same text).
+
+Reported per run: tokens per second over the training steps after the first interval (which
+holds the compilation; evaluation not counted), milliseconds per step, the final validation
+loss over 2,400 fixed validation windows (nanoGPT's 1.88 is a 20-batch estimate), and the wall
+time of the whole run. The loss curves go to ``DIR/training_loss.png``.
+
+``--gpu``: when a GPU is present, also the ``shakespeare-char`` preset with nanoGPT's settings
+(batch 64, 5,000 steps, dropout 0.2) on JAX, with wall time and model FLOPs utilisation
+(``--peak-tflops``, default 312: an A100's bfloat16 peak; nanoGPT's estimate_mfu uses it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = ("jax", "tensorflow", "torch", "pytorch")
+FINAL_EVAL_WINDOWS = 2400  # 200 batches of 12
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help="comma-separated subset of " + ", ".join(RUNS)
+    )
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--threads", type=int, help="CPU threads per run (default: the libraries')")
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "llm_keras_training_benchmark"
+    )
+    parser.add_argument(
+        "--gpu", action="store_true", help="also the shakespeare-char GPU row, if a GPU is present"
+    )
+    parser.add_argument("--peak-tflops", type=float, default=312.0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = (GPU_WORKER if args.worker == "gpu" else WORKERS[args.worker])(args)
+        args.result.write_text(json.dumps(result))
+        return
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(machine_description())
+    results = []
+    for run in args.runs.split(","):
+        results.append(run_worker(run, args))
+        print(format_row(results[-1]), flush=True)
+    if args.gpu:
+        row = run_worker("gpu", args)
+        if row:
+            results.append(row)
+    print()
+    print(markdown_table(results))
+    plot(results, args.out / "training_loss.png")
+    print(f"\nLoss curves: {args.out / 'training_loss.png'}")
+    (args.out / "training_results.json").write_text(json.dumps(results, indent=1))
+
+
+def run_worker(run, args):
+    env = dict(os.environ)
+    env["KERAS_BACKEND"] = "torch" if run == "pytorch" else ("jax" if run == "gpu" else run)
+    env.setdefault("LLM_KERAS_DATA", str(REPO.parent / "shared" / "data"))
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if args.threads:
+        env.update(thread_environment(args.threads))
+    result_file = args.out / f"{run}.json"
+    result_file.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        run,
+        "--result",
+        str(result_file),
+        "--steps",
+        str(args.steps),
+        "--out",
+        str(args.out),
+        "--peak-tflops",
+        str(args.peak_tflops),
+    ]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    subprocess.run(command, env=env, cwd=REPO, check=True)
+    return json.loads(result_file.read_text()) if result_file.exists() else None
+
+
+def thread_environment(threads):
+    return {
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+        f"intra_op_parallelism_threads={threads}",
+    }
+
+
+def machine_description():
+    import platform
+
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {load:.1f} at the start"
+    )
+
+
+# --- the data every run shares ----------------------------------------------------------------
+
+
+def shakespeare():
+    """``(train_ids, val_ids, final_eval)``: nanoGPT's char ids, 90/10 split, fixed windows."""
+    import numpy as np
+
+    from llm_keras.data import load_tiny_shakespeare, train_val_split
+    from llm_keras.data.windows import evaluation_windows
+    from llm_keras.tokenizers import CharTokenizer
+
+    text = load_tiny_shakespeare()
+    ids = np.asarray(CharTokenizer.train(text).encode(text), dtype=np.int32)
+    train_ids, val_ids = train_val_split(ids)
+    return train_ids, val_ids, evaluation_windows(val_ids, 64, FINAL_EVAL_WINDOWS, seed=2024)
+
+
+def summary(
+    name, history_records, train_curve, final_val_loss, wall, steps, tokens_per_step, extra=None
+):
+    """One row: steady-state speed over the intervals after the first (which compiles)."""
+    later = history_records[1:] or history_records
+    seconds = sum(r["train_seconds"] for r in later)
+    step_count = sum(r["steps_in_interval"] for r in later)
+    return {
+        "run": name,
+        "tokens_per_second": step_count * tokens_per_step / seconds,
+        "ms_per_step": 1000 * seconds / step_count,
+        "final_val_loss": final_val_loss,
+        "wall_seconds": wall,
+        "steps": steps,
+        "evaluations": history_records,
+        "train_curve": train_curve,
+        **(extra or {}),
+    }
+
+
+# --- the Keras runs ---------------------------------------------------------------------------
+
+
+def keras_worker(args):
+    if args.threads and os.environ["KERAS_BACKEND"] == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    import keras
+
+    from llm_keras.models import GPT, GPTConfig
+    from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
+
+    train_ids, val_ids, (final_x, final_y) = shakespeare()
+    config = TrainingConfig.preset(
+        "shakespeare-char-cpu", steps=args.steps, sample_tokens=0, keep_checkpoints=1
+    )
+    keras.utils.set_random_seed(config.seed)
+    model = GPT(GPTConfig.preset("shakespeare-char-cpu", fused_attention=True))
+    compile_for_training(model, config)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        history = train(model, train_ids, val_ids, config, directory=directory, verbose=2)
+    wall = time.perf_counter() - started
+    final = model.evaluate(
+        final_x, final_y, batch_size=config.batch_size, verbose=0, return_dict=True
+    )
+    for record in history.evaluations:
+        record["steps_in_interval"] = config.eval_interval
+    return summary(
+        f"Keras {keras.backend.backend()}",
+        history.evaluations,
+        history.train,
+        final["loss"],
+        wall,
+        args.steps,
+        config.batch_size * 64,
+    )
+
+
+# --- the plain PyTorch program ----------------------------------------------------------------
+
+
+def pytorch_worker(args):
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from llm_keras.data.windows import random_offsets, windows_at
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(1337)
+    vocab, block, d, layers, heads, batch = 65, 64, 128, 4, 4, 12
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = nn.Linear(d, 3 * d)
+            self.c_proj = nn.Linear(d, d)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.c_attn(x).split(d, dim=2)
+            q, k, v = (t.view(B, T, heads, C // heads).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.attn, self.ln_2 = nn.LayerNorm(d), SelfAttention(), nn.LayerNorm(d)
+            self.c_fc, self.c_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(block, d)
+            self.h = nn.ModuleList(Block() for _ in range(layers))
+            self.ln_f = nn.LayerNorm(d)
+            self.lm_head = nn.Linear(d, vocab, bias=False)
+            self.lm_head.weight = self.wte.weight  # tied
+            for module in self.modules():  # GPT-2's initialisation, as llm_keras's GPT
+                if isinstance(module, (nn.Linear, nn.Embedding)):
+                    nn.init.normal_(module.weight, std=0.02)
+                if isinstance(module, nn.Linear) and module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            for name, parameter in self.named_parameters():  # nanoGPT's scaled residual init
+                if name.endswith("c_proj.weight"):
+                    nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * layers))
+
+        def forward(self, idx, targets):
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            for layer in self.h:
+                x = layer(x)
+            logits = self.lm_head(self.ln_f(x))
+            return F.cross_entropy(logits.view(-1, vocab), targets.reshape(-1))
+
+    def get_lr(it, learning_rate=1e-3, warmup_iters=100, lr_decay_iters=args.steps, min_lr=1e-4):
+        if it < warmup_iters:
+            return learning_rate * (it + 1) / (warmup_iters + 1)
+        if it > lr_decay_iters:
+            return min_lr
+        ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
+        return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (learning_rate - min_lr)
+
+    train_ids, val_ids, (final_x, final_y) = shakespeare()
+    from llm_keras.data.windows import evaluation_windows
+
+    val_x, val_y = evaluation_windows(val_ids, block, 20 * batch, seed=1337)  # as train()
+    model = GPT()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=1e-3,
+        betas=(0.9, 0.99),
+        eps=1e-8,
+        fused=False,
+    )
+
+    @torch.no_grad()
+    def evaluate(xs, ys):
+        model.eval()
+        losses = [
+            model(
+                torch.from_numpy(xs[i : i + batch]).long(),
+                torch.from_numpy(ys[i : i + batch]).long(),
+            ).item()
+            for i in range(0, len(xs), batch)
+        ]
+        model.train()
+        return float(np.mean(losses))
+
+    records, curve = [], []
+    started = time.perf_counter()
+    interval_start, running = time.perf_counter(), []
+    for step in range(args.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = get_lr(step)
+        offsets = random_offsets(len(train_ids), block, batch, 1337, step)
+        x, y = windows_at(train_ids, offsets, block)
+        loss = model(torch.from_numpy(x).long(), torch.from_numpy(y).long())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        running.append(loss.detach())
+        if (step + 1) % 10 == 0:
+            curve.append([step + 1, float(torch.stack(running[-10:]).mean())])
+        if (step + 1) % 250 == 0:
+            seconds = time.perf_counter() - interval_start
+            records.append(
+                {
+                    "step": step + 1,
+                    "train_seconds": seconds,
+                    "steps_in_interval": 250,
+                    "tokens_per_second": 250 * batch * block / seconds,
+                    "train_loss": float(torch.stack(running).mean()),
+                    "val_loss": evaluate(val_x, val_y),
+                }
+            )
+            running = []
+            interval_start = time.perf_counter()
+    wall = time.perf_counter() - started
+    return summary(
+        "plain PyTorch (eager)",
+        records,
+        curve,
+        evaluate(final_x, final_y),
+        wall,
+        args.steps,
+        batch * block,
+    )
+
+
+# --- the GPU row ------------------------------------------------------------------------------
+
+
+def gpu_worker(args):
+    import keras
+
+    if not any(d.platform == "gpu" for d in __import__("jax").devices()):
+        print("No GPU: the shakespeare-char GPU row is not measured.")
+        return None
+    from llm_keras.models import GPT, GPTConfig
+    from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
+
+    train_ids, val_ids, _ = shakespeare()
+    config = TrainingConfig.preset(
+        "shakespeare-char",
+        sample_tokens=0,
+        keep_checkpoints=1,
+        dtype_policy="mixed_bfloat16",
+        steps_per_execution=50,
+    )
+    keras.utils.set_random_seed(config.seed)
+    model = GPT(
+        GPTConfig.preset("shakespeare-char", fused_attention=True), dtype=config.dtype_policy
+    )
+    compile_for_training(model, config)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        history = train(model, train_ids, val_ids, config, directory=directory, verbose=2)
+    wall = time.perf_counter() - started
+    for record in history.evaluations:
+        record["steps_in_interval"] = config.eval_interval
+    row = summary(
+        "Keras jax, GPU, shakespeare-char",
+        history.evaluations,
+        history.train,
+        history.evaluations[-1]["val_loss"],
+        wall,
+        config.steps,
+        config.batch_size * 256,
+    )
+    row["mfu"] = model.flops_per_token() * row["tokens_per_second"] / (args.peak_tflops * 1e12)
+    return row
+
+
+WORKERS = {
+    "jax": keras_worker,
+    "tensorflow": keras_worker,
+    "torch": keras_worker,
+    "pytorch": pytorch_worker,
+}
+GPU_WORKER = gpu_worker
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def format_row(row):
+    return (
+        f"{row['run']:28s} {row['tokens_per_second']:9.0f} tok/s {row['ms_per_step']:7.1f} ms/step "
+        f"val {row['final_val_loss']:.4f} wall {row['wall_seconds']:7.1f} s"
+    )
+
+
+def markdown_table(results):
+    peer = next((r for r in results if r["run"].startswith("plain PyTorch")), None)
+    lines = [
+        "| run | tokens/s | ms/step | vs plain PyTorch | final val loss | wall time (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        ratio = f"{r['tokens_per_second'] / peer['tokens_per_second']:.2f}x" if peer else "-"
+        extra = f" (MFU {100 * r['mfu']:.1f} %)" if "mfu" in r else ""
+        lines.append(
+            f"| {r['run']}{extra} | {r['tokens_per_second']:,.0f} | {r['ms_per_step']:.1f} "
+            f"| {ratio} | "
+            f"{r['final_val_loss']:.4f} | {r['wall_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4.5), dpi=120)
+    axes = figure.subplots()
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    for color, r in zip(colors, results, strict=False):
+        if r["train_curve"]:
+            steps, losses = zip(*r["train_curve"], strict=True)
+            axes.plot(steps, losses, color=color, linewidth=0.7, alpha=0.5)
+        axes.plot(
+            [e["step"] for e in r["evaluations"]],
+            [e["val_loss"] for e in r["evaluations"]],
+            color=color,
+            marker="o",
+            label=f"{r['run']} (final val {r['final_val_loss']:.3f})",
+        )
+    axes.axhline(1.88, color="gray", linestyle="--", linewidth=0.8, label="nanoGPT CPU: 1.88")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (nats per character)")
+    axes.set_ylim(1.3, 3.5)
+    axes.set_title("TinyShakespeare, nanoGPT CPU configuration: train (thin) and validation")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""``llm-keras train``: train a GPT on a text file, resumably (week 4, "Training").
+
+    llm-keras train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/cpu
+    llm-keras train --out runs/cpu --resume          # after a crash or Ctrl-C: go on
+
+The run directory ``--out`` receives
+
+    run.json                   the settings, the data file and its digest (read by --resume)
+    checkpoints/step-*.npz     the last --keep-checkpoints checkpoints (weights, optimizer, step)
+    model.keras, tokenizer/    the latest model, ready for `llm-keras generate --model DIR`
+    loss_curve.png             training and validation loss against the step
+    samples.txt                a sample of generated text at each evaluation
+    logs/                      TensorBoard logs (tensorboard --logdir DIR/logs)
+
+The text of ``--data`` is split 90/10 into training and validation text (nanoGPT's split) and
+tokenised with a character tokenizer trained on it, or with ``--tokenizer DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from llm_keras.files import atomic_output
+
+RUN_FILE = "run.json"
+DEFAULT_PRESET = "shakespeare-char-cpu"
+
+# Training settings settable on the command line: option -> TrainingConfig field.
+_TRAINING_OPTIONS = {
+    "--steps": ("steps", int, "optimizer steps (nanoGPT's max_iters)"),
+    "--batch-size": ("batch_size", int, "windows per batch"),
+    "--learning-rate": ("learning_rate", float, "peak learning rate after warm-up"),
+    "--min-learning-rate": ("min_learning_rate", float, "floor of the cosine decay"),
+    "--warmup-steps": ("warmup_steps", int, "steps of linear warm-up"),
+    "--decay-steps": ("decay_steps", int, "step where the decay ends (default: --steps)"),
+    "--weight-decay": ("weight_decay", float, "AdamW weight decay on 2-D weights"),
+    "--beta2": ("beta_2", float, "Adam's beta_2"),
+    "--grad-clip": ("grad_clip", float, "largest global gradient norm (0: off)"),
+    "--grad-accum": ("gradient_accumulation_steps", int, "micro-batches per optimizer step"),
+    "--eval-interval": ("eval_interval", int, "steps between evaluations and checkpoints"),
+    "--eval-batches": ("eval_batches", int, "validation batches per evaluation"),
+    "--dtype-policy": ("dtype_policy", str, "float32, mixed_bfloat16 or mixed_float16"),
+    "--seed": ("seed", int, "seed of the weights, batches and dropout"),
+    "--keep-checkpoints": ("keep_checkpoints", int, "checkpoints to keep"),
+    "--steps-per-execution": ("steps_per_execution", int, "steps per compiled call (JAX, TF)"),
+    "--sample-tokens": ("sample_tokens", int, "tokens of sample text per evaluation (0: none)"),
+}
+# Model settings that may change a preset: option -> GPTConfig field.
+_MODEL_OPTIONS = {
+    "--context-length": ("context_length", int, "tokens of context"),
+    "--n-layers": ("n_layers", int, "transformer blocks"),
+    "--n-heads": ("n_heads", int, "attention heads"),
+    "--d-model": ("d_model", int, "features per token"),
+    "--dropout": ("dropout", float, "dropout rate"),
+}
+
+
+def add_train_command(commands) -> None:
+    """Add ``train`` to the ``llm-keras`` sub-commands."""
+    train = commands.add_parser(
+        "train",
+        help="train a GPT on a text file (checkpoints, resume, loss curve)",
+        description=__doc__.split("\n\n")[0],
+    )
+    train.add_argument("--preset", help=f"model and training preset (default {DEFAULT_PRESET})")
+    train.add_argument("--data", help="UTF-8 text file, or a corpus name (tiny_shakespeare)")
+    train.add_argument("--out", type=Path, required=True, help="the run directory")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument(
+        "--tokenizer", type=Path, help="a saved tokenizer folder (default: characters of --data)"
+    )
+    for options, group in ((_TRAINING_OPTIONS, "training"), (_MODEL_OPTIONS, "model")):
+        section = train.add_argument_group(f"{group} settings (default: the preset's)")
+        for option, (field, kind, text) in options.items():
+            section.add_argument(option, dest=field, type=kind, help=text)
+    train.add_argument("--quiet", action="store_true", help="one line per evaluation, no bar")
+    train.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """The handler of ``llm-keras train`` (errors are ValueErrors naming the bad value)."""
+    out = Path(args.out)
+    settings = _settings(args, out)
+    text, digest = _read_data(settings["data"])
+    if args.resume and digest != settings["data_sha256"]:
+        raise ValueError(
+            f"{settings['data']} changed since the run in {out} started (its SHA-256 differs): "
+            "resume with the same data."
+        )
+    settings["data_sha256"] = digest
+
+    import keras
+    import numpy as np
+
+    from llm_keras.data import train_val_split
+    from llm_keras.models import GPT, GPTConfig
+    from llm_keras.tokenizers import CharTokenizer, Tokenizer
+    from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
+
+    if args.resume:
+        tokenizer = Tokenizer.load(out / "tokenizer")
+    elif settings["tokenizer"] is not None:
+        tokenizer = Tokenizer.load(settings["tokenizer"])
+    else:
+        tokenizer = CharTokenizer.train(text)
+    ids = np.asarray(tokenizer.encode(text), dtype=np.int32)
+    train_ids, val_ids = train_val_split(ids)
+    model_config = GPTConfig.preset(
+        settings["preset"], **{"vocab_size": tokenizer.vocab_size, **settings["model"]}
+    )
+    training_config = TrainingConfig.preset(_training_preset(settings["preset"]),
+                                            **settings["training"])  # fmt: skip
+    if not args.resume:
+        out.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(out / "tokenizer")
+        with atomic_output(out / RUN_FILE, "w", encoding="utf-8") as file:
+            json.dump(settings, file, indent=1)
+
+    keras.utils.set_random_seed(training_config.seed)
+    model = GPT(model_config, dtype=training_config.dtype_policy)
+    compile_for_training(model, training_config, tokens_per_character=len(ids) / len(text))
+    print(
+        f"Training a {model.num_parameters():,}-parameter GPT ({settings['preset']}) on "
+        f"{len(train_ids):,} tokens ({tokenizer.vocab_size} ids), validating on "
+        f"{len(val_ids):,}; backend {keras.backend.backend()}; run directory {out}"
+    )
+    history = train(
+        model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
+        resume=args.resume, verbose=2 if args.quiet else "auto",
+        state={"model_config": model_config.to_dict()},
+    )  # fmt: skip
+    if not history.evaluations:
+        print("Nothing to train.")
+        return 0
+    last = history.evaluations[-1]
+    print(
+        f"Done: step {last['step']}, validation loss {last['val_loss']:.4f} "
+        f"({last['val_bits_per_character']:.3f} bits per character). Model: {out / 'model.keras'}"
+        f"; loss curve: {out / 'loss_curve.png'}"
+    )
+    return 0
+
+
+def _settings(args, out):
+    """The run's settings: from the command line, or for --resume from ``out/run.json`` (where
+    an option given again must have the value the run started with)."""
+    given = {
+        "preset": args.preset,
+        "data": None if args.data is None else str(_absolute_data(args.data)),
+        "tokenizer": None if args.tokenizer is None else str(Path(args.tokenizer).resolve()),
+        "training": _given(args, _TRAINING_OPTIONS),
+        "model": _given(args, _MODEL_OPTIONS),
+    }
+    if not args.resume:
+        if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
+            raise ValueError(
+                f"{out} already holds a run (checkpoints/): pass --resume to continue it, or "
+                "choose another --out."
+            )
+        if given["data"] is None:
+            raise ValueError("--data is required: the text file to train on.")
+        return {**given, "preset": given["preset"] or DEFAULT_PRESET}
+    run_file = out / RUN_FILE
+    if not run_file.is_file():
+        raise ValueError(
+            f"--resume: there is no run to resume in {out} (no {RUN_FILE}). Start one without "
+            "--resume."
+        )
+    saved = json.loads(run_file.read_text(encoding="utf-8"))
+    for key in ("preset", "data", "tokenizer"):
+        if given[key] is not None and given[key] != saved[key]:
+            raise ValueError(f"--resume: the run used {key} {saved[key]!r}, not {given[key]!r}.")
+    for group in ("training", "model"):
+        for field, value in given[group].items():
+            if saved[group].get(field, value) != value or field not in saved[group]:
+                raise ValueError(
+                    f"--resume: {field}={value!r} differs from the run's "
+                    f"{field}={saved[group].get(field, '(the preset default)')!r}; a resumed "
+                    "run keeps its settings (leave the option out)."
+                )
+    return saved
+
+
+def _given(args, options):
+    values = {field: getattr(args, field) for field, _, _ in options.values()}
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def _absolute_data(data):
+    path = Path(data).expanduser()
+    if path.is_file():
+        return path.resolve()
+    from llm_keras.data import CORPORA, corpus_path
+
+    if data in CORPORA:
+        return corpus_path(data).resolve()
+    raise ValueError(f"--data {data}: no such file (and not a corpus name: {', '.join(CORPORA)}).")
+
+
+def _read_data(path):
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"--data {path} is not UTF-8 text ({error}).") from None
+    if not text:
+        raise ValueError(f"--data {path} is empty.")
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def _training_preset(model_preset):
+    from llm_keras.training.trainer import TRAINING_PRESETS
+
+    return model_preset if model_preset in TRAINING_PRESETS else DEFAULT_PRESET
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm_keras.training.command ARGS`` runs ``llm-keras train ARGS``."""
+    import sys
+
+    from llm_keras.cli import _run
+
+    parser = argparse.ArgumentParser(prog="llm-keras")
+    add_train_command(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return _run(parser, ["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

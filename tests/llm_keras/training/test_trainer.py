@@ -1,0 +1,131 @@
+"""train(): the loss goes down, checkpoints resume exactly, NaN stops, precision policies train."""
+
+import keras
+import numpy as np
+import pytest
+
+from llm_keras.training.checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    restore_checkpoint,
+)
+from llm_keras.training.nan_guard import TrainingDiverged
+from llm_keras.training.sample_text import SampleText
+from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
+from tests.llm_keras.keras_test_case import to_numpy
+from tests.llm_keras.training.conftest import tiny_gpt
+
+SMALL = dict(batch_size=8, eval_interval=20, eval_batches=2, warmup_steps=5, sample_tokens=0)
+
+
+def tiny_run(config, seed=0, **model_overrides):
+    model = tiny_gpt(seed, **model_overrides)
+    return compile_for_training(model, config)
+
+
+def test_loss_falls_below_a_bound_on_a_repetitive_corpus(tmp_path):
+    # "abcdefgh" again and again, with gradient accumulation and a sample at each evaluation.
+    ids = np.tile(np.arange(8, dtype=np.int32), 300)
+    config = TrainingConfig(steps=60, learning_rate=1e-2, min_learning_rate=1e-3,
+                            gradient_accumulation_steps=2, **SMALL)  # fmt: skip
+    model = tiny_run(config)
+    calls = []
+
+    def fake_generate(model, prompt_ids, max_new_tokens, **options):
+        calls.append((prompt_ids, max_new_tokens, options))
+        return [0] * max_new_tokens
+
+    from llm_keras.tokenizers import CharTokenizer
+
+    sampler = SampleText(CharTokenizer("\nab"), "ab", 3, path=tmp_path / "s.txt",
+                         generate=fake_generate, print_fn=None)  # fmt: skip
+    history = train(model, ids[:2000], ids[2000:], config, verbose=0, callbacks=[sampler])
+
+    val_losses = [r["val_loss"] for r in history.evaluations]
+    assert [r["step"] for r in history.evaluations] == [40, 80, 120]  # micro-batches
+    assert int(to_numpy(model.optimizer.iterations)) == 60  # optimizer steps
+    assert val_losses[-1] < 0.05 < np.log(65)  # untrained: about log(65) = 4.17
+    assert history.train[0][1] > 3.0 and history.train[-1][1] < 0.1
+    assert calls == [([1, 2], 3, {"temperature": 0.8, "top_k": 200, "seed": 0})] * 3
+    assert sampler.samples == ["ab\n\n\n"] * 3
+    assert (tmp_path / "s.txt").read_text().count("--- sample after step") == 3
+
+
+def test_resuming_from_a_checkpoint_repeats_the_uninterrupted_run(tmp_path, small_ids):
+    config = TrainingConfig(steps=40, keep_checkpoints=5, **SMALL)
+    train_ids, val_ids = small_ids[:18_000], small_ids[18_000:]
+    whole = train(tiny_run(config), train_ids, val_ids, config, tmp_path / "whole", verbose=0)
+
+    # A run that stopped after its first interval, then resumed by a new model.
+    half = TrainingConfig(**{**config.to_dict(), "steps": 40})
+    first = tiny_run(half)
+    stopper = StopAfterEpoch()
+    train(first, train_ids, val_ids, half, tmp_path / "cut", verbose=0, callbacks=[stopper])
+    assert [p.name for p in list_checkpoints(tmp_path / "cut")] == ["step-00000020.npz"]
+    resumed = train(tiny_run(half, seed=99), train_ids, val_ids, half, tmp_path / "cut",
+                    resume=True, verbose=0)  # fmt: skip
+
+    assert resumed.evaluations == [
+        {**r, "train_seconds": s["train_seconds"], "tokens_per_second": s["tokens_per_second"]}
+        for r, s in zip(whole.evaluations, resumed.evaluations, strict=True)
+    ]  # the same losses at every evaluation: bit for bit
+    a = np.load(latest_checkpoint(tmp_path / "whole"))
+    b = np.load(latest_checkpoint(tmp_path / "cut"))
+    for name in a.files:
+        if name != "state":
+            np.testing.assert_array_equal(a[name], b[name])
+    # A checkpoint does not load into a model of another configuration.
+    with pytest.raises(ValueError, match="another model configuration"):
+        restore_checkpoint(latest_checkpoint(tmp_path / "whole"), tiny_run(config, d_model=16))
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def test_nan_guard_stops_at_the_first_non_finite_step(tmp_path, small_ids):
+    config = TrainingConfig(steps=20, learning_rate=1e30, min_learning_rate=0, grad_clip=0,
+                            **SMALL)  # fmt: skip
+    record = StepLosses()
+    with pytest.raises(TrainingDiverged) as error:
+        train(tiny_run(config), small_ids[:18_000], small_ids[18_000:], config, tmp_path,
+              verbose=0, callbacks=[record])  # fmt: skip
+    # The guard runs before later callbacks: they saw only the finite steps before it.
+    first_bad = len(record.losses) + 1
+    assert 2 <= first_bad <= 4 and np.isfinite(record.losses).all()
+    assert f"at step {first_bad} " in str(error.value)
+    assert "lower the learning rate" in str(error.value) and "clip the gradients" in str(
+        error.value
+    )
+    assert list_checkpoints(tmp_path) == []  # nothing broken was saved
+
+
+class StepLosses(keras.callbacks.Callback):
+    """The running mean of the loss that Keras reports after each step."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_with_float32_weights(policy, small_ids):
+    if policy == "mixed_float16" and keras.backend.backend() == "torch":
+        pytest.skip("float16 matrix products are not implemented on PyTorch's CPU")
+    config = TrainingConfig(steps=20, dtype_policy=policy, learning_rate=1e-2, **SMALL)
+    keras.utils.set_random_seed(0)
+    from llm_keras.models import GPT
+
+    model = GPT(tiny_gpt().config, dtype=policy)
+    # TensorFlow's XLA takes about a minute to compile a mixed-precision step on a CPU; the
+    # policy, not XLA, is under test here.
+    compile_for_training(model, config, jit_compile=keras.backend.backend() != "tensorflow")
+    history = train(model, small_ids[:18_000], small_ids[18_000:], config, verbose=0)
+    assert history.evaluations[-1]["val_loss"] < 3.6 < np.log(65)
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")  # float16 needs loss scaling, bfloat16 not
