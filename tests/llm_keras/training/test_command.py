@@ -40,10 +40,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, data_fi
                *train_args(data_file, out, steps, *common)]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = out / "checkpoints" / f"step-{interval:08d}.npz"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a busy machine can take minutes to start and compile
     while not first.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert process.poll() is None, process.stderr.read().decode()[-2000:]  # killed mid-run
+    assert first.exists() and process.poll() is None, process.stderr.read().decode()[-2000:]
     process.send_signal(signal.SIGKILL)
     process.wait()
     process.stderr.close()

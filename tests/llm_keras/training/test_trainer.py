@@ -114,8 +114,10 @@ class StepLosses(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_with_float32_weights(policy, small_ids):
-    if policy == "mixed_float16" and keras.backend.backend() == "torch":
-        pytest.skip("float16 matrix products are not implemented on PyTorch's CPU")
+    if keras.backend.backend() == "torch":
+        # keras-hub's rule: "Never test mixed precision on torch CPU" (a 20-step bfloat16 run
+        # takes minutes there; float16 matrix products are not implemented).
+        pytest.skip("mixed precision on PyTorch's CPU is too slow to test")
     config = TrainingConfig(steps=20, dtype_policy=policy, learning_rate=1e-2, **SMALL)
     keras.utils.set_random_seed(0)
     from llm_keras.models import GPT
