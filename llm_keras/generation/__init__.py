@@ -1,0 +1,37 @@
+"""Generating text with a GPT (week 5): samplers, a compiled decoding loop with a KV cache,
+streaming.
+
+- ``samplers``: ``next_token`` (temperature, then top-k, then top-p, then a seeded draw),
+  ``greedy_token``, ``apply_temperature``, ``top_k_filter``, ``top_p_filter``, ``sample_token``
+- ``decode``: ``generate`` and ``stream_ids``: token ids in, new token ids out; a KV cache,
+  fixed shapes, compiled once per (batch, max_length); the window slides past the context
+- ``streaming``: ``generate_text``, ``stream_text`` (text in, text out) and
+  ``IncrementalDecoder`` (ids to text without splitting a character)
+- ``compiled``: ``compile_for_backend``, the one backend-specific function
+- ``command``: ``llm-keras generate``
+
+Importing this package does not import Keras (the command line stays fast to start): each name
+is loaded from its module on first use.
+"""
+
+import importlib
+
+_NAMES = {
+    "samplers": (
+        "apply_temperature", "check_sampling_options", "greedy_token", "next_token",
+        "sample_token", "top_k_filter", "top_p_filter",
+    ),
+    "decode": ("check_prompts", "default_max_length", "generate", "stream_ids"),
+    "streaming": ("IncrementalDecoder", "generate_text", "stream_text"),
+    "compiled": ("compile_for_backend",),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
+    return getattr(module, name)

@@ -1,0 +1,123 @@
+"""`llm-keras generate` on a run directory made with save_for_inference."""
+
+import numpy as np
+import pytest
+
+from llm_keras.cli import main
+from llm_keras.models import GPT, GPTConfig
+from llm_keras.tokenizers import ByteLevelBPETokenizer, CharTokenizer
+from llm_keras.training.run_directory import save_for_inference
+from tests.llm_keras.models.numpy_gpt import gpt_params, set_gpt
+
+CORPUS = "ROMEO:\nBut, soft! what light through yonder window breaks?\n"
+
+
+@pytest.fixture(scope="module")
+def run_directory(tmp_path_factory):
+    """A tiny GPT and its CharTokenizer saved as `llm-keras train` saves them."""
+    tokenizer = CharTokenizer.train(CORPUS)
+    config = GPTConfig(tokenizer.vocab_size, 64, d_model=16, n_layers=2, n_heads=2, d_ff=32)
+    model = GPT(config)
+    set_gpt(model, gpt_params(np.random.default_rng(2), config))
+    directory = tmp_path_factory.mktemp("run")
+    save_for_inference(directory, model, tokenizer)
+    return directory, tokenizer
+
+
+def generate_command(directory, *options):
+    return main(["generate", "--checkpoint", str(directory), *options])
+
+
+def test_generate_prints_the_prompt_and_the_continuation(run_directory, capsys):
+    directory, tokenizer = run_directory
+    options = ["--prompt", "ROMEO:", "--max-new-tokens", "40", "--temperature", "0.8",
+               "--top-k", "10", "--seed", "7"]  # fmt: skip
+    assert generate_command(directory, *options) == 0
+    captured = capsys.readouterr()
+    streamed = captured.out
+    assert streamed.startswith("ROMEO:") and streamed.endswith("\n")
+    continuation = streamed[len("ROMEO:") : -1]
+    assert len(continuation) == 40 and set(continuation) <= set(tokenizer.chars)
+    assert "40 tokens in" in captured.err and "tokens/s" in captured.err
+    assert generate_command(directory, *options, "--no-stream") == 0
+    assert capsys.readouterr().out == streamed  # the same seed, streamed or not
+
+
+def test_generate_stops_at_the_end_token(run_directory, capsys):
+    directory, _ = run_directory
+    assert generate_command(directory, "--max-new-tokens", "40", "--temperature", "0") == 0
+    greedy = capsys.readouterr().out[1:-1]  # after the default prompt, a newline
+    end = next(c for i, c in enumerate(greedy) if i > 2 and c not in greedy[:i])
+    argv = ["--max-new-tokens", "40", "--temperature", "0", "--end-token", end]
+    assert generate_command(directory, *argv) == 0
+    assert capsys.readouterr().out == "\n" + greedy[: greedy.index(end)] + "\n"
+
+
+def test_the_byte_level_end_of_text_token_is_the_default_end(tmp_path, capsys):
+    tokenizer = ByteLevelBPETokenizer.train(CORPUS * 5, 260, ["<|endoftext|>"])
+    end = tokenizer.special_tokens["<|endoftext|>"]
+    config = GPTConfig(tokenizer.vocab_size, 16, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    model = GPT(config)
+    # Every position's final hidden vector becomes v (norm gain 0, bias v), and the table row of
+    # <|endoftext|> 10 v: its logit is 10, the others about 0.02. The text ends at once.
+    v = np.random.default_rng(0).normal(size=16)
+    v /= np.linalg.norm(v)
+    model.final_norm.gamma.assign(np.zeros(16))
+    model.final_norm.beta.assign(v)
+    table = np.array(model.token_embedding.embeddings)
+    table[end] = 10 * v
+    model.token_embedding.embeddings.assign(table)
+    save_for_inference(tmp_path, model, tokenizer)
+    assert generate_command(tmp_path, "--prompt", "ROMEO:", "--temperature", "0") == 0
+    assert capsys.readouterr().out == "ROMEO:\n"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--prompt", ""], "The prompt is empty"),
+        (["--prompt", "JULIET:"], "Character 'J' (U+004A) at position 0 is not in this"),
+        (["--max-new-tokens", "0"], "--max-new-tokens 0: give a number of tokens >= 1"),
+        (["--top-p", "2"], "top_p=2.0 is outside (0, 1]"),
+        (["--top-k", "0"], "top_k=0 must be None"),
+        (["--temperature", "-1"], "temperature=-1.0 must be a finite number >= 0"),
+        (["--end-token", "ROMEO"], "--end-token 'ROMEO' is 5 tokens for this tokenizer"),
+    ],
+)
+def test_mistakes_are_one_line_errors(run_directory, capsys, options, message):
+    directory, _ = run_directory
+    assert generate_command(directory, *options) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("llm-keras: error: ") and message in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_a_directory_without_a_model_is_named(tmp_path, capsys):
+    assert generate_command(tmp_path) == 2
+    error = capsys.readouterr().err
+    assert f"No trained model in {str(tmp_path)!r}: expected model.keras there" in error
+
+
+@pytest.mark.slow
+def test_train_then_generate_as_a_new_user_would(tmp_path, tiny_shakespeare, capsys):
+    """`llm-keras train` (a tiny model, a few steps) then `llm-keras generate` on its directory."""
+    with pytest.raises(SystemExit) as help_exit:
+        main(["train", "--help"])
+    capsys.readouterr()
+    if help_exit.value.code != 0:  # argparse: invalid choice 'train'
+        pytest.skip("`llm-keras train` is not wired into llm_keras/cli.py yet")
+    data = tmp_path / "shakespeare.txt"
+    data.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
+    run = tmp_path / "run"
+    train = ["train", "--data", str(data), "--out", str(run), "--context-length", "32",
+             "--n-layers", "1", "--n-heads", "2", "--d-model", "32", "--steps", "20",
+             "--eval-interval", "10", "--eval-batches", "1", "--batch-size", "8",
+             "--sample-tokens", "0", "--quiet"]  # fmt: skip
+    assert main(train) == 0
+    capsys.readouterr()
+    assert main(["generate", "--checkpoint", str(run), "--prompt", "ROMEO:",
+                 "--max-new-tokens", "50"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    continuation = text[len("ROMEO:") : -1]
+    assert text.startswith("ROMEO:") and len(continuation) == 50
+    assert set(continuation) <= set(data.read_text(encoding="utf-8"))
