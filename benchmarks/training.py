@@ -9,8 +9,8 @@ decay 0.1 on 2-D weights), gradient clipping at 1.0, dropout 0. Each run is a fr
 - ``jax``, ``tensorflow``, ``torch``: ``llm_keras.training.train`` (``model.fit``), with
   ``fused_attention=True``;
 - ``pytorch``: a plain PyTorch program written for this benchmark: the same model (pre-LN, GELU
-  tanh, tied embeddings, learned positions, biases, normal(0.02) initialisation with nanoGPT's
-  0.02 / sqrt(2 n_layers) for the residual projections), the same loop
+  tanh, tied embeddings, learned positions, biases, normal(0.02) initialisation, with nanoGPT's
+  0.02 / sqrt(2 n_layers) for the residual projections when the preset has it), the same loop
   (AdamW ``fused=False``, the same schedule and clipping), eager, as nanoGPT runs on a CPU; and
   the same batches (``llm_keras.data.windows``, so every run sees the same text).
 
@@ -229,7 +229,11 @@ def pytorch_worker(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(1337)
+    from llm_keras.models import GPTConfig
+
     vocab, block, d, layers, heads, batch = 65, 64, 128, 4, 4, 12
+    # The same initialisation as the Keras model of the preset.
+    scaled_residual_init = GPTConfig.preset("shakespeare-char-cpu").scaled_residual_init
 
     class SelfAttention(nn.Module):
         def __init__(self):
@@ -267,9 +271,10 @@ def pytorch_worker(args):
                     nn.init.normal_(module.weight, std=0.02)
                 if isinstance(module, nn.Linear) and module.bias is not None:
                     nn.init.zeros_(module.bias)
-            for name, parameter in self.named_parameters():  # nanoGPT's scaled residual init
-                if name.endswith("c_proj.weight"):
-                    nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * layers))
+            if scaled_residual_init:  # nanoGPT's init of the residual projections
+                for name, parameter in self.named_parameters():
+                    if name.endswith("c_proj.weight"):
+                        nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * layers))
 
         def forward(self, idx, targets):
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
