@@ -207,6 +207,25 @@ def test_bfloat16_weights_are_read(tmp_path):
     )
 
 
+def test_a_checkpoint_cut_into_shards_is_read(tmp_path):
+    model = random_gpt()
+    export_to_huggingface(model, tmp_path)
+    tensors = load_file(tmp_path / "model.safetensors")
+    (tmp_path / "model.safetensors").unlink()
+    names = sorted(tensors)
+    shards = {
+        "model-00001-of-00002.safetensors": names[:7],
+        "model-00002-of-00002.safetensors": names[7:],
+    }
+    for shard, shard_names in shards.items():
+        save_file({n: tensors[n] for n in shard_names}, tmp_path / shard, metadata={"format": "pt"})
+    weight_map = {n: shard for shard, shard_names in shards.items() for n in shard_names}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    back, _ = import_from_huggingface(tmp_path)
+    ids = random_ids(37)
+    np.testing.assert_array_equal(logits(back, ids), logits(model, ids))
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 
