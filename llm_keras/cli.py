@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data(commands)
     _add_tokenize(commands)
+    from llm_keras.training.budget_command import add_budget_command
+
+    add_budget_command(commands)
     return _run(parser, argv)
 
 
