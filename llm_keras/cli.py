@@ -5,6 +5,9 @@
     llm-keras tokenize train --corpus FILE --vocab-size N [--special TOKEN ...] --out DIR
     llm-keras tokenize encode --tokenizer DIR (--text TEXT | --file FILE) [--out IDS.npy]
     llm-keras tokenize decode --tokenizer DIR (--ids ID ... | --file IDS)
+    llm-keras train --preset shakespeare-char-cpu --data PATH --out DIR [--resume]
+    llm-keras generate --checkpoint DIR --prompt TEXT [--max-new-tokens N] [--temperature T] ...
+    llm-keras serve --checkpoint DIR [--port 7860]
 
 Errors a user can cause (a missing file, a bad value) are printed as one plain sentence and the
 command exits with status 2; they never show a traceback.
@@ -24,9 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data(commands)
     _add_tokenize(commands)
+    from llm_keras.generation.command import add_generate_command
+    from llm_keras.serving.command import add_serve_command
     from llm_keras.training.budget_command import add_budget_command
+    from llm_keras.training.command import add_train_command
 
+    add_train_command(commands)
     add_budget_command(commands)
+    add_generate_command(commands)
+    add_serve_command(commands)
     return _run(parser, argv)
 
 
