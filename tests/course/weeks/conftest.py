@@ -23,7 +23,7 @@ from autograder.sandbox.launcher import Limits, bubblewrap_problem
 from tests.course.weeks import corpus
 
 REPO = corpus.REPO
-WEEKS = ("week1", "week2")
+WEEKS = ("week1", "week2", "week5")
 BACKENDS = corpus.ALL_BACKENDS
 # The grader's defaults are 30 s per cell and 300 s per submission; the corpus needs far less.
 LIMITS = Limits(cell_timeout=60.0, submission_timeout=180.0, memory_bytes=3072 << 20)
@@ -46,28 +46,46 @@ def stdout(notebook) -> str:
                    and output.name == "stdout")
 
 
+class ByWeek(dict):
+    """{key: value} where the value of a week is made the first time a test asks for it, so that
+    ``pytest -k week5`` runs week 5's notebooks and grades week 5's corpus only."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make  # week -> {key: value}
+
+    def __missing__(self, key):
+        week = key[0] if isinstance(key, tuple) else key
+        self.update(self.make(week))
+        return self[key]
+
+
 @pytest.fixture(scope="session")
 def executed_solutions() -> dict[tuple[str, str], nbformat.NotebookNode]:
-    """Every solutions notebook run on every backend, two kernels at a time."""
-    jobs = [(week, backend) for backend in BACKENDS for week in WEEKS]
-    with ThreadPoolExecutor(2) as pool:
-        notebooks = pool.map(lambda job: run_notebook(corpus.NOTEBOOKS[job[0]], job[1]), jobs)
-        return dict(zip(jobs, notebooks, strict=True))
+    """Each week's solutions notebook run on every backend, two kernels at a time."""
+
+    def run_week(week):
+        jobs = [(week, backend) for backend in BACKENDS]
+        with ThreadPoolExecutor(2) as pool:
+            notebooks = pool.map(lambda job: run_notebook(corpus.NOTEBOOKS[week], job[1]), jobs)
+            return dict(zip(jobs, notebooks, strict=True))
+
+    return ByWeek(run_week)
 
 
 @pytest.fixture(scope="session")
 def graded_weeks(tmp_path_factory) -> tuple[Course, dict[str, Summary]]:
-    """The corpus graded: each week's cases in one batch per set of backends."""
+    """The corpus graded: each week's cases in one batch per set of backends (a week is graded
+    when a test first asks for it)."""
     if (problem := bubblewrap_problem()) and os.environ.get("CI"):
         pytest.fail(f"CI must grade in the sandbox: {problem}")
     root = tmp_path_factory.mktemp("weeks") / "course"
-    for week in WEEKS:
-        shutil.copytree(REPO / "solutions" / week, root / "solutions" / week)
     course = Course(root, probes=REPO / "autograder" / "probes")
-    summaries = {}
-    os.environ["LLM_COURSE_SECRET"] = "weeks-corpus-secret"
-    try:
-        for week in WEEKS:
+
+    def grade_week(week):
+        shutil.copytree(REPO / "solutions" / week, root / "solutions" / week)
+        os.environ["LLM_COURSE_SECRET"] = "weeks-corpus-secret"
+        try:
             release(course, week)
             release_notebook = course.release(week) / corpus.NOTEBOOKS[week].name
             batches: dict[tuple[str, ...], Path] = {}
@@ -82,7 +100,8 @@ def graded_weeks(tmp_path_factory) -> tuple[Course, dict[str, Summary]]:
                 batch = grade(course, week, folder, options)
                 summary.graded.update(batch.graded)
                 summary.seconds += batch.seconds
-            summaries[week] = summary
-    finally:
-        os.environ.pop("LLM_COURSE_SECRET", None)
-    return course, summaries
+        finally:
+            os.environ.pop("LLM_COURSE_SECRET", None)
+        return {week: summary}
+
+    return course, ByWeek(grade_week)

@@ -1,4 +1,4 @@
-"""Submissions of the week 1 and week 2 notebooks, with the points each must get.
+"""Submissions of the week 1, 2 and 5 notebooks, with the points each must get.
 
 Each ``Case`` is the reference solution (``solutions/weekN/*.ipynb``) with some answer cells
 replaced by a typical mistake, and the points it must get per exercise. A mistake loses exactly
@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 NOTEBOOKS = {
     "week1": REPO / "solutions" / "week1" / "tokens-and-windows.ipynb",
     "week2": REPO / "solutions" / "week2" / "transformer-decoder.ipynb",
+    "week5": REPO / "solutions" / "week5" / "compute-budget.ipynb",
 }
 POINTS = {
     "week1": {"char_tokenizer": 2, "get_pair_counts": 1, "merge": 1, "train_bpe": 3,
@@ -26,12 +27,14 @@ POINTS = {
     "week2": {"causal_mask": 1, "scaled_dot_product_attention": 4, "split_merge_heads": 2,
               "multi_head_attention": 3, "sinusoidal_positions": 1, "layer_norm": 1,
               "transformer_block": 3},
+    "week5": {"training_flops": 1, "adamw_memory_bytes": 3, "device_hours": 2,
+              "feed_forward_layout": 3},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
-# answers, to keep the suite quick, on one: week 1's plain Python on JAX (the quickest sandbox
-# to start), week 2's Keras layers on PyTorch (the quickest to run small layers eagerly).
-QUICKEST = {"week1": ("jax",), "week2": ("torch",)}
+# answers, to keep the suite quick, on one: weeks 1 and 5's plain Python on JAX (the quickest
+# sandbox to start), week 2's Keras layers on PyTorch (the quickest to run small layers eagerly).
+QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",)}
 
 
 def answer_cells(week: str) -> dict[str, str]:
@@ -81,7 +84,7 @@ class Case:
         return sum(self.scores.values())
 
 
-W1, W2 = "week1", "week2"
+W1, W2, W5 = "week1", "week2", "week5"
 
 WEEK1 = [
     Case(W1, "reference", backends=ALL_BACKENDS),
@@ -232,7 +235,51 @@ class MultiHeadAttention(CausalSelfAttention):
 '''}, lost={"multi_head_attention": 3}, message="llm_keras.layers.CausalSelfAttention"),
 ]
 
-CASES = WEEK1 + WEEK2
+WEEK5 = [
+    Case(W5, "reference", backends=ALL_BACKENDS),
+    Case(W5, "release", release=True, backends=ALL_BACKENDS),
+    Case(W5, "forward_flops_only", replaced(
+        W5, "training-flops-answer", "6 * n_params * n_tokens", "2 * n_params * n_tokens"),
+        lost={"training_flops": 1}),
+    Case(W5, "stage_1_shards_the_gradients_too", replaced(
+        W5, "adamw-memory-answer", "if zero_stage >= 2:", "if zero_stage >= 1:"),
+        lost={"adamw_memory_bytes": 1}),
+    Case(W5, "stage_3_keeps_whole_parameters", replaced(
+        W5, "adamw-memory-answer", "if zero_stage >= 3:", "if zero_stage > 3:"),
+        lost={"adamw_memory_bytes": 1}),
+    # Every check has a mixed-precision case.
+    Case(W5, "no_master_weights", replaced(
+        W5, "adamw-memory-answer", "2, 2, 4 + 4 + 4", "2, 2, 4 + 4"),
+        lost={"adamw_memory_bytes": 3}),
+    Case(W5, "hours_in_seconds", replaced(
+        W5, "device-hours-answer", "return seconds / 3600", "return seconds"),
+        lost={"device_hours": 1}),
+    Case(W5, "utilisation_in_percent", replaced(
+        W5, "device-hours-answer", "return flops_per_token * tokens_per_second / peak_flops",
+        "return 100 * flops_per_token * tokens_per_second / peak_flops"),
+        lost={"device_hours": 1}),
+    Case(W5, "second_projection_split_by_columns", replaced(
+        W5, "feed-forward-layout-answer", '"/down_projection/kernel": (model_axis, None)',
+        '"/down_projection/kernel": (None, model_axis)'), lost={"feed_forward_layout": 1}),
+    # ".*kernel" splits the attention's kernels too, and matches the second projection's kernel
+    # together with its own key, which Keras refuses.
+    Case(W5, "every_kernel_split_by_columns", replaced(
+        W5, "feed-forward-layout-answer", 'block + "/up_projection/kernel"', '".*kernel"'),
+        lost={"feed_forward_layout": 2}),
+    # The grader's meshes name their model axis otherwise ("tensor", ...).
+    Case(W5, "model_axis_spelt_out", replaced(
+        W5, "feed-forward-layout-answer", "(None, model_axis),    #", '(None, "model"),    #'),
+        lost={"feed_forward_layout": 1}),
+    Case(W5, "delegates_adamw_memory", {"adamw-memory-answer": '''\
+from llm_keras.training.budget import adamw_memory_bytes as library_memory
+
+
+def adamw_memory_bytes(n_params, precision="mixed", zero_stage=0, data_parallel=1):
+    return library_memory(n_params, precision, zero_stage, data_parallel)
+'''}, lost={"adamw_memory_bytes": 3}, message="No credit"),
+]
+
+CASES = WEEK1 + WEEK2 + WEEK5
 
 
 def build(case: Case, folder: Path, release_notebook: Path) -> None:

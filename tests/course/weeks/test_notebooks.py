@@ -53,9 +53,12 @@ def test_release_notebook_runs_and_each_check_asks_for_the_answer():
 
 
 def test_a_failing_check_says_what_it_expected_and_what_it_received(tmp_path):
-    """Wrong answers (scaled by d, a tie broken the wrong way): each check says both."""
+    """Wrong answers (scaled by d, no master weights, a tie broken the wrong way): each check
+    says both."""
     for week, name, grade_id, expected in (
         ("week2", "scaled_by_d", "attention-check", "weights, scaled by sqrt(d): values differ"),
+        ("week5", "no_master_weights", "adamw-memory-check",
+         "GPT-2 small, mixed precision:\n  expected 1.984e+09\n  received 1488000000.0"),
         ("week1", "ties_to_the_first_pair", "train-bpe-check", "train_bpe(\"ab ba\", 257)"),
     ):
         case = next(c for c in corpus.CASES if c.week == week and c.name == name)

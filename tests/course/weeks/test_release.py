@@ -59,7 +59,7 @@ def test_release_notebooks_hold_no_solution_and_no_probe(week):
     code = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
     code_lines = {line.strip() for source in code for line in source.splitlines()}
     leaked = [line for line in solution_lines(week) if line in code_lines]
-    assert len(solution_lines(week)) > 20 and leaked == []
+    assert len(solution_lines(week)) >= 10 and leaked == []  # enough lines to be telling
     text = path.read_text()
     for secret in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "def probe(",
                    "def reference(", "from autograder", "import autograder", "CHECKS = "):
