@@ -180,8 +180,8 @@ def adamw_memory_breakdown(n_params: float, precision: str = "mixed", zero_stage
 def adamw_memory_bytes(n_params: float, precision: str = "mixed", zero_stage: int = 0,
                        data_parallel: int = 1, tensor_parallel: int = 1) -> float:
     """Bytes per device of AdamW's parameters, gradients and optimizer states: 16 per parameter
-    without sharding, ``(2 + 2 + 12 / data_parallel)`` with ZeRO stage 1 in mixed precision...
-    (the arguments of ``adamw_memory_breakdown``)."""
+    without sharding, ``2 + 2 + 12 / data_parallel`` per parameter with ZeRO stage 1 in mixed
+    precision. The arguments are those of ``adamw_memory_breakdown``."""
     return sum(adamw_memory_breakdown(n_params, precision, zero_stage, data_parallel,
                                       tensor_parallel).values())
 
