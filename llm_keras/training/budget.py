@@ -315,12 +315,12 @@ def compute_budget(model, n_tokens: float, device: str | Device = "h100",
     The FLOPs per token are ``GPT.flops_per_token()`` (``6 N`` plus attention) and the
     parameters ``GPT.num_parameters()``, of a model built without its weights.
     """
-    from llm_keras.models import GPT
-
     _check_positive("n_tokens", n_tokens)
     _check_utilisation(utilisation)
     chosen = find_device(device)
     _check_sharding(zero_stage, data_parallel, tensor_parallel)
+    from llm_keras.models import GPT  # (imports Keras: after the checks, so errors come at once)
+
     config = model.config if isinstance(model, GPT) else _config(model)
     name = model if isinstance(model, str) else getattr(model, "name", "a GPTConfig")
     if config.n_heads % tensor_parallel:
