@@ -8,6 +8,7 @@
     llm-keras train --preset shakespeare-char-cpu --data PATH --out DIR [--resume]
     llm-keras generate --checkpoint DIR --prompt TEXT [--max-new-tokens N] [--temperature T] ...
     llm-keras serve --checkpoint DIR [--port 7860]
+    llm-keras budget --preset gpt2-small --tokens 10e9 --device h100 [--utilisation 0.4]
 
 Errors a user can cause (a missing file, a bad value) are printed as one plain sentence and the
 command exits with status 2; they never show a traceback.

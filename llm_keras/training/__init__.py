@@ -12,6 +12,8 @@ One idea per module, read beside the chapter:
 - ``sample_text``: ``SampleText``, generated text at each evaluation;
 - ``trainer``: ``TrainingConfig``, ``compile_for_training`` and ``train`` (``model.fit``);
 - ``command``: ``llm-keras train``;
+- ``budget``: the compute budget of a run (FLOPs, memory per device, device-hours), and
+  ``budget_command``: ``llm-keras budget``;
 - ``run_directory``: what a run leaves for generation (``model.keras`` and ``tokenizer/``).
 
 The batches come from ``llm_keras.data.windows``. Importing this package imports nothing else:
