@@ -14,6 +14,20 @@ The run directory ``--out`` receives
 
 The text of ``--data`` is split 90/10 into training and validation text (nanoGPT's split) and
 tokenised with a character tokenizer trained on it, or with ``--tokenizer DIR``.
+
+Parallel training (week 6, ``llm_keras.distributed``; docs/distributed.md):
+
+    llm-keras train ... --distribution data --devices 2     # each device trains on half a batch
+    llm-keras train ... --distribution model --devices 2    # each device holds half of each block
+    llm-keras train ... --distribution data --workers 10.0.0.1:12345,10.0.0.2:12345 \
+        --worker-index 0                                     # (and 1 on the second machine)
+
+``--devices`` runs on one machine: JAX with ``keras.distribution`` (data or model), TensorFlow
+with ``MirroredStrategy`` (data), both through ``model.fit``, with checkpoints and ``--resume``;
+on a CPU the processor is split into that many devices. ``--workers`` runs one process per
+machine with a training loop of its own: TensorFlow's ``MultiWorkerMirroredStrategy`` or PyTorch's
+``torch.distributed``; it prints the training loss, then worker 0 writes ``model.keras`` and the
+final validation loss (no checkpoints, no ``--resume``).
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ from llm_keras.files import atomic_output
 
 RUN_FILE = "run.json"
 DEFAULT_PRESET = "shakespeare-char-cpu"
+DISTRIBUTIONS = ("data", "model")
 
 # Training settings settable on the command line: option -> TrainingConfig field.
 _TRAINING_OPTIONS = {
@@ -76,6 +91,17 @@ def add_train_command(commands) -> None:
         section = train.add_argument_group(f"{group} settings (default: the preset's)")
         for option, (field, kind, text) in options.items():
             section.add_argument(option, dest=field, type=kind, help=text)
+    parallel = train.add_argument_group("parallel training (docs/distributed.md)")
+    parallel.add_argument(
+        "--distribution",
+        choices=DISTRIBUTIONS,
+        help="data: split each batch over the devices; model: split each block's weights (JAX)",
+    )
+    parallel.add_argument("--devices", type=int, help="devices of this machine to train on")
+    parallel.add_argument(
+        "--workers", help="host:port of every worker process, worker 0 first (TensorFlow, PyTorch)"
+    )
+    parallel.add_argument("--worker-index", type=int, help="this process's place in --workers")
     train.add_argument("--quiet", action="store_true", help="one line per evaluation, no bar")
     train.set_defaults(handler=run_train)
 
@@ -83,6 +109,7 @@ def add_train_command(commands) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """The handler of ``llm-keras train`` (errors are ValueErrors naming the bad value)."""
     out = Path(args.out)
+    _check_parallel_options(args)
     settings = _settings(args, out)
     text, digest = _read_data(settings["data"])
     if args.resume and digest != settings["data_sha256"]:
@@ -119,13 +146,31 @@ def run_train(args: argparse.Namespace) -> int:
         with atomic_output(out / RUN_FILE, "w", encoding="utf-8") as file:
             json.dump(settings, file, indent=1)
 
-    keras.utils.set_random_seed(training_config.seed)
-    model = GPT(model_config, dtype=training_config.dtype_policy)
-    compile_for_training(model, training_config, tokens_per_character=len(ids) / len(text))
+    if args.workers is not None:
+        return _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids,
+                              out)  # fmt: skip
+    scope = _parallel_scope(args, model_config, training_config)
+    with scope:
+        keras.utils.set_random_seed(training_config.seed)
+        model = GPT(model_config, dtype=training_config.dtype_policy)
+        compile_for_training(
+            model, training_config, tokens_per_character=len(ids) / len(text),
+            jit_compile=False if keras.backend.backend() == "tensorflow" and args.devices else None,
+        )  # fmt: skip
+    if args.devices is not None and keras.backend.backend() == "tensorflow":
+        from llm_keras.data.windows import random_batch
+        from llm_keras.distributed.tf_mirrored import build_for_fit
+
+        c = training_config
+        build_for_fit(model, random_batch(train_ids, c.batch_size, model_config.context_length,
+                                          c.seed, 0))  # fmt: skip
+    where = f"backend {keras.backend.backend()}"
+    if args.distribution is not None:
+        where += f", --distribution {args.distribution} on {args.devices} devices"
     print(
         f"Training a {model.num_parameters():,}-parameter GPT ({settings['preset']}) on "
         f"{len(train_ids):,} tokens ({tokenizer.vocab_size} ids), validating on "
-        f"{len(val_ids):,}; backend {keras.backend.backend()}; run directory {out}"
+        f"{len(val_ids):,}; {where}; run directory {out}"
     )
     history = train(
         model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
@@ -141,6 +186,150 @@ def run_train(args: argparse.Namespace) -> int:
         f"({last['val_bits_per_character']:.3f} bits per character). Model: {out / 'model.keras'}"
         f"; loss curve: {out / 'loss_curve.png'}"
     )
+    return 0
+
+
+def _check_parallel_options(args):
+    """The parallel options fit together (before any backend work)."""
+    if args.distribution is None:
+        for option, value in (("--devices", args.devices), ("--workers", args.workers),
+                              ("--worker-index", args.worker_index)):  # fmt: skip
+            if value is not None:
+                raise ValueError(f"{option} needs --distribution data (or model).")
+        return
+    if (args.workers is None) != (args.worker_index is None):
+        raise ValueError(
+            "--workers and --worker-index go together: every process gets the same --workers "
+            "list and its own --worker-index (0 on the first host of the list)."
+        )
+    if args.workers is not None:
+        from llm_keras.distributed.worker_loop import check_worker_index, parse_workers
+
+        if args.devices is not None:
+            raise ValueError(
+                "Give --devices (several devices of this machine) or --workers (one process per "
+                "device or machine), not both."
+            )
+        if args.distribution != "data":
+            raise ValueError(
+                "--workers runs data parallelism (--distribution data); tensor parallelism "
+                "(--distribution model) runs on the devices of one JAX process: use --devices."
+            )
+        if args.resume:
+            raise ValueError(
+                "--resume does not work with --workers: the multi-worker loop writes no "
+                "checkpoints. Train on one machine (--devices) for checkpoints and --resume."
+            )
+        check_worker_index(args.worker_index, len(parse_workers(args.workers)))
+    elif args.devices is None:
+        raise ValueError(
+            f"--distribution {args.distribution} needs --devices N (devices of this machine) or "
+            "--workers host:port,... with --worker-index (one process per machine)."
+        )
+    elif args.devices < 1:
+        raise ValueError(f"--devices must be at least 1, got {args.devices}.")
+    _check_backend_offers(args)
+
+
+def _check_backend_offers(args):
+    """Each backend runs some of the parallel options (llm_keras.distributed.backends)."""
+    import keras
+
+    from llm_keras.distributed.backends import require_keras_distribution
+
+    backend = keras.backend.backend()
+    if args.distribution == "model":
+        require_keras_distribution("--distribution model (tensor parallelism)")
+    if backend == "jax" and args.workers is not None:
+        raise ValueError(
+            "--workers runs on TensorFlow and PyTorch. On JAX, several machines form one mesh: "
+            "start each process with start_jax_workers(workers, index) and feed it its rows of "
+            "each batch (docs/distributed.md, 'JAX on several machines'); on one machine use "
+            "--devices."
+        )
+    if backend == "torch" and args.devices is not None:
+        raise ValueError(
+            f"On PyTorch, data parallelism runs one process per device: start {args.devices} "
+            "processes with the same --workers 127.0.0.1:PORT0,127.0.0.1:PORT1,... and "
+            "--worker-index 0, 1, ... (keras.distribution, which would split one process over "
+            "several devices, is JAX-only in Keras 3.15)."
+        )
+
+
+def _parallel_scope(args, model_config, training_config):
+    """Set up ``--distribution`` over ``--devices`` before the model is built, and return the
+    scope to build it in (a do-nothing scope without ``--distribution``)."""
+    import contextlib
+
+    import keras
+
+    from llm_keras.distributed.mesh import check_batch_divides
+
+    if args.distribution is None:
+        return contextlib.nullcontext()
+    if args.distribution == "data":
+        check_batch_divides(training_config.batch_size, args.devices)
+    if keras.backend.backend() == "tensorflow":
+        from llm_keras.distributed.tf_mirrored import mirrored_strategy
+
+        return mirrored_strategy(args.devices).scope()
+    from llm_keras.distributed.keras_distribution import data_parallel, model_parallel
+    from llm_keras.distributed.layout_map import check_tensor_parallel_fits
+    from llm_keras.distributed.mesh import use_cpu_devices
+
+    if args.distribution == "model":
+        check_tensor_parallel_fits(model_config, args.devices)
+    use_cpu_devices(args.devices)
+    if args.distribution == "data":
+        distribution = data_parallel(args.devices)
+    else:
+        distribution = model_parallel(model_config, data=1, model=args.devices)
+    keras.distribution.set_distribution(distribution)
+    return contextlib.nullcontext()
+
+
+def _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids, out):
+    """``--workers``: this process's part of a multi-worker run (TensorFlow or PyTorch)."""
+    import keras
+    from keras import ops
+
+    from llm_keras.data.windows import evaluation_windows
+    from llm_keras.training.losses import token_losses
+    from llm_keras.training.run_directory import save_for_inference
+
+    index = args.worker_index
+
+    def log(line):
+        print(line if index == 0 else f"worker {index}: {line}", flush=True)
+
+    if keras.backend.backend() == "tensorflow":
+        from llm_keras.distributed.tf_multi_worker import (
+            multi_worker_strategy,
+            train_multi_worker_tf,
+        )
+
+        strategy = multi_worker_strategy(args.workers, index)
+        model, _ = train_multi_worker_tf(strategy, model_config, training_config, train_ids, log)
+    else:  # torch (_check_backend_offers refused JAX)
+        from llm_keras.distributed.torch_data_parallel import (
+            start_torch_workers,
+            train_torch_data_parallel,
+        )
+
+        start_torch_workers(args.workers, index)
+        model, _ = train_torch_data_parallel(model_config, training_config, train_ids, log)
+    if index != 0:
+        return 0
+    c = training_config
+    inputs, targets = evaluation_windows(val_ids, model_config.context_length,
+                                         c.eval_batches * c.batch_size, c.seed)  # fmt: skip
+    batch_losses = []
+    for start in range(0, len(inputs), c.batch_size):
+        rows = slice(start, start + c.batch_size)
+        batch_losses.append(float(ops.mean(token_losses(targets[rows], model(inputs[rows])))))
+    val_loss = sum(batch_losses) / len(batch_losses)
+    path = save_for_inference(out, model, tokenizer)
+    print(f"Done: step {c.steps}, validation loss {val_loss:.4f}. Model: {path}")
     return 0
 
 

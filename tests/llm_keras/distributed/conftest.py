@@ -1,0 +1,168 @@
+"""Shared pieces of the parallel-training tests: child processes with devices of their own.
+
+Each multi-device case runs in a fresh process (``programs.py``), since the number of devices
+is fixed when a backend starts. Multi-worker cases start every worker on 127.0.0.1 with free
+ports; each worker must stop by itself within ``WORKER_TIMEOUT`` seconds, or the test kills them
+all and fails.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+if keras.backend.backend() == "torch":  # as tests/llm_keras/training/conftest.py says why
+    import torch
+
+    torch.set_num_threads(1)
+
+WORKER_TIMEOUT = 300  # seconds; a busy 2-core machine can take a minute to start two backends
+
+
+def child_env(devices=None, **extra):
+    """The environment of a child process: this backend, one thread per op pool, and for JAX
+    ``devices`` CPU devices."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **extra}
+    env.pop("TF_CONFIG", None)
+    if devices is not None:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return env
+
+
+def free_ports(count):
+    """``count`` TCP ports free on 127.0.0.1 right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def run_together(commands, env, timeout=WORKER_TIMEOUT):
+    """Start every command at once and wait for all: ``[(returncode, stdout, stderr), ...]``.
+
+    Fails the test (after killing them) if any is still running after ``timeout`` seconds. The
+    outputs go to files, so that no worker blocks on a full pipe while another waits for it.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        outputs = [
+            (Path(folder) / f"{i}.out", Path(folder) / f"{i}.err") for i in range(len(commands))
+        ]
+        processes = []
+        for command, (out, err) in zip(commands, outputs, strict=True):
+            with out.open("w") as stdout, err.open("w") as stderr:
+                processes.append(
+                    subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
+                )
+        deadline = time.monotonic() + timeout
+        try:
+            for process in processes:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            for process in processes:
+                process.kill()
+                process.wait()
+            errors = " | ".join(err.read_text()[-1500:] for _, err in outputs)
+            pytest.fail(f"The workers did not stop by themselves within {timeout} s: {errors}")
+        return [
+            (process.returncode, out.read_text(), err.read_text())
+            for process, (out, err) in zip(processes, outputs, strict=True)
+        ]
+
+
+def run_program(name, *args, devices=None, timeout=WORKER_TIMEOUT):
+    """Run ``programs.NAME(*args)`` in a child process; returns its ``RESULT`` json."""
+    command = [sys.executable, "-m", "tests.llm_keras.distributed.programs", name, *map(str, args)]
+    [(code, stdout, stderr)] = run_together([command], child_env(devices), timeout)
+    return program_result(code, stdout, stderr)
+
+
+def program_result(code, stdout, stderr):
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert code == 0 and lines, f"exit {code}: {stderr[-3000:]}"
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+# A tiny run of `llm-keras train`: 10 steps, a line of training loss every 5. TensorFlow's
+# strategies clip each replica's gradient before the sum (docs/distributed.md), so its parallel
+# runs are compared with the one-device run without clipping.
+CLI_RUN = ["--context-length", "16", "--n-layers", "1", "--d-model", "32", "--n-heads", "2",
+           "--batch-size", "8", "--eval-batches", "2", "--warmup-steps", "2", "--steps", "10",
+           "--eval-interval", "5", "--sample-tokens", "0", "--seed", "3", "--quiet",
+           *(["--grad-clip", "0"] if keras.backend.backend() == "tensorflow" else [])]  # fmt: skip
+LOSS_LINE = re.compile(r"step (\d+): training loss (\d+\.\d+)")
+DONE_LINE = re.compile(r"Done: step (\d+), validation loss (\d+\.\d+)")
+
+
+@pytest.fixture(scope="session")
+def data_file(tmp_path_factory, tiny_shakespeare):
+    path = tmp_path_factory.mktemp("data") / "small.txt"
+    path.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def one_device(data_file, tmp_path_factory):
+    """``llm-keras train`` on one device, in this process: the per-interval training losses and
+    the final validation loss, read from its last checkpoint."""
+    from llm_keras.training.checkpoint import latest_checkpoint
+    from llm_keras.training.command import main
+
+    out = tmp_path_factory.mktemp("one_device")
+    assert main(["--data", str(data_file), "--out", str(out), *CLI_RUN]) == 0
+    with np.load(latest_checkpoint(out)) as archive:
+        evaluations = json.loads(str(archive["state"]))["history"]["evaluations"]
+    return [(r["step"], r["train_loss"]) for r in evaluations], evaluations[-1]["val_loss"]
+
+
+def two_cli_workers(data_file, out):
+    """Two ``llm-keras train --workers`` processes on 127.0.0.1: each one's ``(step, loss)``
+    lines, and worker 0's final validation loss."""
+    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    commands = [
+        [sys.executable, "-m", "llm_keras.training.command", "--data", str(data_file), "--out",
+         str(out), *CLI_RUN, "--distribution", "data", "--workers", workers, "--worker-index",
+         str(index)]
+        for index in range(2)
+    ]  # fmt: skip
+    results = run_together(commands, child_env())
+    for code, _, stderr in results:
+        assert code == 0, stderr[-3000:]
+    losses = [
+        [(int(step), float(loss)) for step, loss in LOSS_LINE.findall(stdout)]
+        for _, stdout, _ in results
+    ]
+    [(step, val_loss)] = DONE_LINE.findall(results[0][1])
+    assert step == "10"
+    return losses, float(val_loss)
+
+
+def check_two_workers_follow_one_device(data_file, tmp_path, one_device):
+    """Both workers stop by themselves, print the same losses, and follow the one-device run
+    (the printed losses have 4 decimals)."""
+    (first, second), val_loss = two_cli_workers(data_file, tmp_path / "workers")
+    assert [step for step, _ in first] == [5, 10]
+    assert first == second
+    expected, expected_val = one_device
+    assert [step for step, _ in expected] == [5, 10]
+    np.testing.assert_allclose([loss for _, loss in first], [loss for _, loss in expected],
+                               atol=2e-4)  # fmt: skip
+    np.testing.assert_allclose(val_loss, expected_val, atol=2e-4)
+    assert first[1][1] < first[0][1]  # it learned
+    from llm_keras.training.run_directory import load_for_inference
+
+    model, tokenizer = load_for_inference(tmp_path / "workers")  # written by worker 0
+    assert model.config.d_model == 32 and tokenizer.vocab_size == model.config.vocab_size
