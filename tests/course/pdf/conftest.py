@@ -1,7 +1,8 @@
 """One build of both editions for the whole test session, and helpers to read the PDFs.
 
-The book built here is the real course (every chapter of ``course/``) plus the tests' own
-chapter ``sample_course/95-exercise-sample.md``, which includes the sample nbgrader notebook
+The book built here is the real course (every chapter of ``course/``, with the week notebooks
+of ``solutions/`` that they include) plus the tests' own chapter
+``sample_course/95-exercise-sample.md``, which includes the sample nbgrader notebook
 ``sample_course/solutions/week1/01-count-tokens.ipynb``: its answer cell holds the name
 ``solution_sentinel_7f3a`` and its check cell a hidden test with ``hidden_test_sentinel_9c2e``,
 which the student edition must not contain. The build starts from empty caches, so the
@@ -32,6 +33,7 @@ HIDDEN_TEST_SENTINEL = "hidden_test_sentinel_9c2e"
 @dataclass
 class CourseBuild:
     course_dir: Path
+    solutions_dir: Path
     build_dir: Path
     results: dict[str, BuildResult]
     log: list[str]
@@ -52,24 +54,41 @@ def copy_course(target: Path) -> Path:
     return course
 
 
+def copy_solutions(target: Path) -> Path:
+    """solutions/ (the notebooks the chapters include) plus the sample's, in
+    ``target/solutions``."""
+    solutions = target / "solutions"
+    shutil.copytree(REPO / "solutions", solutions)
+    shutil.copytree(SAMPLE / "solutions", solutions, dirs_exist_ok=True)
+    return solutions
+
+
 @pytest.fixture(scope="session")
 def course_build(tmp_path_factory) -> CourseBuild:
     root = tmp_path_factory.mktemp("course_pdf")
     course = copy_course(root)
+    solutions = copy_solutions(root)
     log: list[str] = []
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     results = build_pdf(
         ["student", "instructor"],
         course_dir=course,
         repo_root=REPO,
-        solutions_dir=SAMPLE / "solutions",
+        solutions_dir=solutions,
         build_dir=root / "build",
         log=log.append,
     )
     seconds, cpu_seconds = time.perf_counter() - started, _cpu_seconds() - cpu_started
     titles = [read_chapter(p, i).title for i, p in enumerate(find_chapter_files(course), 1)]
     return CourseBuild(
-        course, root / "build", {r.edition: r for r in results}, log, seconds, cpu_seconds, titles
+        course,
+        solutions,
+        root / "build",
+        {r.edition: r for r in results},
+        log,
+        seconds,
+        cpu_seconds,
+        titles,
     )
 
 

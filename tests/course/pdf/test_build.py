@@ -63,7 +63,7 @@ def test_a_second_build_takes_every_chapter_from_the_cache_and_gives_the_same_pd
         ["student"],
         course_dir=course_build.course_dir,
         repo_root=REPO,
-        solutions_dir=SAMPLE / "solutions",
+        solutions_dir=course_build.solutions_dir,
         build_dir=course_build.build_dir,
         out=course_build.build_dir / "again.pdf",
         log=log.append,

@@ -85,10 +85,12 @@ def test_every_internal_link_goes_to_a_named_destination(course_build, edition):
 
 def test_cross_references_name_their_target_by_number(course_build, edition):
     text = normalize(pdftotext(course_build.pdf(edition)))
-    sample = course_build.titles.index("Format sample: every feature of a chapter") + 1
-    assert f"(Figure {sample}.1)" in text
-    assert f"(Table {sample}.1)" in text
-    assert f"compression ratio, ({sample}.1)." in text
+    week1 = course_build.titles.index("Text, tokens and training windows") + 1
+    assert f"of the text (Table {week1}.1)" in text
+    assert f"Table {week1}.3 and Figure {week1}.1 show the trade" in text
+    assert f"training of byte-level BPE, ({week1}.1), with" in text
+    introduction = course_build.titles.index("Introduction") + 1
+    assert f"as described in Section {introduction}.5." in text  # into another chapter
     exercise = len(course_build.titles)  # the tests' exercise chapter comes last
     assert f"The exercise is Exercise {exercise}.1." in text
 

@@ -1,0 +1,54 @@
+"""The week chapters in the PDF: their exercises as each edition must show them, their
+computed numbers and figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.course.pdf.conftest import REPO, normalize, pdftotext
+
+WEEKS = {
+    "week1/tokens-and-windows.ipynb": "Tokenizers and training windows",
+    "week2/transformer-decoder.ipynb": "Attention and the transformer block",
+}
+
+
+def solution_lines(notebook: str) -> list[str]:
+    """Lines of the reference answers (between the solution markers), 30 characters or more."""
+    cells = json.loads((REPO / "solutions" / notebook).read_text())["cells"]
+    lines, inside = [], False
+    for line in "".join("".join(c["source"]) + "\n" for c in cells).splitlines():
+        if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+            inside = "BEGIN" in line
+        elif inside and len(line.strip()) >= 30:
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("notebook", sorted(WEEKS))
+def test_the_week_exercises_are_in_both_editions_answers_only_in_the_instructors(
+    course_build, notebook
+):
+    student = normalize(pdftotext(course_build.pdf("student")))
+    instructor = normalize(pdftotext(course_build.pdf("instructor")))
+    title = f"Exercise: {WEEKS[notebook]}"
+    assert title in student and title in instructor
+    assert f"Notebook exercises/{notebook}" in student
+    lines = [normalize(line) for line in solution_lines(notebook)]
+    assert len(lines) >= 10
+    assert [line for line in lines if line in student] == []
+    assert [line for line in lines if line not in instructor] == []
+
+
+def test_the_week_chapters_print_numbers_their_code_computed(course_build):
+    text = normalize(pdftotext(course_build.pdf("student")))
+    # TinyShakespeare's size and alphabet, and nanoGPT's split, glued into the prose.
+    assert "The text has 1,115,394 characters on 40,000 lines" in text
+    assert "for training (1,003,854 characters) and the last 10 % for validation (111,540)" in text
+    # GPT-2 small's parameter count, from the formulas the chapter checks against GPT.
+    assert "GPT-2 small has 124,439,808 parameters" in text
+    for caption in ("Sinusoidal vectors", "Attention weights of the four heads",
+                    "Training loss of two character GPTs"):
+        assert caption.lower() in text.lower()
