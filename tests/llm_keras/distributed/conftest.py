@@ -54,18 +54,22 @@ def free_ports(count):
 def run_together(commands, env, timeout=WORKER_TIMEOUT):
     """Start every command at once and wait for all: ``[(returncode, stdout, stderr), ...]``.
 
-    Fails the test (after killing them) if any is still running after ``timeout`` seconds. The
-    outputs go to files, so that no worker blocks on a full pipe while another waits for it.
+    ``env`` is one environment for all, or a list with one per command. Fails the test (after
+    killing them) if any is still running after ``timeout`` seconds. The outputs go to files, so
+    that no worker blocks on a full pipe while another waits for it.
     """
+    envs = env if isinstance(env, list) else [env] * len(commands)
     with tempfile.TemporaryDirectory() as folder:
         outputs = [
             (Path(folder) / f"{i}.out", Path(folder) / f"{i}.err") for i in range(len(commands))
         ]
         processes = []
-        for command, (out, err) in zip(commands, outputs, strict=True):
+        for command, command_env, (out, err) in zip(commands, envs, outputs, strict=True):
             with out.open("w") as stdout, err.open("w") as stderr:
                 processes.append(
-                    subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
+                    subprocess.Popen(
+                        command, cwd=REPO, env=command_env, stdout=stdout, stderr=stderr
+                    )
                 )
         deadline = time.monotonic() + timeout
         try:
@@ -83,10 +87,14 @@ def run_together(commands, env, timeout=WORKER_TIMEOUT):
         ]
 
 
+def program(name, *args):
+    """The command that runs ``programs.NAME(*args)`` in a child process."""
+    return [sys.executable, "-m", "tests.llm_keras.distributed.programs", name, *map(str, args)]
+
+
 def run_program(name, *args, devices=None, timeout=WORKER_TIMEOUT):
     """Run ``programs.NAME(*args)`` in a child process; returns its ``RESULT`` json."""
-    command = [sys.executable, "-m", "tests.llm_keras.distributed.programs", name, *map(str, args)]
-    [(code, stdout, stderr)] = run_together([command], child_env(devices), timeout)
+    [(code, stdout, stderr)] = run_together([program(name, *args)], child_env(devices), timeout)
     return program_result(code, stdout, stderr)
 
 

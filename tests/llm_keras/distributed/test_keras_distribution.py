@@ -5,8 +5,6 @@ Each multi-device case runs in a child process with its own CPU devices (``progr
 one-device runs it is compared with are plain ``model.fit`` runs of the same batches.
 """
 
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -14,8 +12,8 @@ import pytest
 from tests.llm_keras.distributed.conftest import (
     child_env,
     free_ports,
+    program,
     program_result,
-    run_program,
     run_together,
 )
 from tests.llm_keras.distributed.programs import STEPS, TINY
@@ -32,9 +30,18 @@ LOSS_TOLERANCE = 2e-5
 
 
 @pytest.fixture(scope="module")
-def parallel():
-    """One child process with 4 CPU devices: one-device, data-parallel and tensor-parallel runs."""
-    return run_program("jax_parallel", devices=4)
+def children():
+    """Three child processes at once: one with 4 CPU devices (one-device, data-parallel and
+    tensor-parallel runs), and two JAX workers with one CPU device each."""
+    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    commands = [program("jax_parallel"), *(program("jax_worker", workers, i) for i in range(2))]
+    envs = [child_env(devices=4), child_env(devices=1), child_env(devices=1)]
+    return [program_result(*result) for result in run_together(commands, envs)]
+
+
+@pytest.fixture(scope="module")
+def parallel(children):
+    return children[0]
 
 
 def test_data_parallel_follows_the_one_device_run(parallel):
@@ -78,11 +85,8 @@ def test_tensor_parallel_forward_pass_and_training_equal_one_device(parallel):
     assert parallel["weights"][1] < 1e-4
 
 
-def test_two_processes_form_one_mesh_and_agree_with_one_device(parallel):
-    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
-    command = [sys.executable, "-m", "tests.llm_keras.distributed.programs", "jax_worker", workers]
-    results = run_together([[*command, str(index)] for index in range(2)], child_env(devices=1))
-    first, second = (program_result(*result) for result in results)
+def test_two_processes_form_one_mesh_and_agree_with_one_device(children):
+    parallel, first, second = children
     assert first["devices"] == second["devices"] == 2  # one CPU device per process
     assert first["processes"] == second["processes"] == 2
     assert first["losses"] == second["losses"]  # one global loss, seen by both

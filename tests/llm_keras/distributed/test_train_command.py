@@ -2,6 +2,7 @@
 ends where the one-device run ends, and options that cannot work are named."""
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -24,14 +25,17 @@ BACKEND = keras.backend.backend()
     "MirroredStrategy (TensorFlow); PyTorch runs one process per device (--workers, "
     "test_torch_data_parallel.py)",
 )
-def test_two_devices_end_where_one_device_ends(data_file, tmp_path, one_device):
+def test_two_devices_end_where_one_device_ends(data_file, tmp_path, request):
     # JAX: tensor parallelism (data parallelism: test_keras_distribution.py); TensorFlow:
     # MirroredStrategy, the one it has.
     distribution = "model" if BACKEND == "jax" else "data"
     command = [sys.executable, "-m", "llm_keras.training.command", "--data", str(data_file),
                "--out", str(tmp_path / "two"), *CLI_RUN, "--distribution", distribution,
                "--devices", "2"]  # fmt: skip
-    [(code, stdout, stderr)] = run_together([command], child_env())
+    with ThreadPoolExecutor(1) as pool:  # the child trains while this process runs one device
+        child = pool.submit(run_together, [command], child_env())
+        one_device = request.getfixturevalue("one_device")
+        [(code, stdout, stderr)] = child.result()
     assert code == 0, stderr[-3000:]
     assert f"--distribution {distribution} on 2 devices" in stdout
     [(step, val_loss)] = DONE_LINE.findall(stdout)
