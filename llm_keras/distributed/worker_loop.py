@@ -41,6 +41,19 @@ def parse_workers(workers):
     return entries
 
 
+def local_workers(count):
+    """``"127.0.0.1:P0,..."``: ``count`` workers on this machine, on ports free right now."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+
 def check_worker_index(index, count):
     """Raise a ValueError unless ``0 <= index < count``."""
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:

@@ -27,7 +27,8 @@ with ``MirroredStrategy`` (data), both through ``model.fit``, with checkpoints a
 on a CPU the processor is split into that many devices. ``--workers`` runs one process per
 machine with a training loop of its own: TensorFlow's ``MultiWorkerMirroredStrategy`` or PyTorch's
 ``torch.distributed``; it prints the training loss, then worker 0 writes ``model.keras`` and the
-final validation loss (no checkpoints, no ``--resume``).
+final validation loss (no checkpoints, no ``--resume``). On PyTorch, ``--devices N`` is that mode
+on one machine: the command starts workers 1 .. N-1 on free local ports and is worker 0.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def add_train_command(commands) -> None:
         choices=DISTRIBUTIONS,
         help="data: split each batch over the devices; model: split each block's weights (JAX)",
     )
-    parallel.add_argument("--devices", type=int, help="devices of this machine to train on")
+    parallel.add_argument(
+        "--devices", type=int, help="devices of this machine to train on (PyTorch: processes)"
+    )
     parallel.add_argument(
         "--workers", help="host:port of every worker process, worker 0 first (TensorFlow, PyTorch)"
     )
@@ -146,6 +149,9 @@ def run_train(args: argparse.Namespace) -> int:
         with atomic_output(out / RUN_FILE, "w", encoding="utf-8") as file:
             json.dump(settings, file, indent=1)
 
+    if args.devices is not None and keras.backend.backend() == "torch":
+        return _train_local_torch_workers(args, model_config, training_config, tokenizer,
+                                          train_ids, val_ids, out)  # fmt: skip
     if args.workers is not None:
         return _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids,
                               out)  # fmt: skip
@@ -247,12 +253,10 @@ def _check_backend_offers(args):
             "each batch (docs/distributed.md, 'JAX on several machines'); on one machine use "
             "--devices."
         )
-    if backend == "torch" and args.devices is not None:
+    if backend == "torch" and args.devices is not None and args.resume:
         raise ValueError(
-            f"On PyTorch, data parallelism runs one process per device: start {args.devices} "
-            "processes with the same --workers 127.0.0.1:PORT0,127.0.0.1:PORT1,... and "
-            "--worker-index 0, 1, ... (keras.distribution, which would split one process over "
-            "several devices, is JAX-only in Keras 3.15)."
+            "--resume does not work with --devices on PyTorch: it runs one worker process per "
+            "device (as --workers), and the multi-worker loop writes no checkpoints."
         )
 
 
@@ -286,6 +290,48 @@ def _parallel_scope(args, model_config, training_config):
         distribution = model_parallel(model_config, data=1, model=args.devices)
     keras.distribution.set_distribution(distribution)
     return contextlib.nullcontext()
+
+
+def _train_local_torch_workers(args, model_config, training_config, tokenizer, train_ids,
+                               val_ids, out):  # fmt: skip
+    """``--devices N`` on PyTorch: N worker processes on this machine, as ``--workers`` would
+    run them. This process is worker 0; it starts the others and waits for them."""
+    import subprocess
+    import sys
+
+    from llm_keras.distributed.mesh import check_batch_divides
+    from llm_keras.distributed.worker_loop import local_workers
+
+    check_batch_divides(training_config.batch_size, args.devices, what="the workers")
+    workers = local_workers(args.devices)
+    command = [sys.executable, "-m", "llm_keras.training.command", *_worker_argv(args, workers)]
+    others = [subprocess.Popen([*command, "--worker-index", str(i)])
+              for i in range(1, args.devices)]  # fmt: skip
+    args.workers, args.worker_index, args.devices = workers, 0, None
+    try:
+        status = _train_workers(args, model_config, training_config, tokenizer, train_ids,
+                                val_ids, out)  # fmt: skip
+    finally:
+        for other in others:  # after a failure here, the others would wait for worker 0 in vain
+            if sys.exc_info()[0] is not None:
+                other.kill()
+            other.wait()
+    failed = [i for i, other in enumerate(others, 1) if other.returncode != 0]
+    if failed:
+        raise ValueError(f"Worker(s) {failed} of {workers} failed: see their messages above.")
+    return status
+
+
+def _worker_argv(args, workers):
+    """The command-line options of this run, for a worker process of ``workers``."""
+    argv = ["--out", str(args.out), "--distribution", "data", "--workers", workers]
+    for name in ("preset", "data", "tokenizer"):
+        if getattr(args, name) is not None:
+            argv += [f"--{name}", str(getattr(args, name))]
+    for option, (field, _, _) in {**_TRAINING_OPTIONS, **_MODEL_OPTIONS}.items():
+        if getattr(args, field) is not None:
+            argv += [option, str(getattr(args, field))]
+    return [*argv, "--quiet"] if args.quiet else argv
 
 
 def _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids, out):

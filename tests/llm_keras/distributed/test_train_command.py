@@ -1,5 +1,5 @@
 """`llm-keras train --distribution data|model --devices N` (and --workers): a run on two devices
-ends where the one-device run ends, and options that cannot work are named."""
+ends where the one-device run ends, on every backend, and options that cannot work are named."""
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +12,7 @@ from llm_keras.training.command import main
 from tests.llm_keras.distributed.conftest import (
     CLI_RUN,
     DONE_LINE,
+    LOSS_LINE,
     child_env,
     run_together,
 )
@@ -19,15 +20,9 @@ from tests.llm_keras.distributed.conftest import (
 BACKEND = keras.backend.backend()
 
 
-@pytest.mark.skipif(
-    BACKEND == "torch",
-    reason="--devices splits one process over several devices: keras.distribution (JAX) or "
-    "MirroredStrategy (TensorFlow); PyTorch runs one process per device (--workers, "
-    "test_torch_data_parallel.py)",
-)
 def test_two_devices_end_where_one_device_ends(data_file, tmp_path, request):
     # JAX: tensor parallelism (data parallelism: test_keras_distribution.py); TensorFlow:
-    # MirroredStrategy, the one it has.
+    # MirroredStrategy; PyTorch: two worker processes, the second started by the first.
     distribution = "model" if BACKEND == "jax" else "data"
     command = [sys.executable, "-m", "llm_keras.training.command", "--data", str(data_file),
                "--out", str(tmp_path / "two"), *CLI_RUN, "--distribution", distribution,
@@ -37,7 +32,11 @@ def test_two_devices_end_where_one_device_ends(data_file, tmp_path, request):
         one_device = request.getfixturevalue("one_device")
         [(code, stdout, stderr)] = child.result()
     assert code == 0, stderr[-3000:]
-    assert f"--distribution {distribution} on 2 devices" in stdout
+    if BACKEND == "torch":
+        found = LOSS_LINE.findall(stdout)  # steps 5 and 10 from each worker, the same losses
+        assert len(found) == 4 and len(set(found)) == 2
+    else:
+        assert f"--distribution {distribution} on 2 devices" in stdout
     [(step, val_loss)] = DONE_LINE.findall(stdout)
     _, expected = one_device
     assert step == "10"
@@ -69,7 +68,10 @@ def errors():
              f"needs the JAX backend in Keras 3.15, and this is KERAS_BACKEND={BACKEND}")
         )  # fmt: skip
     if BACKEND == "torch":
-        cases.append((["--distribution", "data", "--devices", "2"], "one process per device"))
+        cases.append(
+            (["--distribution", "data", "--devices", "2", "--resume"],
+             "--resume does not work with --devices on PyTorch")
+        )  # fmt: skip
     else:
         cases.append(
             (["--distribution", "data", "--devices", "2", "--batch-size", "7"],
