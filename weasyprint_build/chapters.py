@@ -31,7 +31,7 @@ class ReferenceModule:
 
     name: str  # llm_keras.tokenizers.byte_level_bpe_tokenizer
     path: str  # llm_keras/tokenizers/byte_level_bpe_tokenizer.py (relative to the repository)
-    summary: str  # the first line of its docstring
+    summary: str  # the first paragraph of its docstring, on one line
 
 
 @dataclass
@@ -148,7 +148,7 @@ def reference_module(name: str, chapter_name: str) -> ReferenceModule:
         if candidate.is_file():
             tree = ast.parse(candidate.read_text(encoding="utf-8"))
             docstring = ast.get_docstring(tree) or ""
-            summary = docstring.strip().splitlines()[0] if docstring.strip() else ""
+            summary = " ".join(docstring.strip().split("\n\n")[0].split())
             path = candidate.relative_to(package.parent).as_posix()
             return ReferenceModule(name, path, summary)
     relative = base.relative_to(package.parent)

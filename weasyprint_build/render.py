@@ -142,7 +142,7 @@ class ChapterContext:
             return ""
         items = "".join(
             f'<li><code>{m.name}</code> <span class="module-path">({m.path})</span>'
-            f"{': ' + html.escape(m.summary) if m.summary else ''}</li>"
+            f"{': ' + _inline_code(m.summary) if m.summary else ''}</li>"
             for m in self.chapter.modules
         )
         return (
@@ -318,3 +318,8 @@ class ChapterContext:
             self.in_exercise, self.cell_line = False, cell_line
         parts.append("</section>")
         return "\n".join(parts)
+
+
+def _inline_code(text: str) -> str:
+    """Escape a docstring's text for HTML, with its ``double-backquoted`` names as code."""
+    return re.sub(r"``(.+?)``", r"<code>\1</code>", html.escape(text))

@@ -96,3 +96,14 @@ def test_the_pdf_command_reports_a_build_error_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("llm-course pdf: error: No course folder at ")
     assert "Traceback" not in error
+
+
+def test_a_reference_module_is_summed_up_by_its_docstrings_first_paragraph():
+    from weasyprint_build.chapters import reference_module
+    from weasyprint_build.render import _inline_code
+
+    module = reference_module("llm_keras.training.budget", "05-week5.md")
+    first_paragraph = (REPO / module.path).read_text().split('"""')[1].split("\n\n")[0]
+    assert "\n" in first_paragraph  # the sentence runs over two lines of the file
+    assert module.summary == " ".join(first_paragraph.split())
+    assert _inline_code("``a < b`` and ``c``") == "<code>a &lt; b</code> and <code>c</code>"
