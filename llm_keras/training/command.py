@@ -311,10 +311,12 @@ def _train_local_torch_workers(args, model_config, training_config, tokenizer, t
     try:
         status = _train_workers(args, model_config, training_config, tokenizer, train_ids,
                                 val_ids, out)  # fmt: skip
+    except BaseException:  # the others would wait for worker 0 in vain
+        for other in others:
+            other.kill()
+        raise
     finally:
-        for other in others:  # after a failure here, the others would wait for worker 0 in vain
-            if sys.exc_info()[0] is not None:
-                other.kill()
+        for other in others:
             other.wait()
     failed = [i for i, other in enumerate(others, 1) if other.returncode != 0]
     if failed:

@@ -9,7 +9,6 @@ all and fails.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import keras
 import numpy as np
 import pytest
 
+from llm_keras.distributed.worker_loop import local_workers
 from tests.conftest import REPO
 
 if keras.backend.backend() == "torch":  # as tests/llm_keras/training/conftest.py says why
@@ -38,17 +38,6 @@ def child_env(devices=None, **extra):
     if devices is not None:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     return env
-
-
-def free_ports(count):
-    """``count`` TCP ports free on 127.0.0.1 right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def run_together(commands, env, timeout=WORKER_TIMEOUT):
@@ -139,7 +128,7 @@ def one_device(data_file, tmp_path_factory):
 def two_cli_workers(data_file, out):
     """Two ``llm-keras train --workers`` processes on 127.0.0.1: each one's ``(step, loss)``
     lines, and worker 0's final validation loss."""
-    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    workers = local_workers(2)
     commands = [
         [sys.executable, "-m", "llm_keras.training.command", "--data", str(data_file), "--out",
          str(out), *CLI_RUN, "--distribution", "data", "--workers", workers, "--worker-index",

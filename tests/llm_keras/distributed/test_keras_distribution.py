@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
+from llm_keras.distributed.worker_loop import local_workers
 from tests.llm_keras.distributed.conftest import (
     child_env,
-    free_ports,
     program,
     program_result,
     run_together,
@@ -33,7 +33,7 @@ LOSS_TOLERANCE = 2e-5
 def children():
     """Three child processes at once: one with 4 CPU devices (one-device, data-parallel and
     tensor-parallel runs), and two JAX workers with one CPU device each."""
-    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    workers = local_workers(2)
     commands = [program("jax_parallel"), *(program("jax_worker", workers, i) for i in range(2))]
     envs = [child_env(devices=4), child_env(devices=1), child_env(devices=1)]
     return [program_result(*result) for result in run_together(commands, envs)]

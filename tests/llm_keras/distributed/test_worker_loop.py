@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llm_keras.data.windows import random_batch
-from llm_keras.distributed.worker_loop import parse_workers, worker_batch
+from llm_keras.distributed.worker_loop import local_workers, parse_workers, worker_batch
 
 
 def test_the_workers_rows_make_the_global_batch():
@@ -24,3 +24,8 @@ def test_bad_worker_settings_are_named():
     with pytest.raises(ValueError, match="'127.0.0.1' is not host:port"):
         parse_workers("127.0.0.1,127.0.0.1:5")
     assert parse_workers(" a:1, b:2 ") == ["a:1", "b:2"]
+
+
+def test_local_workers_are_distinct_free_ports():
+    workers = parse_workers(local_workers(3))
+    assert len(set(workers)) == 3 and all(w.startswith("127.0.0.1:") for w in workers)
