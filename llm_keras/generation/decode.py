@@ -1,4 +1,4 @@
-"""Generating token ids: a decoding loop with a KV cache and fixed shapes (week 5, "Generating
+"""Generating token ids: a decoding loop with a KV cache and fixed shapes (week 3, "Generating
 text").
 
 A GPT predicts one token at a time: feed the text so far, pick the next token from the scores of

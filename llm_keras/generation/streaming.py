@@ -1,4 +1,4 @@
-"""Text in, text out, piece by piece as the tokens come (week 5, "Generating text").
+"""Text in, text out, piece by piece as the tokens come (week 3, "Generating text").
 
 ``stream_text`` encodes a prompt, generates with ``decode.stream_ids`` and yields each new piece of
 text as soon as it is complete; ``generate_text`` returns the whole continuation at once.

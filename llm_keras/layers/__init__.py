@@ -1,4 +1,4 @@
-"""The layers of a GPT, one idea per file, read beside weeks 2 and 3 of the course.
+"""The layers of a GPT, one idea per file, read beside week 2 of the course.
 
 - ``token_embedding``: ``TokenEmbedding`` (ids -> vectors, and the tied output projection)
 - ``positional_embedding``: ``LearnedPositionalEmbedding``, ``SinusoidalPositionalEncoding``

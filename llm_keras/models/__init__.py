@@ -1,4 +1,4 @@
-"""The GPT of weeks 2-3: its validated configuration and the Keras model.
+"""The GPT of week 3: its validated configuration and the Keras model.
 
 - ``gpt_config``: ``GPTConfig`` (dataclass, validated, ``preset``/``to_dict``/``from_dict``),
   ``PRESETS``

@@ -1,4 +1,4 @@
-"""Training a GPT (week 4): loss, metrics, schedule, optimizer, callbacks, the train command.
+"""Training a GPT (week 3): loss, metrics, schedule, optimizer, callbacks, the train command.
 
 One idea per module, read beside the chapter:
 

@@ -1,4 +1,4 @@
-"""The record of a run: losses, learning rate and speed over the steps, and its plot (week 4).
+"""The record of a run: losses, learning rate and speed over the steps, and its plot (week 3).
 
 ``LossHistory`` is a callback that keeps
 

@@ -1,4 +1,4 @@
-"""Perplexity and bits per character: the loss in units people quote (week 4, "Training").
+"""Perplexity and bits per character: the loss in units people quote (week 3, "Training").
 
 Both are functions of the mean next-token loss ``L`` (nats per token, ``CausalLMLoss``):
 
