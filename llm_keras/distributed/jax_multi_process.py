@@ -1,4 +1,4 @@
-"""JAX on several machines: one process per machine, one mesh over all their devices (week 6,
+"""JAX on several machines: one process per machine, one mesh over all their devices (week 5,
 "Parallel training").
 
 Each process calls ``start_jax_workers`` first thing, with the same list of workers and its own

@@ -1,4 +1,4 @@
-"""The device mesh: the devices of a run laid out on a grid with named axes (week 6, "Parallel
+"""The device mesh: the devices of a run laid out on a grid with named axes (week 5, "Parallel
 training").
 
 Parallel training splits work two ways, and each gets an axis of the grid:

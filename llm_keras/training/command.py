@@ -1,4 +1,4 @@
-"""``llm-keras train``: train a GPT on a text file, resumably (week 4, "Training").
+"""``llm-keras train``: train a GPT on a text file, resumably (week 3, "Training").
 
     llm-keras train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/cpu
     llm-keras train --out runs/cpu --resume          # after a crash or Ctrl-C: go on
@@ -7,7 +7,7 @@ The run directory ``--out`` receives
 
     run.json                   the settings, the data file and its digest (read by --resume)
     checkpoints/step-*.npz     the last --keep-checkpoints checkpoints (weights, optimizer, step)
-    model.keras, tokenizer/    the latest model, ready for `llm-keras generate --model DIR`
+    model.keras, tokenizer/    the latest model, ready for `llm-keras generate --checkpoint DIR`
     loss_curve.png             training and validation loss against the step
     samples.txt                a sample of generated text at each evaluation
     logs/                      TensorBoard logs (tensorboard --logdir DIR/logs)
@@ -15,7 +15,7 @@ The run directory ``--out`` receives
 The text of ``--data`` is split 90/10 into training and validation text (nanoGPT's split) and
 tokenised with a character tokenizer trained on it, or with ``--tokenizer DIR``.
 
-Parallel training (week 6, ``llm_keras.distributed``; docs/distributed.md):
+Parallel training (week 5, ``llm_keras.distributed``; docs/distributed.md):
 
     llm-keras train ... --distribution data --devices 2     # each device trains on half a batch
     llm-keras train ... --distribution model --devices 2    # each device holds half of each block
