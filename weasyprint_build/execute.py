@@ -6,9 +6,9 @@ CPU, so that the printed numbers do not depend on the machine that builds the bo
 run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
-file, the backend, this module's preamble and the figures' matplotlibrc: a chapter whose file did
-not change is not run again. (A change in ``llm_keras`` does not invalidate the cache;
-``--fresh`` re-runs everything.)
+file, the backend, this module's preamble, the figures' matplotlibrc, and the code and notebooks
+a chapter can read (``llm_keras/**/*.py`` and ``solutions/**/*.ipynb``): a chapter is run again
+when any of them changed, and not otherwise. (``--fresh`` re-runs everything.)
 """
 
 from __future__ import annotations
@@ -58,9 +58,21 @@ def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
     return env
 
 
-def cache_key(chapter: Chapter, backend: str) -> str:
-    """Hash of what decides a chapter's outputs: its file, the backend, the kernel's set-up."""
-    recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|".encode()
+def sources_digest(repo_root: Path) -> str:
+    """Hash of what a chapter's code can read besides itself: ``llm_keras``'s modules and the
+    week notebooks of ``solutions/`` (their names and contents)."""
+    digest = hashlib.sha256()
+    for folder, pattern in (("llm_keras", "*.py"), ("solutions", "*.ipynb")):
+        for path in sorted((repo_root / folder).rglob(pattern)):
+            digest.update(path.relative_to(repo_root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(chapter: Chapter, backend: str, sources: str = "") -> str:
+    """Hash of what decides a chapter's outputs: its file, the backend, the kernel's set-up and
+    ``sources`` (``sources_digest``: the library and notebooks the chapter may read)."""
+    recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|{sources}|".encode()
     recipe += (STYLE_DIR / "matplotlibrc").read_bytes() + chapter.path.read_bytes()
     return hashlib.sha256(recipe).hexdigest()[:20]
 
@@ -78,8 +90,9 @@ def execute_chapters(
     """Execute the chapters (or take them from the cache); returns ``{chapter path: notebook}``."""
     results: dict[Path, nbformat.NotebookNode] = {}
     to_run = []
+    sources = sources_digest(repo_root) if cache_dir is not None else ""
     for chapter in chapters:
-        cached = _cache_path(cache_dir, chapter, backend)
+        cached = _cache_path(cache_dir, chapter, backend, sources)
         if cached is not None and cached.is_file():
             results[chapter.path] = nbformat.read(cached, as_version=4)
             log(f"code of {chapter.path.name}: unchanged, outputs from the cache")
@@ -97,7 +110,7 @@ def execute_chapters(
         notebook = execute_notebook(
             chapter, repo_root=repo_root, backend=backend, timeout=timeout, kernel_log=kernel_log
         )
-        cached = _cache_path(cache_dir, chapter, backend)
+        cached = _cache_path(cache_dir, chapter, backend, sources)
         if cached is not None:
             for old in cached.parent.glob(f"{chapter.path.stem}-*.ipynb"):
                 old.unlink()
@@ -169,10 +182,13 @@ def execute_notebook(
     return notebook
 
 
-def _cache_path(cache_dir: Path | None, chapter: Chapter, backend: str) -> Path | None:
+def _cache_path(
+    cache_dir: Path | None, chapter: Chapter, backend: str, sources: str
+) -> Path | None:
     if cache_dir is None:
         return None
-    return cache_dir / "executed" / f"{chapter.path.stem}-{cache_key(chapter, backend)}.ipynb"
+    key = cache_key(chapter, backend, sources)
+    return cache_dir / "executed" / f"{chapter.path.stem}-{key}.ipynb"
 
 
 def _failed_cell_line(chapter: Chapter, notebook) -> int | None:

@@ -107,3 +107,27 @@ def test_a_reference_module_is_summed_up_by_its_docstrings_first_paragraph():
     assert "\n" in first_paragraph  # the sentence runs over two lines of the file
     assert module.summary == " ".join(first_paragraph.split())
     assert _inline_code("``a < b`` and ``c``") == "<code>a &lt; b</code> and <code>c</code>"
+
+
+def test_the_chapter_cache_is_keyed_on_the_library_and_the_notebooks(tmp_path):
+    from weasyprint_build.chapters import read_chapter
+    from weasyprint_build.execute import cache_key, sources_digest
+
+    (tmp_path / "llm_keras").mkdir()
+    (tmp_path / "solutions" / "week1").mkdir(parents=True)
+    module = tmp_path / "llm_keras" / "windows.py"
+    notebook = tmp_path / "solutions" / "week1" / "a.ipynb"
+    module.write_text("STRIDE = 1\n")
+    notebook.write_text("{}")
+    chapter_file = tmp_path / "01-a.md"
+    chapter_file.write_text("# A\n\n```{code-cell} python\nprint(1)\n```\n")
+    chapter = read_chapter(chapter_file, 1)
+
+    keys = [cache_key(chapter, "jax", sources_digest(tmp_path))]
+    module.write_text("STRIDE = 2\n")
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    notebook.write_text('{"cells": []}')
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    (tmp_path / "llm_keras" / "notes.txt").write_text("not code")
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    assert len(set(keys[:3])) == 3 and keys[3] == keys[2]
