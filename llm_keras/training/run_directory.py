@@ -52,6 +52,9 @@ def load_for_inference(directory: str | os.PathLike):
         )
     import llm_keras.models  # noqa: F401  (registers the GPT classes for deserialisation)
 
-    model = keras.saving.load_model(path)
+    # compile=False: generation needs the weights, not the training set-up saved with them
+    # (the loss, metrics and the optimizer's learning-rate schedule, whose classes live in
+    # llm_keras.training and would otherwise have to be imported first).
+    model = keras.saving.load_model(path, compile=False)
     tokenizer = Tokenizer.load(directory / TOKENIZER_DIR)
     return model, tokenizer

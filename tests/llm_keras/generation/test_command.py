@@ -1,5 +1,9 @@
 """`llm-keras generate` on a run directory made with save_for_inference."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -7,6 +11,7 @@ from llm_keras.cli import main
 from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import ByteLevelBPETokenizer, CharTokenizer
 from llm_keras.training.run_directory import save_for_inference
+from tests.conftest import REPO
 from tests.llm_keras.models.numpy_gpt import gpt_params, set_gpt
 
 CORPUS = "ROMEO:\nBut, soft! what light through yonder window breaks?\n"
@@ -100,7 +105,9 @@ def test_a_directory_without_a_model_is_named(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_then_generate_as_a_new_user_would(tmp_path, tiny_shakespeare, capsys):
-    """`llm-keras train` (a tiny model, a few steps) then `llm-keras generate` on its directory."""
+    """`llm-keras train` (a tiny model, a few steps) then `llm-keras generate` on its directory,
+    in a new process as a user would run it: nothing that training imported is there to help
+    loading (a model saved with its compile set-up once failed to load in a fresh process)."""
     data = tmp_path / "shakespeare.txt"
     data.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
     run = tmp_path / "run"
@@ -110,9 +117,13 @@ def test_train_then_generate_as_a_new_user_would(tmp_path, tiny_shakespeare, cap
              "--sample-tokens", "0", "--quiet"]  # fmt: skip
     assert main(train) == 0
     capsys.readouterr()
-    assert main(["generate", "--checkpoint", str(run), "--prompt", "ROMEO:",
-                 "--max-new-tokens", "50"]) == 0  # fmt: skip
-    text = capsys.readouterr().out
+    generate = [sys.executable, "-c", "import sys; from llm_keras.cli import main; "
+                "sys.exit(main(sys.argv[1:]))", "generate", "--checkpoint", str(run),
+                "--prompt", "ROMEO:", "--max-new-tokens", "50"]  # fmt: skip
+    done = subprocess.run(generate, capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = done.stdout
     continuation = text[len("ROMEO:") : -1]
     assert text.startswith("ROMEO:") and len(continuation) == 50
     assert set(continuation) <= set(data.read_text(encoding="utf-8"))
