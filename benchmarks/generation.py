@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 # benchmarks/tokenizers.py would shadow Hugging Face's `tokenizers`, which keras-hub imports: keep
 # this script's folder off the import path.
 _HERE = Path(__file__).resolve().parent
+from machine_info import describe_machine, thread_environment  # noqa: E402  (this folder, first)
+
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 ROWS = ("llm_keras, KV cache", "llm_keras, no cache", "keras-hub GPT2CausalLM")
@@ -128,28 +129,6 @@ def measure(args) -> dict:
     return results
 
 
-def thread_environment(threads: int) -> dict:
-    """Environment variables that limit OpenMP/MKL (torch), TensorFlow and XLA to ``threads``."""
-    return {
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": "1",
-        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-        f"intra_op_parallelism_threads={threads}",
-    }
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def table(results: dict, args) -> str:
     cached = results[ROWS[0]]["tokens_per_s"]
     lines = [
@@ -194,7 +173,7 @@ def main() -> None:
     sampler = "top-k 40, temperature 0.8" if args.sampler == "top-k" else "greedy"
     threads = f"{args.threads} thread(s) per run" if args.threads else "the libraries' threads"
     print(
-        f"Machine: {machine()}; {threads}. Batch {args.batch}, prompt {args.prompt_length} "
+        f"Machine: {describe_machine()}; {threads}. Batch {args.batch}, prompt {args.prompt_length} "
         f"tokens, {args.new_tokens} new tokens, sampler {sampler}, median of {args.repeats} runs "
         "after a first (compiling) call.\n"
     )

@@ -30,6 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from machine_info import cpu_name
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -191,13 +193,9 @@ def _pss(pid: int) -> int:
 
 
 def table(results: dict, args, nbgrader_graded: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     mix = Counter(category for category, _ in MIX)
-    ours, theirs = results["llm-course grade"], results["nbgrader autograde"]
+    theirs = results["nbgrader autograde"]
     lines = [
         f"50 submissions of the demo assignment ({mix['correct']} correct, {mix['wrong']} wrong, "
         f"{mix['attack']} attacks, {mix['broken']} broken), Keras backend `{args.backend}`, "

@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine_info import describe_machine
 
 # This file is called tokenizers.py: keep its folder off the import path so that
 # `import tokenizers` finds Hugging Face's package, not this script.
@@ -125,18 +126,10 @@ def in_subprocess(task: str, data: Path, corpus: str, vocab_size: int, repeats: 
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import tiktoken
     import tokenizers
 
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    return (f"{describe_machine()}, "
             f"tokenizers {tokenizers.__version__}, tiktoken {tiktoken.__version__}")
 
 

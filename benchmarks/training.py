@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_info import describe_machine, thread_environment
+
 REPO = Path(__file__).resolve().parent.parent
 RUNS = ("jax", "tensorflow", "torch", "pytorch")
 FINAL_EVAL_WINDOWS = 2400  # 200 batches of 12
@@ -109,33 +111,9 @@ def run_worker(run, args):
     return json.loads(result_file.read_text()) if result_file.exists() else None
 
 
-def thread_environment(threads):
-    return {
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": "1",
-        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-        f"intra_op_parallelism_threads={threads}",
-    }
-
-
 def machine_description():
-    import platform
-
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"load average {load:.1f} at the start"
-    )
+    return f"Machine: {describe_machine()}; load average {load:.1f} at the start"
 
 
 # --- the data every run shares ----------------------------------------------------------------

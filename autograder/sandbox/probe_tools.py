@@ -1,5 +1,8 @@
 """Helpers for the sandbox half of a probe (``probe(learner, inputs)``): reference weights.
 
+``load_weights`` finds a layer's weights by name; ``call_with_weights`` by attribute path, for
+layers made of named sublayers.
+
 A probe builds the learner's layer and loads the grader's weights into it, so that the layer's
 output does not depend on its initialisation (as in Stanford CS336's test adapters)::
 
@@ -36,3 +39,22 @@ def load_weights(layer, input_shape, weights: dict) -> None:
         if variable is None or tuple(variable.shape) != tuple(value.shape):
             raise WeightsMismatch(name)
         variable.assign(value)
+
+
+def call_with_weights(layer, x, weights: dict):
+    """Call ``layer`` on ``x`` (which builds it), give each weight named by its attribute path
+    the grader's value, and return ``layer(x)`` with those weights.
+
+    A path follows attributes from the layer: ``"attention.query.kernel"`` is
+    ``layer.attention.query.kernel``, the names an exercise gives its sublayers. Raises
+    ``WeightsMismatch`` when an attribute is missing or a weight has another shape.
+    """
+    layer(x)
+    for path, value in weights.items():
+        variable = layer
+        for name in path.split("."):
+            variable = getattr(variable, name, None)
+        if variable is None or tuple(variable.shape) != tuple(value.shape):
+            raise WeightsMismatch(path)
+        variable.assign(value)
+    return layer(x)

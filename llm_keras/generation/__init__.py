@@ -14,7 +14,7 @@ Importing this package does not import Keras (the command line stays fast to sta
 is loaded from its module on first use.
 """
 
-import importlib
+from llm_keras.lazy_exports import lazy_exports
 
 _NAMES = {
     "samplers": (
@@ -25,13 +25,4 @@ _NAMES = {
     "streaming": ("IncrementalDecoder", "generate_text", "stream_text"),
     "compiled": ("compile_for_backend",),
 }  # fmt: skip
-_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
-    return getattr(module, name)
+__getattr__, __all__ = lazy_exports(__name__, _NAMES)

@@ -103,9 +103,11 @@ def run_generate(args):
 
 def end_token_id(tokenizer, text):
     """The id of the end token ``text`` (``None``: ``'<|endoftext|>'`` if the tokenizer has it)."""
-    special = getattr(tokenizer, "special_tokens", {})
+    from llm_keras.tokenizers.base import end_of_text_id
+
     if text is None:
-        return special.get("<|endoftext|>")
+        return end_of_text_id(tokenizer)
+    special = getattr(tokenizer, "special_tokens", {})
     if text in special:
         return special[text]
     ids = tokenizer.encode(text)

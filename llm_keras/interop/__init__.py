@@ -14,7 +14,7 @@ Importing this package does not import Keras, ``transformers`` or keras-hub: eac
 from its module on first use.
 """
 
-import importlib
+from llm_keras.lazy_exports import lazy_exports
 
 _NAMES = {
     "huggingface": ("export_to_huggingface", "import_from_huggingface"),
@@ -22,13 +22,4 @@ _NAMES = {
     "gpt2_checkpoint": ("check_gpt2_compatible", "gpt2_weight_shapes"),
     "huggingface_tokenizer": ("load_huggingface_tokenizer", "save_huggingface_tokenizer"),
 }
-_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
-    return getattr(module, name)
+__getattr__, __all__ = lazy_exports(__name__, _NAMES)

@@ -39,10 +39,10 @@ from llm_keras.interop.gpt2_checkpoint import (
     to_gpt2_weights,
 )
 from llm_keras.interop.huggingface_tokenizer import (
-    end_token_id,
     load_huggingface_tokenizer,
     save_huggingface_tokenizer,
 )
+from llm_keras.tokenizers.base import end_of_text_id
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -85,7 +85,7 @@ def export_to_huggingface(model, folder: str | os.PathLike, tokenizer=None) -> l
         )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    hf_config = gpt2_config(config, end_token_id=end_token_id(tokenizer))
+    hf_config = gpt2_config(config, end_token_id=end_of_text_id(tokenizer))
     config_path = folder / CONFIG_FILE
     config_path.write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
     weights_path = folder / WEIGHTS_FILE

@@ -31,14 +31,8 @@ import tempfile
 from pathlib import Path
 
 from llm_keras.tokenizers import GPT2_SPLIT_PATTERN, ByteLevelBPETokenizer, CharTokenizer
+from llm_keras.tokenizers.base import END_OF_TEXT, end_of_text_id
 from llm_keras.tokenizers.gpt2_files import write_gpt2_files
-
-END_OF_TEXT = "<|endoftext|>"
-
-
-def end_token_id(tokenizer) -> int | None:
-    """The id of ``<|endoftext|>`` in ``tokenizer``, or ``None`` when it has none."""
-    return getattr(tokenizer, "special_tokens", {}).get(END_OF_TEXT)
 
 
 def save_huggingface_tokenizer(
@@ -49,7 +43,7 @@ def save_huggingface_tokenizer(
     if isinstance(tokenizer, ByteLevelBPETokenizer):
         files = list(tokenizer.save_gpt2_files(folder))
         hf = tokenizer.to_huggingface()
-        end = END_OF_TEXT if end_token_id(tokenizer) is not None else None
+        end = END_OF_TEXT if end_of_text_id(tokenizer) is not None else None
         tokenizer_config = {
             # transformers' GPT2Tokenizer rebuilds GPT-2's pre-tokenisation: another regex needs
             # the generic class, which reads everything from tokenizer.json.

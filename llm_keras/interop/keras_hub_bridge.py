@@ -32,7 +32,8 @@ from llm_keras.interop.gpt2_checkpoint import (
     from_gpt2_weights,
     to_gpt2_weights,
 )
-from llm_keras.interop.huggingface_tokenizer import END_OF_TEXT, byte_level_from_gpt2_tables
+from llm_keras.interop.huggingface_tokenizer import byte_level_from_gpt2_tables
+from llm_keras.tokenizers.base import END_OF_TEXT
 
 TARGET = "keras-hub's GPT2Backbone"
 

@@ -21,6 +21,7 @@ True
 
 import dataclasses
 
+from llm_keras.config_dict import ConfigDict
 from llm_keras.layers.feed_forward import ACTIVATIONS
 from llm_keras.layers.normalization import NORMS
 
@@ -28,7 +29,7 @@ POSITIONALS = ("learned", "sinusoidal", "rotary")
 
 
 @dataclasses.dataclass
-class GPTConfig:
+class GPTConfig(ConfigDict):
     """Sizes and choices of a GPT.
 
     Args:
@@ -128,21 +129,6 @@ class GPTConfig:
     def head_dim(self):
         """Features per attention head, ``d_model // n_heads``."""
         return self.d_model // self.n_heads
-
-    def to_dict(self):
-        """A plain dict of every field (JSON-ready), the inverse of ``from_dict``."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, config):
-        """Builds a config from ``to_dict()``'s output; unknown keys are an error."""
-        fields = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(config) - set(fields))
-        if unknown:
-            raise ValueError(
-                f"Unknown GPTConfig field(s) {unknown}: the fields are {', '.join(fields)}."
-            )
-        return cls(**config)
 
     @classmethod
     def preset(cls, name, **overrides):

@@ -9,7 +9,7 @@ Importing this package imports neither Keras nor Gradio: each name is loaded fro
 first use.
 """
 
-import importlib
+from llm_keras.lazy_exports import lazy_exports
 
 _NAMES = {
     "app": (
@@ -22,13 +22,4 @@ _NAMES = {
     ),
     "command": ("add_serve_command", "run_serve"),
 }
-_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
-    return getattr(module, name)
+__getattr__, __all__ = lazy_exports(__name__, _NAMES)

@@ -152,10 +152,10 @@ def build_demo(
     """
     import gradio as gr
 
-    from llm_keras.interop.huggingface_tokenizer import end_token_id
+    from llm_keras.tokenizers.base import end_of_text_id
 
     limits = limits or DemoLimits()
-    end_token = end_token_id(tokenizer)
+    end_token = end_of_text_id(tokenizer)
     c = model.config
 
     def respond(prompt, max_new_tokens, temperature, top_k, top_p, seed):

@@ -31,6 +31,8 @@ FILE_NAME = "llm_keras_tokenizer.json"
 PROGRESS_MIN_CHARS = 1_000_000
 FORMAT = "llm_keras.tokenizer"
 VERSION = 1
+# GPT-2's special token between documents: generation stops at it, exports name it.
+END_OF_TEXT = "<|endoftext|>"
 
 _CLASSES: dict[str, type["Tokenizer"]] = {}
 
@@ -222,3 +224,8 @@ def _is_integer(value) -> bool:
     except TypeError:
         return False
     return True
+
+
+def end_of_text_id(tokenizer) -> int | None:
+    """The id of ``<|endoftext|>`` in ``tokenizer``, or ``None`` when it has none."""
+    return getattr(tokenizer, "special_tokens", {}).get(END_OF_TEXT)

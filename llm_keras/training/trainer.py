@@ -25,6 +25,7 @@ from pathlib import Path
 
 import keras
 
+from llm_keras.config_dict import ConfigDict
 from llm_keras.data.windows import NextTokenWindows, check_windows, evaluation_windows
 from llm_keras.training.checkpoint import (
     Checkpoint,
@@ -45,7 +46,7 @@ SAMPLES_FILE = "samples.txt"
 
 
 @dataclasses.dataclass
-class TrainingConfig:
+class TrainingConfig(ConfigDict):
     """How to train: nanoGPT's settings (``config/train_shakespeare_char.py`` and its CPU line).
 
     Args:
@@ -139,17 +140,6 @@ class TrainingConfig:
             self.min_learning_rate,
             accumulation_steps=self.gradient_accumulation_steps,
         )
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, config):
-        fields = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(config) - set(fields))
-        if unknown:
-            raise ValueError(f"Unknown TrainingConfig field(s) {unknown}: the fields are {fields}.")
-        return cls(**config)
 
     @classmethod
     def preset(cls, name, **overrides):

@@ -19,18 +19,21 @@ from calling Google's services, which this machine's closed network would refuse
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.course.browser import (
+    chromium_context,
+    free_port,
+    needs_chromium,
+    stop,
+    wait_until_answering,
+)
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api",
@@ -38,26 +41,12 @@ playwright_api = pytest.importorskip(
 )
 pytest.importorskip("gradio", reason="pip install gradio (llm-keras serve is a Gradio app)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 BACKEND = "torch"  # no compilation: the first request streams at once
 PROMPT, MAX_NEW_TOKENS, TEMPERATURE, TOP_K, SEED = "ROMEO:", 150, 0.9, 30, 7
 MAX_PROMPT_CHARS = 100
 FIGURES = REPO / "course" / "figures"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's chromium: apt-get install chromium chromium-driver",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 def run_environment(data_dir) -> dict:
@@ -97,53 +86,25 @@ def server(checkpoint, data_dir, tmp_path_factory):
                                    stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the server did not answer within 90 s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.25)
+        wait_until_answering(process, url, log_path, 90, "the server")
         yield url, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")
 def browser_page(server):
     """A page of a fresh headless Chromium (its own empty profile), and every URL it requested."""
     url, _ = server
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    requested = []
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 760},
-        )  # fmt: skip
-        context.on("request", lambda request: requested.append(request.url))
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    with chromium_context(playwright_api, profile, {"width": 1100, "height": 760}) as (
+        context,
+        requested,
+    ):
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector("#prompt textarea")
-        try:
-            yield page, requested
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+        yield page, requested
 
 
 def set_number(page, elem_id, value):

@@ -30,11 +30,8 @@ from __future__ import annotations
 import csv
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -43,27 +40,19 @@ import pytest
 from autograder import cli
 from tests.course.autograder import corpus
 from tests.course.autograder.conftest import make_course
+from tests.course.browser import (chromium_context, free_port, needs_chromium, stop,
+                                  wait_until_answering)
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (the formgrader test drives Chromium with it)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STUDENTS = {"alice": corpus.Case("alice", 8), "carol": corpus.Case("carol", 4, answers=corpus.WRONG)}
 # formgrader's submission page loads MathJax from this CDN: nbgrader's template calls nbconvert's
 # mathjax() macro without the configurable HTMLExporter.mathjax_url. Offline, math stays TeX source.
 NBGRADER_MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe"
 MANUAL = ("carol", "attention-check", 1.5)  # carol's attention earns 0 of 2 from the autograder
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 def start_jupyter_lab(root: Path, home: Path, port: int, token: str, log_path: Path) -> subprocess.Popen:
@@ -79,33 +68,6 @@ def start_jupyter_lab(root: Path, home: Path, port: int, token: str, log_path: P
                f"--ServerApp.root_dir={root}"]
     with open(log_path, "w") as log:
         return subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_until_answering(process, url: str, token: str, log_path: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    request = urllib.request.Request(url + "formgrader/api/status",
-                                     headers={"Authorization": f"token {token}"})
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"jupyter lab exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"formgrader did not answer within {seconds} s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.25)
-
-
-def stop(process) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def gradebook_scores(course) -> dict:
@@ -162,7 +124,9 @@ def course_in_jupyter_lab(tmp_path, sandbox_available):
             command.append("--no-sandbox")  # our own two submissions: nothing untrusted runs
         assert cli.main(command) == 0
         url = f"http://127.0.0.1:{port}/"
-        wait_until_answering(process, url, token, log_path)
+        status = urllib.request.Request(url + "formgrader/api/status",
+                                        headers={"Authorization": f"token {token}"})
+        wait_until_answering(process, status, log_path, 60, "jupyter lab")
         yield course, url, token, log_path, lambda: cli.main(command + ["--force"])
     finally:
         stop(process)
@@ -171,21 +135,12 @@ def course_in_jupyter_lab(tmp_path, sandbox_available):
 @pytest.fixture
 def browser(tmp_path):
     """A fresh headless Chromium (its own empty profile) and every URL it requests."""
-    profile = tmp_path / "chromium-profile"
-    requested = []
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900})
+    with chromium_context(playwright_api, tmp_path / "chromium-profile",
+                          {"width": 1200, "height": 900}) as (context, requested):
         context.set_default_timeout(30_000)
-        context.on("request", lambda request: requested.append(request.url))
         # nothing leaves this machine: requests to other hosts are refused (and recorded above)
         context.route(lambda u: not u.startswith("http://127.0.0.1:"), lambda route: route.abort())
-        try:
-            yield context.new_page(), requested
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+        yield context.new_page(), requested
 
 
 def test_formgrader_shows_our_grades_and_takes_a_manual_score(course_in_jupyter_lab, browser, tmp_path):

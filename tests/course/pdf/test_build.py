@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pypdf import PdfReader
 
-from tests.course.pdf.conftest import REPO, SAMPLE
+from tests.course.pdf.conftest import REPO
 from weasyprint_build.build import build_pdf
 
 # The budget: at most a minute for the first two weeks (introduction, week 1, week 2) on
