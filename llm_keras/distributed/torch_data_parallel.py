@@ -19,6 +19,7 @@ group uses ``gloo``, which runs on CPUs (``nccl`` is the choice between GPUs).
 
 >>> start_torch_workers(["10.0.0.1:29500", "10.0.0.2:29500"], index=0)    # on each machine
 >>> model, losses = train_torch_data_parallel(model_config, training_config, train_ids)
+>>> stop_torch_workers()                                                   # on each machine
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def start_torch_workers(workers, index, timeout_seconds=300):
         world_size=len(workers),
         timeout=datetime.timedelta(seconds=timeout_seconds),
     )
+
+
+def stop_torch_workers():
+    """Leave the process group, every worker together (call it on each one after training).
+
+    A process that exits with the group still open can abort in gloo's threads ("terminate
+    called without an active exception") while the others still run: wait for all, then close.
+    """
+    require_backend("torch", "stop_torch_workers")
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def train_torch_data_parallel(model_config, training_config, train_ids, log=None):

@@ -361,11 +361,13 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     else:  # torch (_check_backend_offers refused JAX)
         from llm_keras.distributed.torch_data_parallel import (
             start_torch_workers,
+            stop_torch_workers,
             train_torch_data_parallel,
         )
 
         start_torch_workers(args.workers, index)
         model, _ = train_torch_data_parallel(model_config, training_config, train_ids, log)
+        stop_torch_workers()
     if index != 0:
         return 0
     c = training_config
