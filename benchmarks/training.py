@@ -157,6 +157,9 @@ def summary(
 
 
 def keras_worker(args):
+    from llm_keras.host_memory import keep_freed_host_memory
+
+    keep_freed_host_memory()  # as llm-keras does: before JAX's threads start (JAX gains ~25 %)
     if args.threads and os.environ["KERAS_BACKEND"] == "torch":
         import torch
 

@@ -20,8 +20,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from llm_keras.host_memory import keep_freed_host_memory
+
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_host_memory()  # before JAX starts its threads, or it has no effect on them
     parser = argparse.ArgumentParser(
         prog="llm-keras", description="Build a large language model from scratch in Keras 3."
     )
