@@ -47,6 +47,9 @@ ROWS = ("llm_keras, KV cache", "llm_keras, no cache", "keras-hub GPT2CausalLM")
 
 def measure(args) -> dict:
     """Run in a subprocess whose KERAS_BACKEND is set: time every row, return a dict."""
+    from llm_keras.host_memory import keep_freed_host_memory
+
+    keep_freed_host_memory()  # as llm-keras generate does, before Keras starts the backend
     import keras
     import numpy as np
 

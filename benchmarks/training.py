@@ -19,6 +19,14 @@ holds the compilation; evaluation not counted), milliseconds per step, the final
 loss over 2,400 fixed validation windows (nanoGPT's 1.88 is a 20-batch estimate), and the wall
 time of the whole run. The loss curves go to ``DIR/training_loss.png``.
 
+``floor``: the step's matrix products alone (the dense layers forward and backward, the
+attention's batched products and the tied head, the same shapes as a training step), timed with
+PyTorch's ``torch.matmul`` (the BLAS the PyTorch program uses) in a fresh process. No program on
+this machine can run a step faster than its products, so ``floor`` bounds every row's speed; its
+"vs plain PyTorch" is the most any backend could reach here.
+
+``--seed S`` (default 1337, the preset's): the initial weights and the batches of every run.
+
 ``--gpu``: when a GPU is present, also the ``shakespeare-char`` preset with nanoGPT's settings
 (batch 64, 5,000 steps, dropout 0.2) on JAX, with wall time and model FLOPs utilisation
 (``--peak-tflops``, default 312: an A100's bfloat16 peak; nanoGPT's estimate_mfu uses it too).
@@ -39,7 +47,7 @@ from pathlib import Path
 from machine_info import describe_machine, thread_environment
 
 REPO = Path(__file__).resolve().parent.parent
-RUNS = ("jax", "tensorflow", "torch", "pytorch")
+RUNS = ("jax", "tensorflow", "torch", "pytorch", "floor")
 FINAL_EVAL_WINDOWS = 2400  # 200 batches of 12
 
 
@@ -49,6 +57,7 @@ def main() -> None:
         "--runs", default=",".join(RUNS), help="comma-separated subset of " + ", ".join(RUNS)
     )
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1337, help="initial weights and batches")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default: the libraries')")
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "llm_keras_training_benchmark"
@@ -84,7 +93,7 @@ def main() -> None:
 
 def run_worker(run, args):
     env = dict(os.environ)
-    env["KERAS_BACKEND"] = "torch" if run == "pytorch" else ("jax" if run == "gpu" else run)
+    env["KERAS_BACKEND"] = {"pytorch": "torch", "floor": "torch", "gpu": "jax"}.get(run, run)
     env.setdefault("LLM_KERAS_DATA", str(REPO.parent / "shared" / "data"))
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     if args.threads:
@@ -100,6 +109,8 @@ def run_worker(run, args):
         str(result_file),
         "--steps",
         str(args.steps),
+        "--seed",
+        str(args.seed),
         "--out",
         str(args.out),
         "--peak-tflops",
@@ -171,8 +182,9 @@ def keras_worker(args):
 
     train_ids, val_ids, (final_x, final_y) = shakespeare()
     config = TrainingConfig.preset(
-        "shakespeare-char-cpu", steps=args.steps, sample_tokens=0, keep_checkpoints=1
-    )
+        "shakespeare-char-cpu", steps=args.steps, sample_tokens=0, keep_checkpoints=1,
+        seed=args.seed,
+    )  # fmt: skip
     keras.utils.set_random_seed(config.seed)
     model = GPT(GPTConfig.preset("shakespeare-char-cpu", fused_attention=True))
     compile_for_training(model, config)
@@ -209,7 +221,7 @@ def pytorch_worker(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(1337)
+    torch.manual_seed(args.seed)
     from llm_keras.models import GPTConfig
 
     vocab, block, d, layers, heads, batch = 65, 64, 128, 4, 4, 12
@@ -275,7 +287,7 @@ def pytorch_worker(args):
     train_ids, val_ids, (final_x, final_y) = shakespeare()
     from llm_keras.data.windows import evaluation_windows
 
-    val_x, val_y = evaluation_windows(val_ids, block, 20 * batch, seed=1337)  # as train()
+    val_x, val_y = evaluation_windows(val_ids, block, 20 * batch, seed=args.seed)  # as train()
     model = GPT()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -308,7 +320,7 @@ def pytorch_worker(args):
     for step in range(args.steps):
         for group in optimizer.param_groups:
             group["lr"] = get_lr(step)
-        offsets = random_offsets(len(train_ids), block, batch, 1337, step)
+        offsets = random_offsets(len(train_ids), block, batch, args.seed, step)
         x, y = windows_at(train_ids, offsets, block)
         loss = model(torch.from_numpy(x).long(), torch.from_numpy(y).long())
         optimizer.zero_grad(set_to_none=True)
@@ -342,6 +354,53 @@ def pytorch_worker(args):
         args.steps,
         batch * block,
     )
+
+
+# --- the floor: the step's matrix products alone -----------------------------------------------
+
+
+def floor_worker(args):
+    """Time the matrix products of one training step with ``torch.matmul`` (median of 20)."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokens, d, layers, heads, block, vocab = 12 * 64, 128, 4, 4, 64, 65
+    # (M, K, N) of each dense layer's forward product: qkv, attention output, MLP in, MLP out;
+    # then the tied head. Backward: dX = dY W^T (M, N, K) and dW = X^T dY (K, M, N).
+    dense = [(tokens, d, 3 * d), (tokens, d, d), (tokens, d, 4 * d), (tokens, 4 * d, d)] * layers
+    dense.append((tokens, d, vocab))
+    shapes = [s for m, k, n in dense for s in ((m, k, n), (m, n, k), (k, m, n))]
+    # Attention per layer: scores q k^T and outputs w v, forward, each twice more backward.
+    b = 12 * heads
+    batched = [(b, block, d // heads, block), (b, block, block, d // heads)] * 3 * layers
+    operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+    operands += [(torch.randn(g, m, k), torch.randn(g, k, n)) for g, m, k, n in batched]
+    flops = sum(2 * m * k * n for m, k, n in shapes) + sum(
+        2 * g * m * k * n for g, m, k, n in batched
+    )
+
+    def one_step():
+        for x, y in operands:
+            torch.matmul(x, y)
+
+    for _ in range(5):
+        one_step()
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        one_step()
+        times.append(time.perf_counter() - started)
+    seconds = sorted(times)[len(times) // 2]
+    record = {
+        "step": args.steps,
+        "train_seconds": seconds * args.steps,
+        "steps_in_interval": args.steps,
+    }
+    row = summary("floor: the step's matrix products", [record], [], float("nan"), float("nan"),
+                  args.steps, tokens)  # fmt: skip
+    row["gflops_per_second"] = flops / seconds / 1e9
+    return row
 
 
 # --- the GPU row ------------------------------------------------------------------------------
@@ -393,6 +452,7 @@ WORKERS = {
     "tensorflow": keras_worker,
     "torch": keras_worker,
     "pytorch": pytorch_worker,
+    "floor": floor_worker,
 }
 GPU_WORKER = gpu_worker
 
@@ -416,12 +476,18 @@ def markdown_table(results):
     for r in results:
         ratio = f"{r['tokens_per_second'] / peer['tokens_per_second']:.2f}x" if peer else "-"
         extra = f" (MFU {100 * r['mfu']:.1f} %)" if "mfu" in r else ""
+        if "gflops_per_second" in r:
+            extra = f" ({r['gflops_per_second']:.0f} GFLOP/s)"
         lines.append(
             f"| {r['run']}{extra} | {r['tokens_per_second']:,.0f} | {r['ms_per_step']:.1f} "
             f"| {ratio} | "
-            f"{r['final_val_loss']:.4f} | {r['wall_seconds']:.0f} |"
+            f"{_number(r['final_val_loss'], '.4f')} | {_number(r['wall_seconds'], '.0f')} |"
         )
     return "\n".join(lines)
+
+
+def _number(value, spec):
+    return "-" if math.isnan(value) else format(value, spec)
 
 
 def plot(results, path):
@@ -433,7 +499,9 @@ def plot(results, path):
     figure = Figure(figsize=(8, 4.5), dpi=120)
     axes = figure.subplots()
     colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
-    for color, r in zip(colors, results, strict=False):
+    for color, r in zip(
+        colors, [r for r in results if r["evaluations"][0].get("val_loss")], strict=False
+    ):
         if r["train_curve"]:
             steps, losses = zip(*r["train_curve"], strict=True)
             axes.plot(steps, losses, color=color, linewidth=0.7, alpha=0.5)
