@@ -164,6 +164,17 @@ def summary(
     }
 
 
+def cpu_preset_sizes():
+    """``(vocab, context, d_model, n_layers, n_heads, batch)`` of the ``shakespeare-char-cpu``
+    presets, the sizes the PyTorch program and the floor rebuild."""
+    from llm_keras.models import GPTConfig
+    from llm_keras.training.trainer import TrainingConfig
+
+    m = GPTConfig.preset("shakespeare-char-cpu")
+    batch = TrainingConfig.preset("shakespeare-char-cpu").batch_size
+    return m.vocab_size, m.context_length, m.d_model, m.n_layers, m.n_heads, batch
+
+
 # --- the Keras runs ---------------------------------------------------------------------------
 
 
@@ -224,7 +235,7 @@ def pytorch_worker(args):
     torch.manual_seed(args.seed)
     from llm_keras.models import GPTConfig
 
-    vocab, block, d, layers, heads, batch = 65, 64, 128, 4, 4, 12
+    vocab, block, d, layers, heads, batch = cpu_preset_sizes()
     # The same initialisation as the Keras model of the preset.
     scaled_residual_init = GPTConfig.preset("shakespeare-char-cpu").scaled_residual_init
 
@@ -365,14 +376,15 @@ def floor_worker(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    tokens, d, layers, heads, block, vocab = 12 * 64, 128, 4, 4, 64, 65
+    vocab, block, d, layers, heads, batch = cpu_preset_sizes()
+    tokens = batch * block
     # (M, K, N) of each dense layer's forward product: qkv, attention output, MLP in, MLP out;
     # then the tied head. Backward: dX = dY W^T (M, N, K) and dW = X^T dY (K, M, N).
     dense = [(tokens, d, 3 * d), (tokens, d, d), (tokens, d, 4 * d), (tokens, 4 * d, d)] * layers
     dense.append((tokens, d, vocab))
     shapes = [s for m, k, n in dense for s in ((m, k, n), (m, n, k), (k, m, n))]
     # Attention per layer: scores q k^T and outputs w v, forward, each twice more backward.
-    b = 12 * heads
+    b = batch * heads
     batched = [(b, block, d // heads, block), (b, block, block, d // heads)] * 3 * layers
     operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
     operands += [(torch.randn(g, m, k), torch.randn(g, k, n)) for g, m, k, n in batched]

@@ -27,7 +27,6 @@ import keras
 
 from llm_keras.config_dict import ConfigDict
 from llm_keras.data.windows import NextTokenWindows, check_windows, evaluation_windows
-from llm_keras.host_memory import keep_freed_host_memory
 from llm_keras.training.checkpoint import (
     Checkpoint,
     latest_checkpoint,
@@ -229,10 +228,6 @@ def train(
             becomes nan or inf.
     """
     context_length = model.config.context_length
-    if keras.backend.backend() == "jax":
-        # XLA:CPU's steps stop page-faulting (~25 % faster), where called before JAX started its
-        # threads: llm-keras calls it first thing; in a script, call it before building a model.
-        keep_freed_host_memory()
     check_windows(len(train_ids), context_length, config.batch_size, what="training split")
     num_eval = config.eval_batches * config.batch_size
     check_windows(len(val_ids), context_length, num_eval, what="validation split")

@@ -38,9 +38,9 @@ def page_faults_per_round(mode):
     return faults, pages
 
 
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 glibc_only = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-    reason="the settings are glibc's mallopt; other C libraries are left as they are",
+    not GLIBC, reason="the settings are glibc's mallopt; other C libraries are left as they are"
 )
 
 
@@ -57,8 +57,6 @@ def test_glibc_by_default_faults_the_buffers_in_again():
     assert faults > 0.1 * pages, (faults, pages)
 
 
-@pytest.mark.skipif(
-    platform.system() == "Linux" and platform.libc_ver()[0] == "glibc", reason="glibc applies them"
-)
+@pytest.mark.skipif(GLIBC, reason="glibc applies them")
 def test_other_c_libraries_are_left_alone():
     assert keep_freed_host_memory() is False
