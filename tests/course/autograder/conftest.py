@@ -23,7 +23,7 @@ from tests.course.autograder import corpus
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "autograder" / "example_course"
 # Short limits keep the fault cases quick (the defaults are 30 s per cell, 300 s per submission).
-TEST_LIMITS = Limits(cell_timeout=6.0, submission_timeout=60.0, memory_bytes=1536 << 20,
+TEST_LIMITS = Limits(cell_timeout=12.0, submission_timeout=60.0, memory_bytes=1536 << 20,
                      output_bytes=1 << 20)
 
 
