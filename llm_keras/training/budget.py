@@ -236,7 +236,8 @@ class ComputeBudget:
     """What a training run needs: ``compute_budget``'s result; ``str()`` is a readable table."""
 
     model: str
-    n_params: int
+    n_params: int  # every trainable number: what memory holds
+    n_compute_params: int  # the N of 6ND: without the position table, which is looked up
     n_tokens: float
     flops_per_token: float
     flops: float
@@ -285,7 +286,7 @@ class ComputeBudget:
                         f"tensor parallel {self.tensor_parallel}, ZeRO stage {self.zero_stage}")),
             ("utilisation", f"{self.utilisation:.0%} of the peak (MFU)"),
             ("device-hours", f"{self.device_hours:,.1f}"),
-            ("wall clock", f"{hours:,.1f} h ({hours / 24:,.1f} days)"),
+            ("wall clock", _duration(hours)),
             *((f"memory: {part}", _gigabytes(size)) for part, size in self.memory.items()),
             ("memory per device", (f"{_gigabytes(self.memory_per_device)} of "
                                    f"{_gigabytes(self.device.memory_bytes)}: {verdict}")),
@@ -338,7 +339,8 @@ def compute_budget(model, n_tokens: float, device: str | Device = "h100",
     memory["activations"] = activations
     flops_per_token = model.flops_per_token(training=True)
     return ComputeBudget(
-        model=name, n_params=n_params, n_tokens=n_tokens, flops_per_token=flops_per_token,
+        model=name, n_params=n_params, n_compute_params=model.num_parameters(non_embedding=True),
+        n_tokens=n_tokens, flops_per_token=flops_per_token,
         flops=flops_per_token * n_tokens, device=chosen, precision=precision,
         utilisation=utilisation, batch_size=batch_size, zero_stage=zero_stage,
         data_parallel=data_parallel, tensor_parallel=tensor_parallel, memory=memory,
@@ -384,6 +386,15 @@ def _config(config):
             f"Expected a preset name or a GPTConfig, got {type(config).__name__}."
         )
     return config
+
+
+def _duration(hours: float) -> str:
+    """``0.8`` -> ``"48 min"``, ``30`` -> ``"30.0 h"``, ``100`` -> ``"100.0 h (4.2 days)"``."""
+    if hours < 1:
+        return f"{hours * 60:,.0f} min"
+    if hours < 48:
+        return f"{hours:,.1f} h"
+    return f"{hours:,.1f} h ({hours / 24:,.1f} days)"
 
 
 def _gigabytes(size: float) -> str:

@@ -56,6 +56,7 @@ def test_six_n_d_matches_gpt3_and_chinchilla():
 
 def test_gpt2_small_parameters_and_flops_per_token(gpt2_budget):
     assert gpt2_budget.n_params == GPT2_PARAMS
+    assert gpt2_budget.n_compute_params == GPT2_NON_EMBEDDING  # the N of 6 N D
     assert round(GPT2_NON_EMBEDDING / 1e6, 2) == 123.65  # nanoGPT's printout
     # nanoGPT's estimate_mfu / PaLM: 6 N + 12 L T d, N without the position table.
     expected = 6 * GPT2_NON_EMBEDDING + 12 * 12 * 1024 * 768
@@ -226,3 +227,10 @@ def test_counting_a_preset_allocates_no_weights():
     budget = compute_budget("gpt2-small", 1e9)
     after = global_state.get_global_attribute("uninitialized_variables") or []
     assert budget.n_params == GPT2_PARAMS and list(after) == before
+
+
+@pytest.mark.parametrize("hours, shown", [(0.8, "48 min"), (30, "30.0 h"), (100, "100.0 h (4.2 days)")])
+def test_the_wall_clock_line_reads_in_units_that_fit(hours, shown):
+    from llm_keras.training.budget import _duration
+
+    assert _duration(hours) == shown
