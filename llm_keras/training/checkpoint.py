@@ -14,13 +14,21 @@ exactly what the uninterrupted run computed after step ``s``.
 Files appear whole or not at all (``llm_keras.files.atomic_output``): a run killed while saving
 leaves the previous checkpoints untouched and at most a hidden ``.part`` file, which the next
 save removes. Only the last ``keep`` checkpoints are kept.
+
+A checkpoint is verified when it is read: the zip archive and each member's CRC-32, then a
+SHA-256 of every array that the state records. A damaged file (truncated, emptied, a flipped
+byte, by a full disk or a copy cut short) raises ``DamagedCheckpoint``, naming it; resuming sets
+it aside as ``step-*.npz.damaged`` and goes on from the newest intact one
+(``restore_latest_intact``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import keras
@@ -32,6 +40,15 @@ CHECKPOINT_DIR = "checkpoints"
 FORMAT = "llm_keras.checkpoint"
 VERSION = 1
 _NAME = re.compile(r"^step-(\d{8})\.npz$")
+DAMAGED_SUFFIX = ".damaged"
+
+
+class DamagedCheckpoint(ValueError):
+    """A checkpoint file that cannot be read back whole: ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path} is damaged ({reason}).")
+        self.path, self.reason = Path(path), reason
 
 
 def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
@@ -78,6 +95,7 @@ def save_checkpoint(path: str | os.PathLike, model, state: dict) -> Path:
         **{f"{group}_variables": [v.path for v in vs] for group, vs in groups.items()},
         **state,
     }
+    full_state["sha256"] = _digest(arrays)
     arrays["state"] = np.array(json.dumps(full_state))
     with atomic_output(path) as file:
         np.savez(file, **arrays)
@@ -94,14 +112,7 @@ def restore_checkpoint(path: str | os.PathLike, model) -> dict:
             of other variables (another configuration).
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        state = json.loads(str(arrays.pop("state")))
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{path} is not a readable checkpoint ({error}).") from None
-    if state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an llm_keras checkpoint (format {state.get('format')!r}).")
+    arrays, state = read_checkpoint(path)
     groups = {"model": model.variables, "optimizer": _optimizer_variables(model)}
     for group, variables in groups.items():
         saved = sorted(name for name in arrays if name.startswith(f"{group}_"))
@@ -117,6 +128,77 @@ def restore_checkpoint(path: str | os.PathLike, model) -> dict:
         for name, variable in zip(saved, variables, strict=True):
             variable.assign(arrays[name].astype(variable.dtype))
     return state
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
+    """``(arrays, state)`` of a checkpoint file, verified (archive, CRC-32s, SHA-256).
+
+    Raises:
+        DamagedCheckpoint: the file is missing, empty, truncated or altered.
+        ValueError: the file is whole but not an llm_keras checkpoint.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise DamagedCheckpoint(path, "the file is empty")
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except DamagedCheckpoint:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile) as error:
+        raise DamagedCheckpoint(path, f"{type(error).__name__}: {error}") from None
+    try:
+        state = json.loads(str(arrays.pop("state")))
+    except (KeyError, ValueError):
+        raise ValueError(f"{path} is not an llm_keras checkpoint (it has no state).") from None
+    if state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an llm_keras checkpoint (format {state.get('format')!r}).")
+    if "sha256" in state and state["sha256"] != _digest(arrays):  # (older files have none)
+        raise DamagedCheckpoint(path, "its arrays differ from the SHA-256 saved with them")
+    return arrays, state
+
+
+def restore_latest_intact(directory: str | os.PathLike, model, report=print) -> tuple[Path, dict]:
+    """Restore the newest checkpoint of a run directory that reads back whole.
+
+    Each damaged newer one is renamed ``step-*.npz.damaged`` (kept for a look, never read again)
+    and ``report`` is told, in a sentence, which and why. Returns ``(path, state)``.
+
+    Raises:
+        ValueError: no checkpoint at all, or none intact.
+    """
+    directory = Path(directory)
+    candidates = list_checkpoints(directory)
+    if not candidates:
+        raise ValueError(
+            f"Nothing to resume in {str(directory)!r}: it has no checkpoints/step-*.npz. Leave "
+            "out --resume to start a new run there."
+        )
+    for path in reversed(candidates):
+        try:
+            return path, restore_checkpoint(path, model)
+        except DamagedCheckpoint as damaged:
+            aside = path.with_name(path.name + DAMAGED_SUFFIX)
+            os.replace(path, aside)
+            report(f"Checkpoint {path} is damaged ({damaged.reason}): set aside as {aside.name}.")
+    raise ValueError(
+        f"Every checkpoint in {directory / CHECKPOINT_DIR} is damaged (each is set aside as "
+        f"*{DAMAGED_SUFFIX}): the run cannot resume. Start it again without --resume, in a new "
+        "--out folder."
+    )
+
+
+def _digest(arrays: dict) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == "state":
+            continue
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _first_difference(saved_paths, saved_shapes, variables):

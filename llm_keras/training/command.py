@@ -178,11 +178,15 @@ def run_train(args: argparse.Namespace) -> int:
         f"{len(train_ids):,} tokens ({tokenizer.vocab_size} ids), validating on "
         f"{len(val_ids):,}; {where}; run directory {out}"
     )
-    history = train(
-        model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
-        resume=args.resume, verbose=2 if args.quiet else "auto",
-        state={"model_config": model_config.to_dict()},
-    )  # fmt: skip
+    try:
+        history = train(
+            model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
+            resume=args.resume, verbose=2 if args.quiet else "auto",
+            state={"model_config": model_config.to_dict()},
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        _say_what_was_kept(out, training_config)
+        raise
     if not history.evaluations:
         print("Nothing to train.")
         return 0
@@ -193,6 +197,20 @@ def run_train(args: argparse.Namespace) -> int:
         f"; loss curve: {out / 'loss_curve.png'}"
     )
     return 0
+
+
+def _say_what_was_kept(out, training_config):
+    """After Ctrl-C or SIGTERM: which checkpoint the run keeps and how to go on from it."""
+    from llm_keras.training.checkpoint import latest_checkpoint
+
+    kept = latest_checkpoint(out)
+    if kept is None:
+        print(f"\nStopped before the first checkpoint (every --eval-interval "
+              f"{training_config.eval_interval} steps): nothing to resume in {out}.")
+        return
+    step = int(kept.stem.split("-")[1]) // training_config.gradient_accumulation_steps
+    print(f"\nStopped. {out} keeps the checkpoint of step {step} ({kept.name}); continue with "
+          f"`llm-keras train --out {out} --resume`.")
 
 
 def _check_parallel_options(args):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zipfile
 from pathlib import Path
 
 MODEL_FILE = "model.keras"
@@ -55,6 +56,17 @@ def load_for_inference(directory: str | os.PathLike):
     # compile=False: generation needs the weights, not the training set-up saved with them
     # (the loss, metrics and the optimizer's learning-rate schedule, whose classes live in
     # llm_keras.training and would otherwise have to be imported first).
-    model = keras.saving.load_model(path, compile=False)
+    if path.stat().st_size == 0 or not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is damaged: it is not a whole Keras archive (empty, cut short or altered). "
+            "Copy the run directory again, or train again (`llm-keras train --out DIR`)."
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path} could not be loaded ({type(error).__name__}: {error}). If the file was "
+            "copied or cut short, copy the run directory again; else train again."
+        ) from None
     tokenizer = Tokenizer.load(directory / TOKENIZER_DIR)
     return model, tokenizer

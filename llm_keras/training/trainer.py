@@ -27,11 +27,7 @@ import keras
 
 from llm_keras.config_dict import ConfigDict
 from llm_keras.data.windows import NextTokenWindows, check_windows, evaluation_windows
-from llm_keras.training.checkpoint import (
-    Checkpoint,
-    latest_checkpoint,
-    restore_checkpoint,
-)
+from llm_keras.training.checkpoint import Checkpoint, restore_latest_intact
 from llm_keras.training.history import LossHistory
 from llm_keras.training.losses import CausalLMLoss
 from llm_keras.training.metrics import BitsPerCharacter, Perplexity
@@ -282,14 +278,8 @@ def train(
     return history
 
 
-def _resume(model, directory, state, history):
-    path = latest_checkpoint(directory)
-    if path is None:
-        raise ValueError(
-            f"Nothing to resume in {str(directory)!r}: it has no checkpoints/step-*.npz. Leave "
-            "out --resume to start a new run there."
-        )
-    saved = restore_checkpoint(path, model)
+def _resume(model, directory, state, history, report=print):
+    path, saved = restore_latest_intact(directory, model, report)
     for key, value in state.items():
         if saved.get(key) != value:
             raise ValueError(
@@ -297,4 +287,6 @@ def _resume(model, directory, state, history):
                 f"{value!r}). Resume with the settings the run started with."
             )
     resumed = LossHistory(history.tokens_per_step, history.log_every, saved["history"])
+    accumulation = saved.get("training_config", {}).get("gradient_accumulation_steps", 1)
+    report(f"Resuming from step {saved['step'] // accumulation} ({path.name}).")
     return saved["step"], resumed

@@ -122,3 +122,34 @@ def test_resume_and_data_errors(tmp_path, data_file, capsys):
     assert "already holds a run" in capsys.readouterr().err
     assert main(["--out", str(out), "--resume", "--batch-size", "4"]) == 2
     assert "batch_size=4 differs from the run's batch_size=8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_a_run_and_says_what_it_keeps(tmp_path, data_file, number):
+    # Started as a shell starts a background job: with SIGINT ignored. Python then leaves it
+    # ignored unless the command sets its own handlers (JAX runs went on to "Done" before).
+    out = tmp_path / "run"
+    interval = 10
+    command = [sys.executable, "-m", "llm_keras.training.command",
+               *train_args(data_file, out, 100_000, "--eval-interval", str(interval),
+                           "--sample-tokens", "0")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    first = out / "checkpoints" / f"step-{interval:08d}.npz"
+    deadline = time.monotonic() + 600  # a busy machine can take minutes to start and compile
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.exists() and process.poll() is None, process.stderr.read()[-2000:]
+    process.send_signal(number)
+    try:
+        stdout, stderr = process.communicate(timeout=120)  # seconds, on a busy machine
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"{signal.Signals(number).name} did not stop the run within 120 s")
+    assert process.returncode == 130, stderr[-2000:]
+    kept = latest_checkpoint(out)
+    step = int(kept.stem.split("-")[1])
+    assert f"keeps the checkpoint of step {step} ({kept.name})" in stdout
+    assert f"llm-keras train --out {out} --resume" in stdout
+    assert "llm-keras: interrupted" in stderr and "Traceback" not in stderr

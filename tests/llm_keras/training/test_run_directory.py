@@ -25,3 +25,15 @@ def test_a_new_model_round_trips_through_a_run_directory(tmp_path):
 def test_a_missing_model_says_what_to_pass(tmp_path):
     with pytest.raises(ValueError, match="llm-keras train --out DIR"):
         load_for_inference(tmp_path)
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied"])
+def test_a_damaged_model_file_is_named_as_damaged_not_missing(tmp_path, how):
+    config = GPTConfig.preset("shakespeare-char-cpu", n_layers=1, d_model=32, n_heads=2, vocab_size=5)
+    save_for_inference(tmp_path, GPT(config), CharTokenizer.train("abcde"))
+    path = tmp_path / "model.keras"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncated" else b"")
+    with pytest.raises(ValueError, match=r"model\.keras is damaged") as error:
+        load_for_inference(tmp_path)
+    assert "not found" not in str(error.value).lower()

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from llm_keras.training.checkpoint import (
+    DamagedCheckpoint,
     latest_checkpoint,
     list_checkpoints,
+    read_checkpoint,
     restore_checkpoint,
 )
 from llm_keras.training.nan_guard import TrainingDiverged
@@ -77,6 +79,65 @@ def test_resuming_from_a_checkpoint_repeats_the_uninterrupted_run(tmp_path, smal
     # A checkpoint does not load into a model of another configuration.
     with pytest.raises(ValueError, match="another model configuration"):
         restore_checkpoint(latest_checkpoint(tmp_path / "whole"), tiny_run(config, d_model=16))
+
+
+def _damage(path, how):
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "emptied":
+        path.write_bytes(b"")
+    else:  # one byte of the first weight array flipped, the zip left readable but its CRC wrong
+        index = data.index(b"model_00000.npy") + 200
+        path.write_bytes(data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1:])
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied", "flipped"])
+def test_resume_sets_a_damaged_checkpoint_aside_and_goes_on_from_the_newest_intact(
+        tmp_path, small_ids, how, capsys):
+    config = TrainingConfig(steps=60, keep_checkpoints=5, **SMALL)
+    train_ids, val_ids = small_ids[:18_000], small_ids[18_000:]
+    whole = train(tiny_run(config), train_ids, val_ids, config, tmp_path / "whole", verbose=0)
+    cut = tmp_path / "cut"
+    stopper = StopAfterEpochs(2)
+    train(tiny_run(config), train_ids, val_ids, config, cut, verbose=0, callbacks=[stopper])
+    newest = latest_checkpoint(cut)
+    assert newest.name == "step-00000040.npz"
+    _damage(newest, how)
+    with pytest.raises(DamagedCheckpoint, match="step-00000040.npz is damaged"):
+        read_checkpoint(newest)
+
+    capsys.readouterr()
+    resumed = train(tiny_run(config, seed=99), train_ids, val_ids, config, cut, resume=True,
+                    verbose=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"Checkpoint {newest} is damaged (")
+    assert lines[1] == "Resuming from step 20 (step-00000020.npz)."
+    assert (cut / "checkpoints" / "step-00000040.npz.damaged").is_file()
+    # from step 20 the resumed run repeats the uninterrupted one exactly
+    assert [r["val_loss"] for r in resumed.evaluations] == [
+        r["val_loss"] for r in whole.evaluations]
+
+
+def test_a_checkpoint_whose_arrays_changed_fails_its_checksum(tmp_path, small_ids):
+    config = TrainingConfig(steps=20, **SMALL)
+    train(tiny_run(config), small_ids[:18_000], small_ids[18_000:], config, tmp_path, verbose=0)
+    path = latest_checkpoint(tmp_path)
+    arrays, state = read_checkpoint(path)
+    arrays["model_00000"] = arrays["model_00000"] + 1.0  # rewritten whole: zip and CRCs valid
+    np.savez(path, state=np.array(__import__("json").dumps(state)), **arrays)
+    with pytest.raises(DamagedCheckpoint, match="differ from the SHA-256"):
+        read_checkpoint(path)
+
+
+class StopAfterEpochs(keras.callbacks.Callback):
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
 
 
 class StopAfterEpoch(keras.callbacks.Callback):
