@@ -17,6 +17,7 @@ command exits with status 2; they never show a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -84,12 +85,54 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     stop_on_interrupt_and_terminate()
     try:
         return args.handler(args) or 0
+    except UnicodeDecodeError as error:  # a file that should be UTF-8 text
+        print(f"{parser.prog}: error: {_in_options(_not_utf8(error, args), parser, argv)}",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:  # bad values, missing files, failed downloads
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_in_options(str(error), parser, argv)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _in_options(message: str, parser: argparse.ArgumentParser, argv) -> str:
+    """A library error in the words of the command line: ``warmup_steps=300`` becomes
+    ``--warmup-steps 300`` and ``eval_interval`` becomes ``--eval-interval``, for the options of
+    the command that ran (the library's messages name its Python arguments)."""
+    options = {}
+    for action in _command_parser(parser, argv)._actions:
+        long = [o for o in action.option_strings if o.startswith("--")]
+        if long and action.dest not in ("help",):
+            options[action.dest] = long[0]
+    for dest, option in sorted(options.items(), key=lambda item: -len(item[0])):
+        message = re.sub(rf"(?<![\w.-]){dest}=(['\"]?)([^\s,;:()'\"]+)\1", rf"{option} \2", message)
+        if "_" in dest:  # a Python identifier, never a plain word of the sentence
+            message = re.sub(rf"(?<![\w.-]){dest}(?!\w)", option, message)
+    return message
+
+
+def _command_parser(parser, argv):
+    """The sub-parser that handled ``argv`` (``llm-keras tokenize train ...``: train's)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    while True:
+        choices = next((a.choices for a in parser._actions
+                        if isinstance(a, argparse._SubParsersAction)), None)
+        if not choices:
+            return parser
+        word = next((w for w in words if w in choices), None)
+        if word is None:
+            return parser
+        parser, words = choices[word], words[words.index(word) + 1:]
+
+
+def _not_utf8(error: UnicodeDecodeError, args) -> str:
+    files = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
+             if isinstance(value, Path) and value.is_file()]
+    where = " or ".join(files) or "the input file"
+    return (f"{where} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}): convert it first, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.txt`.")
 
 
 # --- llm-keras data -------------------------------------------------------------------------

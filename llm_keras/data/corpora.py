@@ -193,12 +193,14 @@ def _download_into_cache(name: str, corpus: Corpus, file: Path) -> Path:
     if corpus.url is None:
         raise FileNotFoundError(
             f"{name} is not in the cache folder {file.parent}, and it cannot be downloaded: "
-            f"{_how_to_get(name, corpus)} Put it at {file}, or pass path=<the file or its "
-            f"folder>, or set {DATA_ENV} to the folder that holds it."
+            f"{_how_to_get(name, corpus)} Put it at {file}, or give the file (or its folder) "
+            f"instead of the name (`llm-keras train --data FILE`; in Python, "
+            f"path=<the file or its folder>), or set {DATA_ENV} to the folder that holds it."
         )
     file.parent.mkdir(parents=True, exist_ok=True)
     return download_file(
         corpus.url, file, sha256=corpus.sha256, size=corpus.size,
-        advice=f"Without internet access, download {corpus.url} by hand, then pass "
-               f"path=<the file or its folder>, or set {DATA_ENV} to its folder.",
+        advice=f"Without internet access, download {corpus.url} by hand, then give the file "
+               f"instead of the name (`llm-keras train --data FILE`; in Python, "
+               f"path=<the file or its folder>), or set {DATA_ENV} to its folder.",
     )

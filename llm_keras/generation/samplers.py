@@ -55,12 +55,13 @@ def check_sampling_options(temperature=1.0, top_k=None, top_p=None):
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
             raise ValueError(
-                f"top_k={top_k!r} must be None (no filter) or an integer >= 1: the number of "
-                "likeliest tokens kept."
+                f"top_k={top_k!r} is not a number of likeliest tokens to keep: give an integer "
+                ">= 1, or leave top_k out (None) for no filter."
             )
     if top_p is not None:
         if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
-            raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}.")
+            raise ValueError(f"top_p={top_p!r} is not a number in (0, 1]: give one, or leave "
+                             "top_p out (None) for no filter.")
         if not 0 < top_p <= 1:
             raise ValueError(
                 f"top_p={top_p} is outside (0, 1]: it is the probability mass of the likeliest "

@@ -433,10 +433,10 @@ def _settings(args, out):
     for group in ("training", "model"):
         for field, value in given[group].items():
             if saved[group].get(field, value) != value or field not in saved[group]:
+                started = saved[group].get(field, _preset_default(saved["preset"], group, field))
                 raise ValueError(
-                    f"--resume: {field}={value!r} differs from the run's "
-                    f"{field}={saved[group].get(field, '(the preset default)')!r}; a resumed "
-                    "run keeps its settings (leave the option out)."
+                    f"--resume: {field}={value!r} differs from the run's {field}={started!r}; "
+                    "a resumed run keeps its settings (leave the option out)."
                 )
     return saved
 
@@ -466,6 +466,16 @@ def _read_data(path):
     if not text:
         raise ValueError(f"--data {path} is empty.")
     return text, hashlib.sha256(raw).hexdigest()
+
+
+def _preset_default(preset, group, field):
+    """The value a run that did not set ``field`` got from its preset."""
+    from llm_keras.models import GPTConfig
+    from llm_keras.training.trainer import TrainingConfig
+
+    if group == "training":
+        return getattr(TrainingConfig.preset(_training_preset(preset)), field)
+    return getattr(GPTConfig.preset(preset), field)
 
 
 def _training_preset(model_preset):

@@ -226,6 +226,13 @@ def train(
     context_length = model.config.context_length
     check_windows(len(train_ids), context_length, config.batch_size, what="training split")
     num_eval = config.eval_batches * config.batch_size
+    if 0 < len(val_ids) - context_length < num_eval:
+        raise ValueError(
+            f"An evaluation reads eval_batches={config.eval_batches} batches of "
+            f"batch_size={config.batch_size} windows ({num_eval:,} windows), more than the "
+            f"{len(val_ids) - context_length:,} different windows of the validation split: use a "
+            "smaller batch_size or eval_batches, or more text."
+        )
     check_windows(len(val_ids), context_length, num_eval, what="validation split")
     if directory is None and resume:
         raise ValueError("resume=True needs the run directory that holds the checkpoints.")

@@ -79,7 +79,7 @@ def test_tokenize_a_file_to_npy_and_back(tmp_path, data_dir, capsys):
         (["tokenize", "train", "--corpus", "/no/such.txt", "--vocab-size", "300", "--out", "x"],
          "Corpus file not found: '/no/such.txt'"),
         (["tokenize", "train", "--corpus", "{corpus}", "--vocab-size", "100", "--out", "x"],
-         "vocab_size=100 is too small"),
+         "--vocab-size 100 is too small"),
         (["tokenize", "decode", "--tokenizer", "{tok}", "--ids", "5000"], "Token id 5000 at position 0"),
         (["tokenize", "encode", "--tokenizer", "{tok}", "--text", "a<|endoftext|>"],
          "special token '<|endoftext|>'"),
@@ -89,15 +89,38 @@ def test_tokenize_a_file_to_npy_and_back(tmp_path, data_dir, capsys):
           "--out", "x"], "--special works with --type byte-bpe only"),
         (["tokenize", "train", "--type", "word-bpe", "--corpus", "{corpus}", "--out", "x"],
          "needs --vocab-size"),
+        # Library errors are said in the command's words: the option the user typed, not the
+        # Python argument behind it.
+        (["tokenize", "train", "--corpus", "{latin1}", "--vocab-size", "300", "--out", "x"],
+         "--corpus {latin1} is not UTF-8 text (byte 0xe9 at offset 3)"),
+        (["data", "clean", "{latin1}", "{out}"], "or pass --encoding-errors replace to read"),
+        (["train", "--data", "{corpus}", "--out", "{out}", "--steps", "100"],
+         "--steps 100 is not a multiple of --eval-interval 250"),
+        (["train", "--data", "{corpus}", "--out", "{out}", "--batch-size", "100000"],
+         "reads --eval-batches 20 batches of --batch-size 100000 windows (2,000,000 windows)"),
+        (["train", "--out", "{run}", "--resume", "--batch-size", "4"],
+         "--batch-size 4 differs from the run's --batch-size 12"),
+        (["generate", "--checkpoint", "{out}", "--prompt", "a", "--top-k", "0"],
+         "--top-k 0 is not a number of likeliest tokens to keep: give an integer >= 1, or leave "
+         "--top-k out"),
     ],
 )
 def test_bad_input_is_one_plain_error_line(argv, message, tmp_path, data_dir, capsys):
     tok = tmp_path / "tok"
     ByteLevelBPETokenizer.train("hello world " * 20, 260, ["<|endoftext|>"]).save(tok)
-    argv = [a.format(corpus=data_dir / "tinyshakespeare.txt", tok=tok) for a in argv]
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9 bad\n".encode("latin-1"))
+    run = tmp_path / "run"  # a run started from the preset's settings, to resume
+    run.mkdir()
+    (run / "run.json").write_text('{"preset": "shakespeare-char-cpu", "data": "x", '
+                                  '"tokenizer": null, "training": {}, "model": {}}')
+    names = dict(corpus=data_dir / "tinyshakespeare.txt", tok=tok, latin1=latin1,
+                 out=tmp_path / "out", run=run)
+    argv = [a.format(**names) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("llm-keras: error: ") and message in err
+    last = err.strip().splitlines()[-1]  # (after a progress bar, if the command showed one)
+    assert last.startswith("llm-keras: error: ") and message.format(**names) in last
     assert "Traceback" not in err
 
 

@@ -154,7 +154,7 @@ def test_offline_download_error_says_what_to_do(dead_url, cache, monkeypatch):
         load_tiny_shakespeare()
     message = str(err.value)
     assert f"Could not download {dead_url}" in message and "offline" in message
-    assert "pass path=<the file or its folder>, or set LLM_KERAS_DATA" in message
+    assert "path=<the file or its folder>), or set LLM_KERAS_DATA" in message
     assert list(cache.iterdir()) == []
 
 

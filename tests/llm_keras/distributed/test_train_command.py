@@ -58,7 +58,7 @@ def errors():
     if BACKEND == "jax":
         cases += [
             (["--distribution", "model", "--devices", "4"],
-             "n_heads=2 is not divisible by the 4 devices of the model axis"),
+             "--n-heads 2 is not divisible by the 4 devices of the model axis"),
             (["--distribution", "data", "--workers", "a:1,b:2", "--worker-index", "0"],
              "--workers runs on TensorFlow and PyTorch"),
         ]  # fmt: skip
@@ -75,7 +75,7 @@ def errors():
     else:
         cases.append(
             (["--distribution", "data", "--devices", "2", "--batch-size", "7"],
-             "batch_size=7 is not divisible by the 2 devices")
+             "--batch-size 7 is not divisible by the 2 devices")
         )  # fmt: skip
     return cases
 

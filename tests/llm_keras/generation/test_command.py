@@ -83,9 +83,9 @@ def test_the_byte_level_end_of_text_token_is_the_default_end(tmp_path, capsys):
         (["--prompt", ""], "The prompt is empty"),
         (["--prompt", "JULIET:"], "Character 'J' (U+004A) at position 0 is not in this"),
         (["--max-new-tokens", "0"], "--max-new-tokens 0: give a number of tokens >= 1"),
-        (["--top-p", "2"], "top_p=2.0 is outside (0, 1]"),
-        (["--top-k", "0"], "top_k=0 must be None"),
-        (["--temperature", "-1"], "temperature=-1.0 must be a finite number >= 0"),
+        (["--top-p", "2"], "--top-p 2.0 is outside (0, 1]"),
+        (["--top-k", "0"], "--top-k 0 is not a number of likeliest tokens to keep"),
+        (["--temperature", "-1"], "--temperature -1.0 must be a finite number >= 0"),
         (["--end-token", "ROMEO"], "--end-token 'ROMEO' is 5 tokens for this tokenizer"),
     ],
 )

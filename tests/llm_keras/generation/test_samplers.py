@@ -159,8 +159,8 @@ def test_seeds_are_reproducible_and_keys_are_seeds():
     [
         (dict(temperature=-0.5), "temperature=-0.5 must be a finite number >= 0"),
         (dict(temperature="hot"), "temperature must be a number >= 0, got 'hot'"),
-        (dict(top_k=0), "top_k=0 must be None"),
-        (dict(top_k=2.5), "top_k=2.5 must be None"),
+        (dict(top_k=0), "top_k=0 is not a number of likeliest tokens to keep"),
+        (dict(top_k=2.5), "top_k=2.5 is not a number of likeliest tokens to keep"),
         (dict(top_p=0.0), "top_p=0.0 is outside (0, 1]"),
         (dict(top_p=1.5), "top_p=1.5 is outside (0, 1]"),
     ],

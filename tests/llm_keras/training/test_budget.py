@@ -211,7 +211,7 @@ def test_the_command_prints_the_table(capsys, gpt2_budget):
     (["--preset", "gpt3", "--tokens", "1e9"], "Unknown preset 'gpt3'"),
     (["--tokens", "1e9", "--device", "tpu"], "Unknown device 'tpu'"),
     (["--tokens", "-5"], "n_tokens must be a positive number"),
-    (["--tokens", "1e9", "--utilisation", "1.2"], "utilisation=1.2 is outside (0, 1]"),
+    (["--tokens", "1e9", "--utilisation", "1.2"], "--utilisation 1.2 is outside (0, 1]"),
 ])
 def test_the_command_says_what_is_wrong_in_one_line(capsys, args, message):
     assert main(["budget", *args]) == 2

@@ -95,12 +95,12 @@ def test_outputs_of_a_run(tmp_path, data_file, capsys):
     "args, message",
     [
         (["--preset", "gpt3"], "Unknown preset 'gpt3'"),
-        (["--batch-size", "20000"], "batch_size=20000 is larger than the"),
+        (["--batch-size", "20000"], "--batch-size 20000 is larger than the"),
         (
             ["--steps", "45", "--eval-interval", "10"],
-            "steps=45 is not a multiple of eval_interval=10",
+            "--steps 45 is not a multiple of --eval-interval 10",
         ),
-        (["--dtype-policy", "float8"], "Unknown dtype_policy 'float8'"),
+        (["--dtype-policy", "float8"], "Unknown --dtype-policy 'float8'"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, data_file, capsys, args, message):
@@ -121,7 +121,7 @@ def test_resume_and_data_errors(tmp_path, data_file, capsys):
     assert main(train_args(data_file, out, 10, "--eval-interval", "10")) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert main(["--out", str(out), "--resume", "--batch-size", "4"]) == 2
-    assert "batch_size=4 differs from the run's batch_size=8" in capsys.readouterr().err
+    assert "--batch-size 4 differs from the run's --batch-size 8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
