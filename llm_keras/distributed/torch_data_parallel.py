@@ -30,6 +30,7 @@ import keras
 
 from llm_keras.distributed.backends import require_backend
 from llm_keras.distributed.worker_loop import check_worker_index, parse_workers, run_worker_steps
+from llm_keras.seeding import set_seed
 
 
 def start_torch_workers(workers, index, timeout_seconds=300):
@@ -95,7 +96,7 @@ def train_torch_data_parallel(model_config, training_config, train_ids, log=None
     if not dist.is_initialized():
         raise ValueError("Call start_torch_workers(workers, index) first, on every worker.")
     count, index = dist.get_world_size(), dist.get_rank()
-    keras.utils.set_random_seed(training_config.seed)
+    set_seed(training_config.seed)
     model = GPT(model_config, dtype=training_config.dtype_policy)
     with torch.no_grad():
         for variable in model.variables:  # everyone starts from worker 0's weights

@@ -127,6 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from llm_keras.data import train_val_split
     from llm_keras.models import GPT, GPTConfig
+    from llm_keras.seeding import set_seed
     from llm_keras.tokenizers import CharTokenizer, Tokenizer
     from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
 
@@ -157,7 +158,7 @@ def run_train(args: argparse.Namespace) -> int:
                               out)  # fmt: skip
     scope = _parallel_scope(args, model_config, training_config)
     with scope:
-        keras.utils.set_random_seed(training_config.seed)
+        set_seed(training_config.seed)
         model = GPT(model_config, dtype=training_config.dtype_policy)
         compile_for_training(
             model, training_config, tokens_per_character=len(ids) / len(text),
