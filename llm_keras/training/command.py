@@ -182,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         history = train(
             model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
-            resume=args.resume, verbose=2 if args.quiet else "auto",
+            resume=args.resume, verbose=_verbosity(args),
             state={"model_config": model_config.to_dict()},
         )  # fmt: skip
     except KeyboardInterrupt:
@@ -198,6 +198,14 @@ def run_train(args: argparse.Namespace) -> int:
         f"; loss curve: {out / 'loss_curve.png'}"
     )
     return 0
+
+
+def _verbosity(args):
+    """Keras's progress bar on a terminal; one line per interval when the output is a file or a
+    pipe (a bar redrawn there writes hundreds of kilobytes), or with --quiet."""
+    import sys
+
+    return 2 if args.quiet or not sys.stdout.isatty() else "auto"
 
 
 def _say_what_was_kept(out, training_config):

@@ -153,3 +153,15 @@ def test_ctrl_c_or_sigterm_stops_a_run_and_says_what_it_keeps(tmp_path, data_fil
     assert f"keeps the checkpoint of step {step} ({kept.name})" in stdout
     assert f"llm-keras train --out {out} --resume" in stdout
     assert "llm-keras: interrupted" in stderr and "Traceback" not in stderr
+
+
+def test_output_to_a_file_is_one_line_per_interval(tmp_path, data_file, capsys):
+    # No --quiet; pytest's captured stdout is not a terminal, like a redirect to a file.
+    args = [a for a in train_args(data_file, tmp_path / "run", 30, "--eval-interval", "10",
+                                  "--sample-tokens", "0") if a != "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\x1b" not in out  # no bar redrawn in place
+    intervals = [line for line in out.splitlines() if line.startswith("10/10 - ")]
+    assert len(intervals) == 3, out[-2000:]
+    assert len(out) < 5_000
