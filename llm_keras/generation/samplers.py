@@ -91,6 +91,7 @@ def top_k_filter(logits, k):
         ``(batch, vocab)``: a logit survives when it is at least the ``k``-th highest of its row,
         so ties with the ``k``-th are kept (as in nanoGPT's ``generate``).
     """
+    logits = ops.convert_to_tensor(logits)  # (a NumPy array would meet a tensor on torch)
     descending = ops.flip(ops.sort(logits, axis=-1), axis=-1)  # (batch, vocab)
     k = ops.minimum(k, logits.shape[-1])
     kth_highest = ops.take(descending, k - 1, axis=-1)[:, None]  # (batch, 1)
@@ -111,7 +112,7 @@ def top_p_filter(logits, p):
     Returns:
         ``(batch, vocab)`` with the tokens outside the nucleus set to ``-inf``.
     """
-    logits = ops.cast(logits, "float32")
+    logits = ops.cast(ops.convert_to_tensor(logits), "float32")
     descending = ops.flip(ops.sort(logits, axis=-1), axis=-1)  # (batch, vocab)
     probabilities = ops.softmax(descending, axis=-1)
     mass_before = ops.cumsum(probabilities, axis=-1) - probabilities  # of the likelier tokens

@@ -171,3 +171,14 @@ def test_bad_options_are_named(options, message):
     assert message in str(error.value)
     with pytest.raises(ValueError):
         next_token(ops.convert_to_tensor(LOGITS), **options)
+
+
+def test_filters_take_numpy_arrays_on_every_backend():
+    # On PyTorch, `numpy_array >= tensor` raised a TypeError inside the filters.
+    from llm_keras.generation.samplers import top_k_filter, top_p_filter
+
+    logits = np.array([[1.0, 3.0, 2.0, 0.5]], dtype="float32")
+    kept_k = keras.ops.convert_to_numpy(top_k_filter(logits, 2))
+    np.testing.assert_array_equal(np.isfinite(kept_k), [[False, True, True, False]])
+    kept_p = keras.ops.convert_to_numpy(top_p_filter(logits, 0.5))
+    np.testing.assert_array_equal(np.isfinite(kept_p), [[False, True, False, False]])
