@@ -1,4 +1,4 @@
-"""One seed for every random choice of a run, without importing TensorFlow (week 3, "Training").
+"""One seed for every random choice of a run, without importing TensorFlow (week 3, "The training loop").
 
 ``keras.utils.set_random_seed`` seeds Python, NumPy, the backend and Keras's own global seed
 generator, and also TensorFlow's, importing it whatever the backend: on JAX or PyTorch that costs

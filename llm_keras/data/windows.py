@@ -1,4 +1,4 @@
-"""Next-token windows: how a long run of token ids becomes training batches (week 1, "Training windows").
+"""Next-token windows: how a long run of token ids becomes training batches (week 1, "Next-token training windows").
 
 A language model learns from windows of ``context_length + 1`` consecutive ids: the first
 ``context_length`` are the input, the last ``context_length`` (the same window moved by one) are

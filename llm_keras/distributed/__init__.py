@@ -1,4 +1,4 @@
-"""Training on several devices and machines (week 5, "Parallel training").
+"""Training on several devices and machines (week 5, "Training on many devices").
 
 One idea per module, read beside the chapter:
 

@@ -1,4 +1,4 @@
-"""Which backend offers which kind of parallelism in Keras 3.15 (week 5, "Parallel training").
+"""Which backend offers which kind of parallelism in Keras 3.15 (week 5, "What each backend offers").
 
 =============  ==============================  =================================================
 backend        one machine, several devices    several machines

@@ -1,5 +1,5 @@
 """JAX on several machines: one process per machine, one mesh over all their devices (week 5,
-"Parallel training").
+"What each backend offers").
 
 Each process calls ``start_jax_workers`` first thing, with the same list of workers and its own
 index. ``keras.distribution.initialize`` starts ``jax.distributed``: worker 0's address is the

@@ -1,4 +1,4 @@
-"""Data and tensor parallelism with ``keras.distribution`` on JAX (week 5, "Parallel training").
+"""Data and tensor parallelism with ``keras.distribution`` on JAX (week 5, "A device mesh on a laptop").
 
 Two set-ups, each one call before the model is built:
 

@@ -1,5 +1,5 @@
 """Which slice of each GPT weight lives on which device: the layout map of tensor parallelism
-(week 5, "Parallel training").
+(week 5, "Tensor parallelism").
 
 Megatron-LM (Shoeybi et al. 2019, section 3) splits each transformer block so that the devices of
 the ``"model"`` axis exchange data only twice per block, once after attention and once after the

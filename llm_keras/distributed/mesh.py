@@ -1,5 +1,5 @@
-"""The device mesh: the devices of a run laid out on a grid with named axes (week 5, "Parallel
-training").
+"""The device mesh: the devices of a run laid out on a grid with named axes
+(week 5, "A device mesh on a laptop").
 
 Parallel training splits work two ways, and each gets an axis of the grid:
 

@@ -1,5 +1,5 @@
 """Data parallelism on TensorFlow, one machine: ``tf.distribute.MirroredStrategy`` with
-``model.fit`` (week 5, "Parallel training").
+``model.fit`` (week 5, "What each backend offers").
 
 ``MirroredStrategy`` keeps a copy ("mirror") of every variable on each device, splits each batch
 between them, and sums the gradients across devices before every update. The Keras loss divides

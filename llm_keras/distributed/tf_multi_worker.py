@@ -1,5 +1,5 @@
 """Data parallelism on TensorFlow, several machines: ``MultiWorkerMirroredStrategy`` with a
-training loop of our own (week 5, "Parallel training").
+training loop of our own (week 5, "What each backend offers").
 
 Each worker is a process, usually on its own machine, told who the others are by the environment
 variable ``TF_CONFIG``::

@@ -1,5 +1,5 @@
 """Data parallelism on PyTorch: one process per device, gradients averaged with
-``torch.distributed`` (week 5, "Parallel training").
+``torch.distributed`` (week 5, "What each backend offers").
 
 ``keras.distribution`` has no PyTorch implementation in Keras 3.15 (it arrives in 3.16), and
 ``model.fit`` offers no place to average gradients across processes. But on this backend a Keras

@@ -1,5 +1,5 @@
 """Several processes, one training run: each worker's share of the batch, and the loop they all
-run (week 5, "Parallel training").
+run (week 5, "What each backend offers").
 
 With several workers (processes, often on several machines), each worker trains on its own rows
 of every batch. The batch of step ``s`` is the one a single device would see

@@ -1,4 +1,4 @@
-"""Generating text with a GPT (week 3): samplers, a compiled decoding loop with a KV cache,
+"""Generating text with a GPT (week 4): samplers, a compiled decoding loop with a KV cache,
 streaming.
 
 - ``samplers``: ``next_token`` (temperature, then top-k, then top-p, then a seeded draw),

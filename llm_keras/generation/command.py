@@ -1,4 +1,4 @@
-"""``llm-keras generate``: text from a trained run directory (week 3, "Generating text").
+"""``llm-keras generate``: text from a trained run directory (week 4, "Generating text: from scores to a token").
 
     llm-keras generate --checkpoint DIR --prompt "ROMEO:" --max-new-tokens 200 \\
         --temperature 0.8 --top-k 40 [--top-p 0.95] [--seed 1337] [--end-token TEXT] [--no-stream]

@@ -1,4 +1,4 @@
-"""Compiling a decoding function on each backend (week 3, "Generating text").
+"""Compiling a decoding function on each backend (week 4, "The KV cache").
 
 This is the one backend-specific function of ``llm_keras.generation``; everything else is written
 with ``keras.ops``. ``compile_for_backend(function, model)`` returns a function with the same

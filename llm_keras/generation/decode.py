@@ -1,5 +1,4 @@
-"""Generating token ids: a decoding loop with a KV cache and fixed shapes (week 3, "Generating
-text").
+"""Generating token ids: a decoding loop with a KV cache and fixed shapes (week 4, "The KV cache").
 
 A GPT predicts one token at a time: feed the text so far, pick the next token from the scores of
 the last position (``samplers.py``), append it, repeat. Done naively, step ``n`` runs the model on

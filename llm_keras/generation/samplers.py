@@ -1,4 +1,4 @@
-"""Choosing the next token from the model's scores (week 3, "Generating text").
+"""Choosing the next token from the model's scores (week 4, "Generating text: from scores to a token").
 
 The model gives one score (logit) per token of the vocabulary: ``logits`` of shape
 ``(batch, vocab_size)``. A sampler turns each row into one token id, ``(batch,)``. Every function

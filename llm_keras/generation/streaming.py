@@ -1,4 +1,4 @@
-"""Text in, text out, piece by piece as the tokens come (week 3, "Generating text").
+"""Text in, text out, piece by piece as the tokens come (week 4, "Generating text: from scores to a token").
 
 ``stream_text`` encodes a prompt, generates with ``decode.stream_ids`` and yields each new piece of
 text as soon as it is complete; ``generate_text`` returns the whole continuation at once.

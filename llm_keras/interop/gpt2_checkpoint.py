@@ -1,4 +1,4 @@
-"""GPT-2's checkpoint layout: its configuration and its weights by name (week 4, "Sharing a model").
+"""GPT-2's checkpoint layout: its configuration and its weights by name (week 4, "Sharing a model on Hugging Face").
 
 OpenAI's GPT-2, as Hugging Face ``transformers`` stores it (``GPT2LMHeadModel``), is our ``GPT``
 with ``norm_first=True`` (pre-LN), ``norm="layernorm"``, ``activation="gelu"`` (tanh approximation,

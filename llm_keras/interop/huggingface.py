@@ -1,4 +1,4 @@
-"""Hugging Face ``transformers`` GPT-2 folders: export a GPT, import one back (week 4, "Sharing a model").
+"""Hugging Face ``transformers`` GPT-2 folders: export a GPT, import one back (week 4, "Sharing a model on Hugging Face").
 
 ``export_to_huggingface`` writes what ``GPT2LMHeadModel.from_pretrained(folder)`` and
 ``AutoTokenizer.from_pretrained(folder)`` read:

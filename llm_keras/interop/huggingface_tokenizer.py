@@ -1,4 +1,4 @@
-"""Our tokenizers as Hugging Face tokenizer files, and back (week 4, "Sharing a model").
+"""Our tokenizers as Hugging Face tokenizer files, and back (week 4, "Sharing a model on Hugging Face").
 
 A Hugging Face model folder carries its tokenizer beside the weights. We write:
 

@@ -1,4 +1,4 @@
-"""Our GPT as a keras-hub ``GPT2CausalLM``, and back (week 4, "Sharing a model").
+"""Our GPT as a keras-hub ``GPT2CausalLM``, and back (week 4, "Keras users: keras-hub").
 
 keras-hub (``pip install keras-hub``) is Keras's own library of pretrained models. Its
 ``GPT2CausalLM`` is GPT-2 written with keras-hub's layers (``TransformerDecoder``,

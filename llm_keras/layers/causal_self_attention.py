@@ -1,4 +1,4 @@
-"""Causal multi-head self-attention, with a KV cache for decoding (week 2, "Attention").
+"""Causal multi-head self-attention, with a KV cache for decoding (week 2, "Multi-head attention").
 
 Each token asks a question (its query), every token offers a label (its key) and a content (its
 value). A token's output is the average of the values, weighted by how well its query matches each

@@ -1,4 +1,4 @@
-"""Layer normalisation and RMS normalisation, written out (week 2, "The transformer block").
+"""Layer normalisation and RMS normalisation, written out (week 2, "Layer normalisation").
 
 Deep stacks train well only if the size of the activations stays under control. A
 normalisation layer rescales each token's vector on its own (never mixing tokens or sequences):

@@ -1,4 +1,4 @@
-"""Absolute position vectors, learned (GPT-2) or sinusoidal (2017) (week 2, "Embeddings").
+"""Absolute position vectors, learned (GPT-2) or sinusoidal (2017) (week 2, "Positional information").
 
 Attention treats its input as a set: shuffle the tokens and each output is shuffled the same way.
 To know *where* a token is, the model adds a position vector to each token vector:

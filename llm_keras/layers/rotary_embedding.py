@@ -1,4 +1,4 @@
-"""Rotary position embedding, RoPE (week 2, "Positions inside attention").
+"""Rotary position embedding, RoPE (week 2, "Positional information").
 
 Instead of adding a position vector to the tokens, RoPE (Su et al. 2021, "RoFormer") rotates the
 queries and keys of attention. Features are taken in pairs ``(x[i], x[i + head_dim / 2])``; the

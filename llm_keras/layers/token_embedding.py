@@ -1,4 +1,4 @@
-"""Token embedding and the tied output projection (week 1, "Embeddings").
+"""Token embedding and the tied output projection (week 1, "Token embeddings").
 
 A language model sees token ids, integers in ``[0, vocab_size)``. The first layer looks each id
 up in a table of ``vocab_size`` learned vectors; the last layer turns a hidden vector back into one

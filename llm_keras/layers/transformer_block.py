@@ -1,5 +1,5 @@
 """The transformer block: attention and feed-forward, each wrapped in a residual connection and a
-normalisation (week 2, "The transformer block").
+normalisation (week 2, "The transformer block: pre-LN against post-LN").
 
 Two ways to place the normalisation:
 

@@ -1,4 +1,4 @@
-"""The GPT model: token ids in, next-token logits out (week 3, "A GPT").
+"""The GPT model: token ids in, next-token logits out (week 3, "Assembling the GPT").
 
     ids (batch, seq) -> token embedding (+ position vectors) -> dropout
         -> n_layers x TransformerBlock -> final norm (pre-LN only)

@@ -1,4 +1,4 @@
-"""The GPT's configuration: every size and choice in one validated dataclass (week 3, "A GPT").
+"""The GPT's configuration: every size and choice in one validated dataclass (week 3, "Assembling the GPT").
 
 A configuration is checked when it is made, so a mistake shows up as one clear sentence before any
 weight is created:

@@ -1,4 +1,4 @@
-"""Deploying a model: a web page to try it (week 4, "Deploying a model").
+"""Deploying a model: a web page to try it (week 4, "Deploying: a page to try the model").
 
 - ``app``: ``build_demo(model, tokenizer, limits)`` (a Gradio app: prompt, sampling controls,
   streamed output, a queue, limits, errors as messages), ``launch_demo`` (served offline),

@@ -1,4 +1,4 @@
-"""A web page to try a trained GPT: the Gradio demo behind ``llm-keras serve`` (week 4, "Deploying a model").
+"""A web page to try a trained GPT: the Gradio demo behind ``llm-keras serve`` (week 4, "Deploying: a page to try the model").
 
     prompt box ----------------------.
     temperature, top-k, top-p, length -+--> [Generate] --> text, streamed as it is generated

@@ -1,4 +1,4 @@
-"""``llm-keras serve``: the Gradio demo of a trained model (week 4, "Deploying a model").
+"""``llm-keras serve``: the Gradio demo of a trained model (week 4, "Deploying: a page to try the model").
 
     llm-keras serve --checkpoint DIR [--host 127.0.0.1] [--port 7860] [--concurrency 1]
         [--queue-size 16] [--max-prompt-chars 2000] [--max-new-tokens 500]

@@ -1,4 +1,4 @@
-"""Learning BPE merges from word counts, fast (week 1, "Byte-pair encoding").
+"""Learning BPE merges from word counts, fast (week 1, "Byte-pair encoding, with an end-of-word marker").
 
 Byte-pair encoding starts from words split into symbols (bytes, or characters) and repeatedly
 merges the most frequent adjacent pair of symbols into a new symbol. A direct implementation

@@ -1,4 +1,4 @@
-"""The character tokenizer (week 1, chapter "Text as data": the simplest tokenizer there is).
+"""The character tokenizer (week 1, "Characters as tokens": the simplest tokenizer there is).
 
 What it teaches: a vocabulary can be nothing more than the distinct characters of a corpus. As in
 nanoGPT's ``data/shakespeare_char/prepare.py``, the vocabulary is ``sorted(set(text))`` and a

@@ -1,4 +1,4 @@
-"""Word-level byte-pair encoding (week 1, chapter "Subword units": BPE as Sennrich et al. made it).
+"""Word-level byte-pair encoding (week 1, "Byte-pair encoding, with an end-of-word marker": BPE as Sennrich et al. made it).
 
 What it teaches: how a subword vocabulary is *learned*. Rico Sennrich, Barry Haddow and Alexandra
 Birch (2016), "Neural Machine Translation of Rare Words with Subword Units" (ACL), start from

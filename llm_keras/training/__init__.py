@@ -6,6 +6,10 @@ One idea per module, read beside the chapter:
 - ``metrics``: ``Perplexity`` and ``BitsPerCharacter``;
 - ``schedule``: ``WarmupCosineDecay``, nanoGPT's learning rate;
 - ``optimizer``: ``build_optimizer``, AdamW with decay on matrices, clipping, accumulation;
+- ``adamw``: ``adamw_update``, one AdamW step written out on arrays (the paper's algorithm);
+- ``gradient_clipping``: ``clip_by_global_norm``, Keras's ``global_clipnorm`` written out;
+- ``gradients``: ``value_and_gradients``, the one backend-specific piece of a hand-written loop;
+- ``diagnosis``: ``diagnose_loss_history``, what a loss curve shows and what to change;
 - ``checkpoint``: checkpoints that resume a run exactly, and the ``Checkpoint`` callback;
 - ``history``: ``LossHistory`` and ``plot_loss_curve``;
 - ``nan_guard``: ``NaNGuard``, which stops a diverged run and says what to try;

@@ -1,5 +1,5 @@
-"""The compute budget of a training run: FLOPs, memory per device, device-hours (week 5, "Parallel
-training").
+"""The compute budget of a training run: FLOPs, memory per device, device-hours
+(week 5, "The compute budget").
 
 Before renting a hundred GPU-hours, estimate what a run needs with three rules of thumb:
 

@@ -1,4 +1,4 @@
-"""``llm-keras budget``: what training a GPT on N tokens costs (week 5, "Parallel training").
+"""``llm-keras budget``: what training a GPT on N tokens costs (week 5, "The compute budget").
 
     llm-keras budget --preset gpt2-small --tokens 10e9 --device h100 --utilisation 0.4
     llm-keras budget --preset gpt2-small --tokens 10e9 --device a100 --precision fp32 --batch 16

@@ -1,4 +1,4 @@
-"""Checkpoints: everything a run needs to continue exactly where it stopped (week 3, "Training").
+"""Checkpoints: everything a run needs to continue exactly where it stopped (week 3, "Checkpoints and exact resume").
 
 A checkpoint is one ``.npz`` file, ``DIR/checkpoints/step-00000500.npz``, holding
 

@@ -1,4 +1,4 @@
-"""``llm-keras train``: train a GPT on a text file, resumably (week 3, "Training").
+"""``llm-keras train``: train a GPT on a text file, resumably (week 3, "The training loop").
 
     llm-keras train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/cpu
     llm-keras train --out runs/cpu --resume          # after a crash or Ctrl-C: go on

@@ -1,4 +1,4 @@
-"""The record of a run: losses, learning rate and speed over the steps, and its plot (week 3).
+"""The record of a run: losses, learning rate and speed over the steps, and its plot (week 3, "Monitoring a run").
 
 ``LossHistory`` is a callback that keeps
 

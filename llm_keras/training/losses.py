@@ -1,4 +1,4 @@
-"""The causal language-modelling loss: how surprised the model is by each next token (week 3).
+"""The causal language-modelling loss: how surprised the model is by each next token (week 3, "The next-token loss").
 
 For logits ``z`` (one score per token of the vocabulary) at position ``t`` and the token ``y``
 that really comes next, the loss is the negative log-probability the model gave it:

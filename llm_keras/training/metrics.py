@@ -1,4 +1,4 @@
-"""Perplexity and bits per character: the loss in units people quote (week 3, "Training").
+"""Perplexity and bits per character: the loss in units people quote (week 3, "The next-token loss").
 
 Both are functions of the mean next-token loss ``L`` (nats per token, ``CausalLMLoss``):
 

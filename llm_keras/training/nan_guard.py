@@ -1,4 +1,4 @@
-"""Stopping a run that diverged, and saying what to do about it (week 3, "Training").
+"""Stopping a run that diverged, and saying what to do about it (week 3, "When training goes wrong").
 
 Once one step produces a loss of ``nan`` or ``inf``, the weights are usually ``nan`` too and
 every later step is wasted. ``NaNGuard`` checks the loss after each step and stops training at

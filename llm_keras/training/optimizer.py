@@ -1,4 +1,4 @@
-"""The optimizer: AdamW as nanoGPT configures it (week 3, "Training").
+"""The optimizer: AdamW as nanoGPT configures it (week 3, "Optimisation").
 
 - Adam (``beta_1`` for the running mean of the gradients, ``beta_2`` for that of their squares;
   nanoGPT uses 0.99 rather than 0.999 for its small models, which forget old gradients faster);

@@ -1,4 +1,4 @@
-"""What a training run leaves behind for generation and sharing (week 3, "Training a GPT").
+"""What a training run leaves behind for generation and sharing (week 3, "Checkpoints and exact resume").
 
 A run directory (``llm-keras train --out DIR``) always holds, next to its resumable checkpoints:
 

@@ -1,4 +1,4 @@
-"""Reading what the model writes while it trains (week 3, "Training").
+"""Reading what the model writes while it trains (week 3, "Monitoring a run").
 
 A loss of 2.5 or 1.9 means little until you see the text: ``SampleText`` generates a short
 continuation of a prompt at the end of every epoch (every evaluation interval of

@@ -1,4 +1,4 @@
-"""The learning-rate schedule: linear warm-up, then cosine decay (week 3, "Training").
+"""The learning-rate schedule: linear warm-up, then cosine decay (week 3, "Optimisation").
 
 Early on, Adam's estimates of the gradients' scale are poor and big steps can wreck the fresh
 network, so the rate climbs linearly for ``warmup_steps``; then it follows half a cosine down to

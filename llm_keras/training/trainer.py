@@ -1,4 +1,4 @@
-"""Training a GPT with ``model.fit``, resumably (week 3, "Training").
+"""Training a GPT with ``model.fit``, resumably (week 3, "The training loop").
 
 ``TrainingConfig`` holds nanoGPT's training settings (presets named like the model presets);
 ``compile_for_training`` compiles a ``GPT`` with the loss, metrics and optimizer of this package;
