@@ -2,7 +2,8 @@
 
 ``Assignment.load(course, "week2")`` reads ``exercises/week2/*.ipynb`` (what learners were given)
 and ``autograder/probes/week2/*.py``, checks that every probe names answer cells and a grade
-cell that exist, and takes each exercise's points from its grade cell. Errors say what to fix.
+cell that exist and library pieces that ``llm_keras`` defines, and takes each exercise's points
+from its grade cell. Errors say what to fix.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 
 from autograder.course import Course
+from autograder.library_view import undefined
 from autograder.probes import Probe, ProbeError, load_probe
 
 
@@ -79,6 +81,12 @@ class Assignment:
             raise FileNotFoundError(f"No probes for {name!r} in {folder}: write one module per "
                                     "exercise (autograder/README.md, 'The exercise contract').")
         exercises = [cls._graded(load_probe(path), templates) for path in modules]
+        # the library pieces an exercise grades must exist, to be left out of the sandbox's copy
+        problems = undefined({n for e in exercises for n in e.probe.exercise.graded})
+        for exercise in exercises:
+            for graded in exercise.probe.exercise.graded:
+                if graded in problems:
+                    raise ProbeError(f"{exercise.probe.path}: {problems[graded]}")
         # probes run in the order of their answer cells in the notebook
         order = {(n, cell): i for n, t in templates.items() for i, cell in enumerate(t.answer_ids)}
         exercises.sort(key=lambda e: (e.notebook, order[e.notebook, e.probe.exercise.answer_cells[0]]))

@@ -4,6 +4,7 @@
     llm-course grade ASSIGNMENT SUBMISSIONS_DIR      grade a folder of submissions
     llm-course export [--to grades.csv]              nbgrader's CSV export of the gradebook
     llm-course feedback ASSIGNMENT                   rewrite the feedback files from the records
+    llm-course similarity ASSIGNMENT SUBMISSIONS_DIR answers that look copied (changes no grade)
 
 Every command takes ``--course DIR`` (the course root, default: the current folder).
 Errors an instructor can cause are raised as ``ValueError``/``FileNotFoundError`` with a plain
@@ -71,6 +72,20 @@ def add_course_commands(subparsers) -> None:
     _course_options(feedback)
     feedback.set_defaults(handler=feedback_command)
 
+    similarity = subparsers.add_parser("similarity", help="report answers that look copied, from "
+                                       "each other or from the library (changes no grade)")
+    similarity.add_argument("assignment")
+    similarity.add_argument("submissions", type=Path, help="the folder given to `grade`")
+    similarity.add_argument("--out", type=Path, default=Path("similarity.html"),
+                            help="HTML report; the JSON goes beside it (default similarity.html)")
+    similarity.add_argument("--threshold", type=float, default=0.5,
+                            help="list pairs at least this similar, 0-1 (default 0.5)")
+    similarity.add_argument("--max-common", type=int, default=10,
+                            help="ignore code found in more than this many submissions (default 10)")
+    similarity.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _course_options(similarity)
+    similarity.set_defaults(handler=similarity_command)
+
 
 def _course_options(parser) -> None:
     parser.add_argument("--course", type=Path, default=Path.cwd(),
@@ -121,6 +136,7 @@ def grade_command(args) -> int:
           f"last run, in {summary.seconds:.1f} s on {', '.join(backends)}.")
     for status, count in sorted(statuses.items()):
         print(f"  {status:<17}{count}")
+    print(summary_notes(summary, args.assignment), end="")
     if every:
         scores = [record["score"] for record in every.values()]
         top = next(iter(every.values()))["max_score"]
@@ -128,6 +144,22 @@ def grade_command(args) -> int:
               f"{course.root / 'autograded'}; feedback: {course.root / 'feedback'}; "
               f"gradebook: {course.db_url}")
     return 0
+
+
+def summary_notes(summary, assignment: str) -> str:
+    """The lines after the counts: who submitted nothing, what was skipped, repaired or failed."""
+    lines = []
+    if summary.absent:
+        count = len(summary.absent)
+        lines.append(f"{count} student{'s have' if count > 1 else ' has'} no submission for "
+                     f"{assignment} (no record): {', '.join(summary.absent)}")
+    lines += [f"Skipped {message}" for message in summary.skipped]
+    if summary.repaired:
+        lines.append(f"Wrote {len(summary.repaired)} earlier grade(s) missing from the gradebook "
+                     f"back to it, without grading again: {', '.join(summary.repaired)}")
+    for student, problems in sorted(summary.problems.items()):
+        lines.append(f"Problem saving {student}: {'; '.join(problems)}")
+    return "".join(line + "\n" for line in lines)
 
 
 def export_command(args) -> int:
@@ -150,6 +182,18 @@ def feedback_command(args) -> int:
             feedback.write(record, course.feedback(record["student"], args.assignment))
             count += 1
     print(f"Wrote feedback for {count} submission(s) under {course.root / 'feedback'}")
+    return 0
+
+
+def similarity_command(args) -> int:
+    from autograder import similarity
+
+    report = similarity.similarity_report(_course(args), args.assignment, args.submissions,
+                                          args.threshold, max_common=args.max_common,
+                                          progress=not args.no_progress)
+    html_path, json_path = similarity.write(report, args.out)
+    print(f"{len(report['pairs'])} pair(s) at or above {args.threshold:g}, "
+          f"{len(report['unreadable'])} unreadable notebook(s): {html_path}, {json_path}")
     return 0
 
 

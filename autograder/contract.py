@@ -21,6 +21,10 @@ from __future__ import annotations
 import dataclasses
 
 
+class ContractError(ValueError):
+    """A probe module's ``Exercise`` or ``Check`` does not follow the contract."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Exercise:
     """One graded piece of a notebook.
@@ -31,11 +35,16 @@ class Exercise:
         grade_cell: nbgrader ``grade_id`` of the exercise's visible-check cell; its nbgrader
             ``points`` are the exercise's points, and its score in the gradebook is the grade.
         names: the names the probe takes from the learner's notebook (``("softmax",)``).
-        graded: dotted names of library objects that *are* this exercise's answer
-            (``"llm_keras.layers.causal_mask"``); a solution that calls one of them while its probe
-            runs, or names one in its own answer cells, gets no credit for this exercise.
+        graded: dotted names of the library objects that *are* this exercise's answer
+            (``"llm_keras.layers.causal_mask"``, ``"keras.ops.softmax"``); required, at least one.
+            The ``llm_keras`` ones are absent from the sandbox's copy of the library
+            (``autograder.library_view``); a solution that names any of them in its answer cells
+            gets no credit for this exercise (``autograder.delegation``).
         notebook: the notebook's file name without ``.ipynb``; empty when the assignment has one.
         timeout: seconds this exercise's probe may run (default: the grader's per-cell limit).
+        uses: names of the earlier exercises whose functions or layers this one calls
+            (``("scaled_dot_product_attention",)``): when one of them fails, the feedback of this
+            exercise says that it is the cause to fix first.
     """
 
     name: str
@@ -45,6 +54,17 @@ class Exercise:
     graded: tuple[str, ...] = ()
     notebook: str = ""
     timeout: float | None = None
+    uses: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        graded = self.graded
+        if isinstance(graded, str) or not graded or not all(
+                isinstance(name, str) and "." in name for name in graded):
+            raise ContractError(
+                f"Exercise {self.name!r} must say which library pieces it grades: give "
+                "graded=(dotted names, ...) the library objects that are its answer, e.g. "
+                "graded=(\"llm_keras.layers.causal_mask\",) or (\"keras.ops.softmax\",); "
+                f"got graded={graded!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,14 @@ rebuild (``rebuild``), run the cells and probes in a pre-warmed sandbox (``sandb
 score in a trusted per-backend process (``scoring``). Worker threads do that in parallel, one
 sandbox per backend each; the main thread is the only writer of records, feedback and gradebook,
 and writes each submission as soon as it is done.
+
+No submission can stop the batch or touch another's record: whatever fails while one submission
+is read, graded or saved (its files, its timestamp, the sandbox, the scorer, the feedback, the
+gradebook) is recorded for that submission, and the batch goes on. A record is written with
+``"gradebook": "pending"`` before its grades go to the gradebook and ``"written"`` after, and each
+run first checks that the gradebook holds every reused record's grades, writing back any that are
+missing (a crash between the two writes, a deleted row) without grading again. Students with no
+folder for the assignment get no record: the summary lists them.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import concurrent.futures
 import concurrent.futures.process
 import dataclasses
 import io
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -24,12 +33,13 @@ from autograder import feedback, records
 from autograder.assignment import Assignment
 from autograder.course import Course
 from autograder.delegation import references
-from autograder.nbgrader_bridge import GradebookWriter
-from autograder.rebuild import rebuild
+from autograder.library_view import assignment_library
+from autograder.nbgrader_bridge import GradebookWriter, parse_timestamp
+from autograder.rebuild import RefusedFile, read_submitted, rebuild
 from autograder.sandbox.launcher import (Limits, Sandbox, SandboxRun, SandboxUnavailable,
                                          bubblewrap_problem)
 from autograder.scoring import Scorer
-from autograder.seeds import course_secret, derive_seed
+from autograder.seeds import answer_digest, course_secret, derive_seed
 
 RUN_STATUS = {"finished": "graded", "timeout": "timeout", "died": "kernel_died",
               "out_of_memory": "out_of_memory", "sandbox_error": "sandbox_error"}
@@ -50,6 +60,10 @@ class Options:
 class Summary:
     graded: dict = dataclasses.field(default_factory=dict)   # student -> record (this run)
     reused: dict = dataclasses.field(default_factory=dict)   # student -> record (earlier run)
+    absent: list = dataclasses.field(default_factory=list)   # students with nothing submitted
+    skipped: list = dataclasses.field(default_factory=list)  # messages: folders not graded
+    repaired: list = dataclasses.field(default_factory=list)  # written back to the gradebook
+    problems: dict = dataclasses.field(default_factory=dict)  # student -> what failed while saving
     seconds: float = 0.0
 
     @property
@@ -57,21 +71,46 @@ class Summary:
         return {**self.reused, **self.graded}
 
 
-def discover(submissions: Path, assignment: str) -> list[tuple[str, Path]]:
-    """(student, folder) for ``<student>/<assignment>/`` (or ``<student>/`` holding notebooks)."""
+@dataclasses.dataclass
+class Discovery:
+    found: list      # (student, folder): ``<student>/<assignment>/`` or ``<student>/`` (notebooks)
+    absent: list     # students whose folder holds nothing for this assignment: no record
+    skipped: list    # messages: student folders that are links (never followed)
+
+
+def discover(submissions: Path, assignment: str) -> Discovery:
+    """The submissions of ``assignment`` in ``submissions`` (nbgrader's ``submitted/`` layout).
+
+    A student folder that is a symbolic link is skipped with a message; a submission folder that
+    is one is kept, so that its record says why it was refused.
+    """
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise FileNotFoundError(f"The submissions folder {submissions} does not exist.")
-    found = []
-    for student in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    result = Discovery([], [], [])
+    for student in sorted(submissions.iterdir()):
+        if student.name.startswith("."):
+            continue
+        if student.is_symlink():
+            result.skipped.append(f"{student.name}: the student folder is a symbolic link, which "
+                                  "the grader does not follow; copy the submission in instead")
+            continue
+        if not student.is_dir():
+            continue
         folder = student / assignment
-        if folder.is_dir():
-            found.append((student.name, folder))
-        elif any(student.glob("*.ipynb")):
-            found.append((student.name, student))
+        try:
+            notebooks = any(name.endswith(".ipynb") for name in os.listdir(student))
+        except OSError as error:
+            result.skipped.append(f"{student.name}: the student folder cannot be read "
+                                  f"({error.strerror})")
+            continue
+        if folder.is_dir() or folder.is_symlink():
+            result.found.append((student.name, folder))
+        elif notebooks:
+            result.found.append((student.name, student))
         else:
-            found.append((student.name, folder))  # graded as invalid_notebook: nothing submitted
-    return found
+            result.absent.append(student.name)
+    return result
 
 
 def grade(course: Course, name: str, submissions: Path, options: Options) -> Summary:
@@ -81,49 +120,122 @@ def grade(course: Course, name: str, submissions: Path, options: Options) -> Sum
         raise SandboxUnavailable(f"Cannot sandbox learner code: {problem}. Grading untrusted code "
                                  "without a sandbox is unsafe; pass --no-sandbox to do it anyway.")
     secret = course_secret(course.root)
-    summary = Summary()
+    found = discover(submissions, name)
+    summary = Summary(absent=found.absent, skipped=found.skipped)
     todo = []
-    for student, folder in discover(submissions, name):
-        key = records.fingerprint(folder, assignment, options.backends, options.limits)
+    for student, folder in found.found:
+        key = _fingerprint(folder, assignment, options)
         old = records.read(course.autograded(student, name))
-        if not options.force and old and old.get("fingerprint") == key and old["status"] != "sandbox_error":
+        if (not options.force and old and key and old.get("fingerprint") == key
+                and old.get("status") != "sandbox_error"):
             summary.reused[student] = old
         else:
             todo.append((student, folder, key))
-    if not todo:
-        summary.seconds = time.monotonic() - started
-        return summary
     writer = GradebookWriter(course, assignment)
-    grader = _BatchGrader(course, assignment, secret, options)
     try:
-        with _progress(len(todo), name, options.progress) as bar:
-            pool = concurrent.futures.ThreadPoolExecutor(options.workers, "grader")
-            futures = [pool.submit(grader.grade_one, *job) for job in todo]
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    record = future.result()
-                    _save(course, writer, record)
-                    summary.graded[record["student"]] = record
-                    bar.update(1)
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
-                grader.close()
+        _repair(course, writer, summary)
+        if todo:
+            _grade_all(course, assignment, secret, options, writer, todo, summary)
     finally:
         writer.close()
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _save(course: Course, writer: GradebookWriter, record: dict) -> None:
-    """The single writer: record, rebuilt notebooks, feedback, gradebook."""
+def _fingerprint(folder: Path, assignment: Assignment, options: Options) -> str | None:
+    """The submission's fingerprint, or None (graded again) if it cannot be taken."""
+    try:
+        return records.fingerprint(folder, assignment, options.backends, options.limits)
+    except Exception:  # noqa: BLE001 - grading the submission records what is wrong with it
+        return None
+
+
+def _grade_all(course, assignment, secret, options, writer, todo, summary) -> None:
+    grader = _BatchGrader(course, assignment, secret, options)
+    with _progress(len(todo), assignment.name, options.progress) as bar:
+        pool = concurrent.futures.ThreadPoolExecutor(options.workers, "grader")
+        futures = [pool.submit(grader.grade_one, *job) for job in todo]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                record = future.result()
+                problems = _save(course, writer, record)
+                if problems:
+                    summary.problems[record["student"]] = problems
+                summary.graded[record["student"]] = record
+                bar.update(1)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            grader.close()
+
+
+def _save(course: Course, writer: GradebookWriter, record: dict) -> list[str]:
+    """The single writer: rebuilt notebooks, feedback, the record (gradebook pending), the
+    gradebook, the record again (gradebook written). Returns what failed; raises nothing else."""
     student, name = record["student"], record["assignment"]
     folder = course.autograded(student, name)
-    for notebook, content in record.pop("_rebuilt").items():
-        records.write_json(folder / f"{notebook}.ipynb", content)
-    records.write_json(folder / records.RECORD, record)
-    feedback.write(record, course.feedback(student, name))
-    writer.write(student, {e["name"]: (e["points"], e["message"]) for e in record["exercises"]},
-                 timestamp=record.get("timestamp"))
+    problems = record.setdefault("problems", [])  # the grader's own failures (not the learner's)
+    record["gradebook"] = "pending"
+    try:
+        for notebook, content in record.pop("_rebuilt", {}).items():
+            records.write_json(folder / f"{notebook}.ipynb", content)
+    except Exception as error:  # noqa: BLE001 - recorded for this submission only
+        problems.append(f"the rebuilt notebook could not be written ({error!r})")
+    try:
+        feedback.write(record, course.feedback(student, name))
+    except Exception as error:  # noqa: BLE001
+        problems.append(f"the feedback could not be written ({error!r})")
+    if not _write_record(folder, record, problems):
+        return problems
+    unwritten = []  # kept in the record as ``gradebook_problem`` until a run writes the grades
+    _write_gradebook(writer, record, unwritten)
+    _write_record(folder, record, problems)
+    return problems + unwritten
+
+
+def _write_record(folder: Path, record: dict, problems: list[str]) -> bool:
+    try:
+        records.write_json(folder / records.RECORD, record)
+        return True
+    except Exception as error:  # noqa: BLE001
+        problems.append(f"the grading record could not be written ({error!r}); the submission is "
+                        "graded again on the next run")
+        return False
+
+
+def _write_gradebook(writer: GradebookWriter, record: dict, problems: list[str]) -> bool:
+    """Write the record's grades to the gradebook; a failure stays in the record as
+    ``gradebook_problem`` (and is added to ``problems``), and the next run writes them again."""
+    try:
+        writer.write(record["student"], _scores(record), timestamp=record.get("timestamp"))
+    except Exception as error:  # noqa: BLE001 - the writer rolled back: other submissions are safe
+        record["gradebook_problem"] = (f"the grades could not be written to the gradebook "
+                                       f"({error!r}); the next run writes them")
+        problems.append(record["gradebook_problem"])
+        return False
+    record["gradebook"] = "written"
+    record.pop("gradebook_problem", None)
+    return True
+
+
+def _scores(record: dict) -> dict:
+    return feedback.gradebook_comments(record)  # the feedback's summary, cause and message
+
+
+def _repair(course: Course, writer: GradebookWriter, summary: Summary) -> None:
+    """Write back to the gradebook any reused record whose grades it does not hold (a crash
+    between the record and the gradebook write, a deleted row), without grading again."""
+    for student, record in summary.reused.items():
+        try:
+            if record.get("gradebook") == "written" and writer.holds(student, _scores(record)):
+                continue
+        except Exception:  # noqa: BLE001 - a gradebook that cannot be read is written again
+            pass
+        problems = []
+        if _write_gradebook(writer, record, problems):
+            summary.repaired.append(student)
+        _write_record(course.autograded(student, record["assignment"]), record, problems)
+        if problems:
+            summary.problems[student] = problems
 
 
 class _BatchGrader:
@@ -151,8 +263,10 @@ class _BatchGrader:
         if sandbox is None or not sandbox.alive:
             if sandbox is not None:
                 sandbox.close()
+            # the sandbox imports a copy of llm_keras without the pieces this assignment grades
             sandbox = Sandbox(backend, self.options.limits, self.options.sandboxed,
-                              self.options.public_data)
+                              self.options.public_data,
+                              library=assignment_library(self.assignment))
             with self.lock:
                 if self.closed:
                     raise SandboxUnavailable("grading was stopped")
@@ -194,9 +308,7 @@ class _BatchGrader:
         record = {"student": student, "assignment": name, "fingerprint": key, "status": "graded",
                   "messages": [], "score": 0.0, "max_score": self.assignment.max_score,
                   "exercises": [], "backends": {}, "_rebuilt": {}}
-        timestamp = Path(folder) / "timestamp.txt"
-        if timestamp.is_file():
-            record["timestamp"] = timestamp.read_text().strip()[:64]
+        record["timestamp"] = _timestamp(Path(folder), record["messages"])
         runs = {backend: {"status": [], "exercises": [], "cells": [], "output": "", "seconds": 0.0,
                           "versions": {}} for backend in self.options.backends}
         statuses = []
@@ -212,12 +324,16 @@ class _BatchGrader:
                     run["exercises"] += [_zero(e, rebuilt.messages[-1]) for e in exercises]
                 continue
             record["_rebuilt"][notebook] = rebuilt.rebuilt
-            job, payload, blobs = self._job(student, exercises)
+            digest = answer_digest(cell["source"] for cell in rebuilt.cells)
+            record.setdefault("digests", {})[notebook] = digest
+            job, payload, blobs = self._job(student, exercises, digest)
             for backend, run in runs.items():
                 self._run(backend, rebuilt, exercises, job, payload, blobs, run)
                 statuses += run["status"][-1:]
         for backend, run in runs.items():
             run["status"] = records.worst(run["status"])
+            # what the sandbox said about the run as a whole (out of memory, ...), once per backend
+            record["messages"] += [f"On {backend}: {m}" for m in dict.fromkeys(run.pop("notes", []))]
         record["backends"] = runs
         record["status"] = records.worst(statuses)
         record["exercises"] = _combine(self.assignment, runs)
@@ -226,15 +342,12 @@ class _BatchGrader:
         record["graded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return record
 
-    def _job(self, student, exercises):
+    def _job(self, student, exercises, digest):
         """The probes' part of the job: sandbox source, graded names and inputs (npz) each."""
         job, blobs, payload = [], {}, bytearray()
         for exercise in exercises:
-            seed = derive_seed(self.secret, self.assignment.name, student, exercise.name)
-            arrays = exercise.probe.inputs(np.random.default_rng(seed))
-            buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
-            blobs[exercise.name] = buffer.getvalue()
+            blobs[exercise.name] = hidden_inputs(self.secret, self.assignment.name, student,
+                                                 exercise, digest)
             job.append({"name": exercise.name, "source": exercise.probe.sandbox_source,
                         "graded": list(exercise.probe.exercise.graded),
                         "timeout": exercise.probe.exercise.timeout,
@@ -252,6 +365,8 @@ class _BatchGrader:
             result = SandboxRun("sandbox_error", message=str(error))
         status = RUN_STATUS.get(result.status, "kernel_died")
         run["status"].append(status)
+        if result.message and result.status in ("out_of_memory", "timeout", "died"):
+            run.setdefault("notes", []).append(result.message)  # sentences meant for the learner
         run["cells"] += result.cells
         run["output"] += result.output
         tasks = []
@@ -265,6 +380,33 @@ class _BatchGrader:
                           "status": status})
         run["exercises"] += self._score(backend, tasks)
         run["seconds"] = round(run["seconds"] + time.monotonic() - started, 3)
+
+
+def hidden_inputs(secret: bytes, assignment: str, student: str, exercise, digest: str) -> bytes:
+    """An exercise's hidden inputs (``.npz`` bytes), drawn from a seed that depends on the
+    submission's rebuilt cells (``digest``): the same submission always gets the same inputs,
+    a changed one new inputs."""
+    seed = derive_seed(secret, assignment, student, exercise.name, digest)
+    buffer = io.BytesIO()
+    np.savez(buffer, **exercise.probe.inputs(np.random.default_rng(seed)))
+    return buffer.getvalue()
+
+
+def _timestamp(folder: Path, messages: list[str]) -> str | None:
+    """The submission's ``timestamp.txt`` (nbgrader's), as nbgrader will parse it; a timestamp
+    that is missing, a link or not a date is left out (the gradebook uses the grading time)."""
+    try:
+        text = read_submitted(folder, "timestamp.txt", 4096).decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, RefusedFile) as error:
+        messages.append(f"timestamp.txt was ignored: {error}.")
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError as error:
+        messages.append(f"timestamp.txt was ignored: {error}.")
+        return None
 
 
 def _zero(exercise, message: str) -> dict:

@@ -5,6 +5,9 @@ assignment, its notebooks and grade cells into the gradebook). ``GradebookWriter
 writer of grades: it stores each exercise's score as the ``auto_score`` of its grade cell, as
 nbgrader's own autograder would, so formgrader, manual overrides and ``nbgrader export`` work as
 usual. ``export_csv`` is nbgrader's CSV export plugin.
+
+A failed write is rolled back, so it never affects the next submission's, and ``holds`` tells
+whether the gradebook has a submission's grades (the grader writes back any that are missing).
 """
 
 from __future__ import annotations
@@ -51,6 +54,21 @@ def release(course: Course, assignment: str) -> str:
     return result.get("log", "")
 
 
+def parse_timestamp(text: str) -> str:
+    """A submission's ``timestamp.txt`` as nbgrader's gradebook will store it (UTC, ISO format),
+    or ``ValueError`` saying why nbgrader could not read it."""
+    from nbgrader.utils import parse_utc
+
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    try:
+        parsed = parse_utc(text)
+    except Exception:  # noqa: BLE001 - dateutil raises ParserError, OverflowError, TypeError...
+        raise ValueError(f"{shown!r} is not a date and time nbgrader can read "
+                         "(it writes e.g. '2026-11-21 07:00:11.709090 UTC')") from None
+    return parsed.isoformat(sep=" ")
+
+
 class GradebookWriter:
     """Writes one submission's exercise scores into nbgrader's gradebook (one writer per batch)."""
 
@@ -77,13 +95,40 @@ class GradebookWriter:
         """``scores``: exercise name -> (points, feedback message)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader's API
-            self._write(student, scores, timestamp)
+            try:
+                self._write(student, scores, timestamp)
+            except BaseException:
+                self.gradebook.db.rollback()  # the next submission starts from a clean session
+                raise
+
+    def holds(self, student: str, scores: dict[str, tuple[float, str]]) -> bool:
+        """Whether the gradebook has this submission with these auto scores."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self.gradebook.find_submission(self.assignment.name, student)
+                for exercise in self.assignment.exercises:
+                    grade = self.gradebook.find_grade(exercise.probe.exercise.grade_cell,
+                                                      exercise.notebook, self.assignment.name,
+                                                      student)
+                    points = scores.get(exercise.name, (0.0, ""))[0]
+                    if grade.auto_score is None or abs(grade.auto_score - float(points)) > 1e-9:
+                        return False
+            except self.missing:
+                return False
+            finally:
+                self.gradebook.db.rollback()  # reads only: leave no transaction open
+        return True
 
     def _write(self, student, scores, timestamp) -> None:
+        from nbgrader.utils import parse_utc
+
         gb = self.gradebook
         gb.update_or_create_student(student)
         try:
-            gb.find_submission(self.assignment.name, student)
+            submission = gb.find_submission(self.assignment.name, student)
+            if timestamp:
+                submission.timestamp = parse_utc(timestamp)
         except self.missing:
             gb.add_submission(self.assignment.name, student,
                               timestamp=timestamp or datetime.now(timezone.utc))

@@ -12,7 +12,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from autograder.contract import Check, Exercise
+from autograder.contract import Check, ContractError, Exercise
+from autograder.python_source import parse
 
 SANDBOX_IMPORTS = ("autograder.sandbox",)
 
@@ -43,6 +44,8 @@ def load_probe(path: Path) -> Probe:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except ContractError as error:
+        raise ProbeError(f"{path}: {error}") from error
     except Exception as error:
         raise ProbeError(f"{path}: the probe module does not import ({error!r})") from error
     for attribute in ("EXERCISE", "CHECKS", "inputs", "probe", "reference"):
@@ -62,7 +65,7 @@ def load_probe(path: Path) -> Probe:
 def sandbox_source(path: Path) -> str:
     """The module's imports that the sandbox can satisfy, and the ``probe`` function."""
     source = Path(path).read_text()
-    tree = ast.parse(source, filename=str(path))
+    tree = parse(source, filename=str(path))
     kept = []
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):

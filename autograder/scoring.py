@@ -7,19 +7,19 @@ but never imports, unpickles or executes anything a learner wrote: the learner's
 
 from __future__ import annotations
 
-import builtins
 import concurrent.futures
-import io
 import multiprocessing
 import os
+import re
 
 import numpy as np
 
 from autograder.compare import compare
+from autograder.feedback import plain_text
+from autograder.sandbox.probe_tools import MAX_LISTED, describe_mismatch
 
 _PROBES: dict = {}
-EXCEPTION_NAMES = frozenset(name for name, value in vars(builtins).items()
-                            if isinstance(value, type) and issubclass(value, BaseException))
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")
 
 
 class Scorer:
@@ -65,20 +65,21 @@ def score_exercise(backend: str, path: str, points: float, inputs: bytes, report
     probe = _PROBES.get(path) or _PROBES.setdefault(path, load_probe(path))
     exercise = probe.exercise
     result = {"name": exercise.name, "max_points": points, "points": 0.0, "tests": [],
-              "message": "", "seconds": _seconds(report)}
+              "message": "", "seconds": _seconds(report), "names": list(exercise.names),
+              "uses": list(exercise.uses)}
     weights = sum(check.weight for check in probe.checks)
     report = report if isinstance(report, dict) else None
-    runtime = [name for name in (report or {}).get("delegated", []) if name in exercise.graded]
-    delegated = sorted(set(static) | set(runtime))
+    delegated = sorted(static)  # the trusted static check's findings, never the sandbox's word
     if report is None:
         result["message"] = _not_run_message(status)
     elif delegated:
-        where = "named in your answer cell" if static else "called while your code was checked"
         result["message"] = (f"No credit: this exercise asks you to write "
-                             f"{_names(exercise.names)} yourself, and your answer uses the "
-                             f"library's own {', '.join(f'`{d}`' for d in delegated)} ({where}).")
+                             f"{_names(exercise.names)} yourself, and the library's own "
+                             f"{', '.join(f'`{d}`' for d in delegated)} is named in your answer "
+                             "cells (or reachable through code they build at run time: exec, "
+                             "getattr with a computed name...).")
     elif report.get("status") != "ok":
-        result["message"] = _error_message(report, exercise)
+        result["message"] = _error_message(report, exercise, backend)
     else:
         expected = probe.reference(_load(inputs))
         got, kinds = _learner_outputs(payload, report)
@@ -106,8 +107,9 @@ def _seconds(report) -> float | None:
 
 
 def _load(npz: bytes) -> dict:
-    with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
-        return {key: archive[key] for key in archive.files}
+    from autograder.archives import load_npz  # sizes checked before anything is decompressed
+
+    return load_npz(npz)
 
 
 def _learner_outputs(payload: bytes, report: dict) -> tuple[dict, dict]:
@@ -133,19 +135,53 @@ def _not_run_message(status: str) -> str:
             "was checked.")
 
 
-def _error_message(report: dict, exercise) -> str:
+def _error_message(report: dict, exercise, backend: str) -> str:
+    """The learner's message for a probe that stopped with an error (every field of ``report``
+    came from the learner's process: each is checked, cut and stripped of control characters)."""
     kind = report.get("error_kind")
     if kind == "missing_name" and report.get("missing") in exercise.names:
         return f"Your notebook does not define `{report['missing']}` (after running your answer cells)."
     if kind == "exception":
-        exception = report.get("exception")
-        exception = exception if exception in EXCEPTION_NAMES else "an exception"
-        return f"Your {_names(exercise.names)} raised {exception} when the grader called it."
+        return _exception_message(report, exercise, backend)
     if kind in ("interrupted", "timeout"):
         return "Your code did not finish within the time limit."
     if kind == "memory":
         return "Your code ran out of memory."
     if kind == "weights":
+        return _weights_message(report)
+    return "The grader could not call your code as the exercise describes."
+
+
+def _exception_message(report: dict, exercise, backend: str) -> str:
+    """``Your `layer_norm` raised TypeError when the grader called it on torch: <message>``."""
+    name = str(report.get("exception", ""))
+    name = name if IDENTIFIER.fullmatch(name) else "an exception"
+    message = plain_text(report.get("exception_message") or "", 300).strip()
+    return (f"Your {_names(exercise.names)} raised {name} when the grader called it on {backend}"
+            + (f": {message}" if message else "."))
+
+
+def _weights_message(report: dict) -> str:
+    """``expected a weight named `w_out` of shape (64, 16); your layer has `dense_1/kernel`
+    (64, 16)``, from the names and shapes the probe's ``WeightsMismatch`` reported."""
+    weight = plain_text(report.get("weight") or "", 120)
+    expected, found = _shape(report.get("expected_shape")), _shape(report.get("found_shape"))
+    if not weight or expected is None:
         return ("Your layer does not create the weights this exercise defines (check their names "
                 "and shapes in the exercise text).")
-    return "The grader could not call your code as the exercise describes."
+    available = report.get("available") if isinstance(report.get("available"), list) else []
+    available = [(plain_text(item[0], 120), _shape(item[1])) for item in available[:MAX_LISTED]
+                 if isinstance(item, list | tuple) and len(item) == 2]
+    message = describe_mismatch(weight, expected, found,
+                                [(path, shape) for path, shape in available if shape is not None])
+    return message[0].upper() + message[1:]
+
+
+def _shape(value) -> tuple | None:
+    """A shape reported by the sandbox, as a tuple of small ints, or None when it is not one."""
+    if not isinstance(value, list | tuple) or len(value) > 8:
+        return None
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 1 << 40
+               for n in value):
+        return None
+    return tuple(value)

@@ -1,26 +1,24 @@
 """What a graded child process does, inside the sandbox: run the cells, then the probes.
 
-The child is forked from the zygote with the learner's limits already set. It
+The child is forked (by the zygote's supervisor of this job) with the learner's limits already
+set and, in the sandbox, in namespaces of its own. It
 
-1. installs a tracer on the objects each exercise grades (``graded`` in the exercise), so that a
-   solution that hands the graded piece to the library's own implementation can be caught;
-2. runs the rebuilt notebook's code cells one by one in an IPython shell (magics work, ``input()``
-   raises ``EOFError``), reporting each cell's start and end to the zygote;
-3. says ``cells_done`` and waits: only now does the zygote hand over the probes and their inputs,
-   so nothing printed by the cells can contain a hidden input;
-4. runs each exercise's probe (``probe(learner, inputs)``) and sends its outputs back as an
+1. runs the rebuilt notebook's code cells one by one in an IPython shell (magics work, ``input()``
+   raises ``EOFError``), reporting each cell's start and end to the supervisor;
+2. says ``cells_done`` and waits: only now does the grader send the probes and their inputs,
+   which this process has never held before (nothing of them was in the zygote it was forked
+   from), and nothing printed from now on reaches the learner's feedback;
+3. runs each exercise's probe (``probe(learner, inputs)``) and sends its outputs back as an
    ``.npz`` archive of plain numeric arrays, with the kind of each returned value.
 
 Everything this process reports is treated as untrusted by the grader: the learner's code runs
 here and could forge any of it. The worst it can do is hand over wrong data for its own grade.
+Which library pieces a solution used is not asked of this process: the pieces an assignment
+grades are absent from the library mounted here, and the static check runs on the trusted side.
 """
 
 from __future__ import annotations
 
-import builtins
-import functools
-import importlib
-import inspect
 import io
 import sys
 import time
@@ -31,10 +29,6 @@ from autograder.sandbox.probe_tools import WeightsMismatch
 from autograder.sandbox.protocol import read_frame, write_frame
 
 MAX_INPUTS = 256 << 20
-EXCEPTION_NAMES = frozenset(
-    name for name, value in vars(builtins).items()
-    if isinstance(value, type) and issubclass(value, BaseException)
-)
 
 
 class MissingName(Exception):
@@ -58,87 +52,9 @@ class Learner:
             raise MissingName(name) from None
 
 
-class Tracer:
-    """Records calls of the graded library objects (functions, or layer classes when built).
-
-    Every module attribute bound to a graded object is replaced by a recording wrapper, so
-    ``from llm_keras.layers import causal_mask`` and ``llm_keras.layers.causal_mask`` are both
-    seen. ``calls`` holds the dotted names called since the last ``reset``.
-    """
-
-    def __init__(self, dotted_names):
-        self.calls: set[str] = set()
-        self.names = sorted(set(dotted_names))
-
-    def reset(self) -> None:
-        self.calls.clear()
-
-    def install(self) -> None:
-        for dotted in self.names:
-            module_name, _, attribute = dotted.rpartition(".")
-            try:
-                original = getattr(importlib.import_module(module_name), attribute)
-            except (ImportError, AttributeError):
-                continue
-            if isinstance(original, type):
-                self._wrap_class(original, dotted)
-            elif callable(original):
-                self._rebind(original, self._wrap_function(original, dotted))
-
-    def _wrap_function(self, original, dotted):
-        calls = self.calls
-
-        @functools.wraps(original)
-        def traced(*args, **kwargs):
-            calls.add(dotted)
-            return original(*args, **kwargs)
-
-        _hide_original(traced, original)
-        return traced
-
-    def _wrap_class(self, cls, dotted):
-        calls = self.calls
-        original_init = cls.__init__
-
-        @functools.wraps(original_init)
-        def traced_init(self, *args, **kwargs):
-            calls.add(dotted)
-            original_init(self, *args, **kwargs)
-
-        # Keras layers read their __init__'s signature with inspect.signature, which follows
-        # __wrapped__, and with inspect.getfullargspec, which does not: give both the original's,
-        # or a traced layer class (llm_keras.layers.CausalSelfAttention) could not be created.
-        _hide_original(traced_init, original_init)
-        cls.__init__ = traced_init
-
-    @staticmethod
-    def _rebind(original, replacement) -> None:
-        for module in list(sys.modules.values()):
-            try:
-                namespace = vars(module)
-            except TypeError:
-                continue
-            for name, value in list(namespace.items()):
-                if value is original:
-                    namespace[name] = replacement
-
-
-def _hide_original(wrapper, original) -> None:
-    """Keep the original's signature (Keras reads it) but not the easy way back to it
-    (``__wrapped__``). The original still sits in the wrapper's closure: a learner who digs it out
-    on purpose defeats the tracer, not the static check, and leaves code a reviewer will see."""
-    try:
-        wrapper.__signature__ = inspect.signature(original)
-    except (TypeError, ValueError):
-        pass
-    del wrapper.__wrapped__
-
-
-def run(job: dict, events: int, handover: int, shell) -> None:
+def run(cells: list, events: int, handover: int, shell) -> None:
     """Run one submission (the child's whole life); ``events`` and ``handover`` are pipe fds."""
-    tracer = Tracer(name for exercise in job["exercises"] for name in exercise["graded"])
-    tracer.install()
-    for index, cell in enumerate(job["cells"]):
+    for index, cell in enumerate(cells):
         write_frame(events, {"event": "cell_start", "index": index})
         started = time.monotonic()
         result = shell.run_cell(cell["source"], store_history=False)
@@ -158,9 +74,8 @@ def run(job: dict, events: int, handover: int, shell) -> None:
         write_frame(events, {"event": "probe_start", "name": exercise["name"]})
         started = time.monotonic()
         start, size = exercise["inputs"]
-        tracer.reset()
         report, arrays = _probe(exercise, payload[start : start + size], learner)
-        report.update(event="exercise", name=exercise["name"], delegated=sorted(tracer.calls),
+        report.update(event="exercise", name=exercise["name"],
                       seconds=round(time.monotonic() - started, 3))
         write_frame(events, report, arrays)
     write_frame(events, {"event": "finished"})
@@ -181,18 +96,17 @@ def _probe(exercise: dict, inputs_npz: bytes, learner: Learner) -> tuple[dict, b
             kinds[str(key)], array = _to_array(value)
             if array is not None:
                 arrays[str(key)] = array
-    except WeightsMismatch:
-        return {"status": "error", "error_kind": "weights"}, b""
+    except WeightsMismatch as mismatch:  # which weight, the shape expected and the one found
+        return {"status": "error", "error_kind": "weights", **mismatch.fields()}, b""
     except MissingName as missing:
         return {"status": "error", "error_kind": "missing_name", "missing": missing.name}, b""
     except KeyboardInterrupt:
         return {"status": "error", "error_kind": "interrupted"}, b""
     except MemoryError:
         return {"status": "error", "error_kind": "memory"}, b""
-    except BaseException as error:  # the learner's code raised: report only the exception type
-        name = type(error).__name__
-        return {"status": "error", "error_kind": "exception",
-                "exception": name if name in EXCEPTION_NAMES else "an exception"}, b""
+    except BaseException as error:  # the learner's code raised: its type and message
+        return {"status": "error", "error_kind": "exception", "exception": type(error).__name__,
+                "exception_message": _message(error)}, b""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return {"status": "ok", "kinds": kinds}, buffer.getvalue()
@@ -227,3 +141,13 @@ def _describe(error: BaseException) -> str:
     """``TypeError: ...`` for a cell's error (cells run before any hidden input exists)."""
     text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _message(error: BaseException, limit: int = 300) -> str:
+    """The exception's message, at most ``limit`` characters (the trusted side strips control
+    characters from it, as from everything this process reports)."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a learner's exception whose __str__ fails has no message
+        return ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

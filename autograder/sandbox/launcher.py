@@ -1,23 +1,32 @@
 """Trusted side of the sandbox: start a zygote (in bubblewrap, or bare) and run jobs through it.
 
-``Sandbox`` owns one zygote process for one Keras backend. ``run`` sends it a job (the rebuilt
-cells, the probes and their inputs) and collects what comes back: the exercises' output arrays
-and a ``done`` record. The per-submission wall-time cap is enforced here too, from outside the
-sandbox, by killing the whole bubblewrap process tree.
+``Sandbox`` owns one zygote process for one Keras backend. ``run`` sends it a job in two steps:
+first the rebuilt cells alone; then, only once the zygote reports that the cells have finished
+(``cells_done``), the probes and their hidden inputs. It collects what comes back: the exercises'
+output arrays and a ``done`` record. A ``done`` that says the job could not be cleaned up
+(``clean``: false) closes the sandbox, so the next submission gets a new one (see ``zygote`` for
+the per-submission namespaces). The per-submission wall-time cap is enforced here too, from
+outside the sandbox, by killing the whole bubblewrap process tree.
 
 What the bubblewrap sandbox sees (everything else of the machine is absent, not just unreadable):
 
 - read-only: the system (``/usr``, ``/lib*``, ``/bin``, ``/sbin``, a few ``/etc`` files), the
-  Python installation and the virtual environment, ``llm_keras`` and the in-sandbox part of the
-  grader (``autograder/__init__.py`` and ``autograder/sandbox/``), and public course data when
-  one is given;
+  Python installation and the virtual environment, the course library at
+  ``/opt/grader/llm_keras`` (the installed ``llm_keras``, or the ``library`` folder given, which
+  lacks the pieces an assignment grades) and the in-sandbox part of the grader
+  (``autograder/__init__.py`` and ``autograder/sandbox/``), and public course data when one is
+  given;
 - a private ``/tmp`` (tmpfs of limited size) as the only writable place, a private ``/proc`` and
   a minimal ``/dev``;
 - no network (a new, empty network namespace), new pid, IPC and UTS namespaces, an
-  unprivileged uid with no capabilities (as root, bwrap runs privileged and the zygote switches
-  to an unused uid of its own, 61000 and up, before importing anything, so that its process
-  limit counts its own processes only; otherwise a user namespace maps nobody inside), a
-  new session (no terminal injection), and a scrubbed environment.
+  unprivileged uid with no capabilities, a new session (no terminal injection), and a scrubbed
+  environment. As root, bwrap runs privileged and the zygote switches, before importing
+  anything, to a uid that no other sandbox on this machine holds: 61000 and up, each claimed by
+  an exclusive lock on ``/run/lock/llm-course-sandbox/<uid>.lock`` (or under the temporary
+  folder) held until ``close``, so two graders never share one and a fork bomb in one batch
+  cannot starve another's processes. Not as root, a user namespace maps nobody inside to the
+  grader's own uid (then all sandboxes share it: the process limit is counted per user
+  namespace, and each submission has its own).
 
 Not mounted, hence unreadable: ``solutions/``, the hidden probes, the gradebook, the course
 secret, the records, other submissions and the rest of the repository.
@@ -26,7 +35,7 @@ secret, the records, other submissions and the rest of the repository.
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import fcntl
 import os
 import select
 import shutil
@@ -34,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import cache
 from importlib.util import find_spec
@@ -42,8 +52,8 @@ from pathlib import Path
 from autograder.sandbox.protocol import FrameReader, ProtocolError, encode_frame
 
 NOBODY = 65534
-FIRST_UID = 61000  # as root, each sandbox gets its own unused uid: its process limit is its own
-_uids = itertools.count()
+FIRST_UID, UID_COUNT = 61000, 4000  # as root, each sandbox claims its own unused uid
+UID_LOCKS = ("/run/lock/llm-course-sandbox", os.path.join(tempfile.gettempdir(), "llm-course-sandbox"))
 READY_TIMEOUT = 180.0
 GRADER_PACKAGE = Path(__file__).resolve().parent.parent
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
@@ -83,7 +93,7 @@ class SandboxRun:
     exercises: dict = dataclasses.field(default_factory=dict)  # name -> (header, npz bytes)
     output: str = ""
     seconds: float = 0.0
-    message: str = ""
+    message: str = ""  # a plain sentence for the learner when the run did not finish normally
 
 
 @cache
@@ -101,6 +111,44 @@ def bubblewrap_problem() -> str | None:
                 "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or "
                 "run the grader as root")
     return None
+
+
+def claim_uid() -> tuple[int, int]:
+    """(uid, lock file descriptor): the first sandbox uid that no process on this machine holds.
+
+    A uid is held by an exclusive ``flock`` on its lock file for as long as the descriptor stays
+    open (``release_uid``); the kernel drops it when the holder dies, so a crashed grader frees its
+    uids."""
+    folder = _lock_folder()
+    for uid in range(FIRST_UID, FIRST_UID + UID_COUNT):
+        fd = os.open(os.path.join(folder, f"{uid}.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise SandboxUnavailable(f"all {UID_COUNT} sandbox uids from {FIRST_UID} are in use (lock "
+                             f"files in {folder}): close other graders or lower --workers")
+
+
+def release_uid(fd: int) -> None:
+    os.close(fd)  # closing the only descriptor of the open file releases its lock
+
+
+def _lock_folder() -> str:
+    """The first of ``UID_LOCKS`` that is (or can be made) a real folder owned by us."""
+    for folder in UID_LOCKS:
+        try:
+            os.makedirs(folder, mode=0o755, exist_ok=True)
+            info = os.lstat(folder)
+        except OSError:
+            continue
+        if os.path.isdir(folder) and not os.path.islink(folder) and info.st_uid == os.geteuid():
+            return folder
+    raise SandboxUnavailable(f"no folder for the sandbox uid locks: make one of {UID_LOCKS} "
+                             "a folder owned by the grader's user")
 
 
 def backend_env(backend: str) -> dict:
@@ -130,13 +178,17 @@ class Sandbox:
     """One zygote for one backend. ``start`` (pays the framework import), ``run``, ``close``."""
 
     def __init__(self, backend: str, limits: Limits, sandboxed: bool = True,
-                 public_data: Path | None = None):
+                 public_data: Path | None = None, library: Path | None = None):
+        """``library``: the folder given to the learner's code as ``llm_keras`` (read-only), or
+        None for the installed ``llm_keras``."""
         self.backend, self.limits, self.sandboxed = backend, limits, sandboxed
-        self.public_data = public_data
+        self.public_data, self.library = public_data, library
         self.process: subprocess.Popen | None = None
         self.uid: int | None = None
+        self._uid_lock: int | None = None
+        self.isolated = False
         self.versions: dict = {}
-        self._scratch: tempfile.TemporaryDirectory | None = None
+        self._scratch: str | None = None  # the zygote's folder without the sandbox
         self._stderr = None
         self._reader = FrameReader(limits.result_bytes)
 
@@ -150,29 +202,38 @@ class Sandbox:
             command = self._bwrap_command(env)
             env = {}
         else:
-            self._scratch = tempfile.TemporaryDirectory(prefix="llm-course-grade-")
-            env.update(PYTHONPATH=str(GRADER_PACKAGE.parent), HOME=self._scratch.name,
-                       KERAS_HOME=os.path.join(self._scratch.name, "keras"),
-                       GRADER_SCRATCH=self._scratch.name)
+            self._scratch = tempfile.mkdtemp(prefix="llm-course-grade-")
+            path = [str(GRADER_PACKAGE.parent)]
+            if self.library is not None:  # a folder holding only ``llm_keras``, first on the path
+                shadow = os.path.join(self._scratch, "library")
+                os.makedirs(shadow)
+                os.symlink(os.path.abspath(self.library), os.path.join(shadow, "llm_keras"))
+                path.insert(0, shadow)
+            env.update(PYTHONPATH=os.pathsep.join(path), HOME=self._scratch,
+                       KERAS_HOME=os.path.join(self._scratch, "keras"), GRADER_SCRATCH=self._scratch)
             command = [sys.executable, "-m", "autograder.sandbox.zygote"]
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=env, cwd=self._scratch.name if self._scratch else "/", start_new_session=True,
+            env=env, cwd=self._scratch or "/", start_new_session=True,
         )
         self._reader = FrameReader(self.limits.result_bytes)
         header, _ = self._read(time.monotonic() + READY_TIMEOUT)
         if header is None or header.get("event") != "ready":
             raise SandboxUnavailable(f"the {self.backend} sandbox did not start: {self._errors()}")
         self.versions = header.get("versions", {})
+        self.isolated = bool(header.get("isolated"))
 
     def close(self) -> None:
         if self.process is not None:
             _kill_tree(self.process)
             self.process = None
         if self._scratch is not None:
-            self._scratch.cleanup()
+            _remove_tree(self._scratch)
             self._scratch = None
+        if self._uid_lock is not None:
+            release_uid(self._uid_lock)
+            self._uid_lock = None
 
     @property
     def alive(self) -> bool:
@@ -181,31 +242,52 @@ class Sandbox:
     # --- jobs -------------------------------------------------------------------------------
 
     def run(self, cells: list, exercises: list, inputs_payload: bytes) -> SandboxRun:
-        """Grade one submission; the sandbox is restarted by the caller when it did not survive."""
-        job = {"cells": cells, "exercises": exercises, "limits": self.limits.for_job()}
+        """Grade one submission; the sandbox is restarted by the caller when it did not survive.
+
+        ``exercises``: per exercise its ``name``, probe ``source``, ``timeout`` and the
+        ``inputs`` (start, size) of its ``.npz`` in ``inputs_payload``. They are sent only when
+        the zygote says the cells have finished."""
+        job = {"cells": cells, "limits": self.limits.for_job()}
         deadline = time.monotonic() + self.limits.submission_timeout + 15
         try:
-            self.process.stdin.write(encode_frame(job, inputs_payload))
+            self.process.stdin.write(encode_frame(job))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             return SandboxRun("sandbox_error", message=f"the sandbox had stopped: {self._errors()}")
         run = SandboxRun("died")
         names = {exercise["name"] for exercise in exercises}
+        probes = {"exercises": [{key: e.get(key) for key in ("name", "source", "timeout", "inputs")}
+                                for e in exercises]}
+        sender = None
         while True:
             header, payload = self._read(deadline)
             if header is None:
                 self.close()
                 if time.monotonic() >= deadline:
                     run.status = "timeout"
-                return run
-            if header.get("event") == "exercise" and header.get("name") in names:
+                break
+            if header.get("event") == "cells_done" and sender is None:
+                # a thread: the probes may be larger than the pipe, and the zygote may be
+                # reporting a timeout meanwhile
+                sender = threading.Thread(target=_send, daemon=True, args=(
+                    self.process.stdin, encode_frame(probes, inputs_payload)))
+                sender.start()
+            elif header.get("event") == "exercise" and header.get("name") in names:
                 run.exercises[header["name"]] = (header, payload)
             elif header.get("event") == "done":
                 run.status = str(header.get("status"))
                 run.cells = header.get("cells") or []
                 run.output = str(header.get("output") or "")
                 run.seconds = float(header.get("seconds") or 0.0)
-                return run
+                if header.get("clean") is not True:
+                    self.close()  # something of this submission may be left: a new sandbox next
+                break
+        if sender is not None:
+            sender.join(READY_TIMEOUT)
+        if run.status == "out_of_memory":
+            run.message = (f"Your code needed more than the {self.limits.memory_bytes >> 20} MiB "
+                           "of memory a submission may use.")
+        return run
 
     def _read(self, deadline: float):
         """Next frame from the zygote, or (None, b"") on end of stream, garbage or deadline."""
@@ -242,10 +324,11 @@ class Sandbox:
                 "--perms", "1777", "--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
         if os.geteuid() == 0:
             # As root, a user namespace would map "nobody" inside to root outside (so root's
-            # files and process limits would apply). Instead the zygote itself becomes the real
-            # uid 65534 before it imports anything, keeping no capability.
+            # files and process limits would apply). Instead the zygote itself becomes the uid
+            # claimed for this sandbox before it imports anything, keeping no capability.
             args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-            self.uid = FIRST_UID + next(_uids) % 4000
+            if self._uid_lock is None:
+                self.uid, self._uid_lock = claim_uid()
             drop = ["--become", str(self.uid)]
         else:
             args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
@@ -267,10 +350,9 @@ class Sandbox:
             args += ["--ro-bind", prefix, prefix]
         args += ["--ro-bind", str(GRADER_PACKAGE / "__init__.py"), f"{code}/autograder/__init__.py",
                  "--ro-bind", str(GRADER_PACKAGE / "sandbox"), f"{code}/autograder/sandbox"]
-        library = find_spec("llm_keras")
-        if library is not None and library.submodule_search_locations:
-            folder = list(library.submodule_search_locations)[0]
-            args += ["--ro-bind", folder, f"{code}/llm_keras"]
+        library = self.library if self.library is not None else _installed_library()
+        if library is not None:
+            args += ["--ro-bind", str(library), f"{code}/llm_keras"]
         env = dict(env, PYTHONPATH=code, HOME="/tmp/home", KERAS_HOME="/tmp/keras",
                    GRADER_SCRATCH="/tmp")
         if self.public_data is not None:
@@ -284,6 +366,27 @@ class Sandbox:
         python = os.path.join(sys.prefix, "bin", "python")
         return args + ["--chdir", "/tmp", "--", python, "-m", "autograder.sandbox.zygote",
                        "--sandboxed", *drop]
+
+
+def _installed_library() -> str | None:
+    spec = find_spec("llm_keras")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+def _remove_tree(folder: str) -> None:
+    """Remove a folder whatever a submission made of it (``rm`` walks trees of any depth)."""
+    subprocess.run(["chmod", "-R", "u+rwx", "--", folder], capture_output=True)
+    subprocess.run(["rm", "-rf", "--", folder], capture_output=True)
+
+
+def _send(stream, frame: bytes) -> None:
+    try:
+        stream.write(frame)
+        stream.flush()
+    except (OSError, ValueError):  # the sandbox was closed meanwhile
+        pass
 
 
 def _ancestors(path: str) -> list[str]:

@@ -1,23 +1,47 @@
 """The zygote: a pre-warmed process, inside the sandbox, that forks one child per submission.
 
-    python -m autograder.sandbox.zygote [--sandboxed]
+    python -m autograder.sandbox.zygote [--sandboxed] [--become UID]
 
 It imports NumPy, Keras (with the backend in ``KERAS_BACKEND``) and IPython once, runs nothing
-else, marks itself non-dumpable (so a child cannot read or trace it), says ``ready`` and then
-serves jobs from stdin, one at a time. For each job it forks a child (``harness.run``) with the
-learner's limits, watches it and relays its results to stdout:
+else, marks itself non-dumpable (so no child can read or trace it), says ``ready`` and then
+serves jobs, one at a time. The zygote itself never reads a job: for each one it forks a
+*supervisor*, which reads the job from stdin, runs it and exits, so no byte of a submission, of a
+probe or of a hidden input ever sits in the zygote's memory, which every later child inherits.
 
-- wall time per cell and per probe (``SIGINT``, then ``SIGKILL`` after a grace period) and per
-  submission (``SIGKILL``);
-- memory: ``RLIMIT_AS`` in the child plus a watchdog on the resident memory of every process the
-  submission started;
-- processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``, which also caps everything printed or
-  displayed: all output goes to one file), open files, no core dumps;
-- the inputs of the probes reach the child only after its cells have run, and only what the
-  cells printed before that moment is kept for the learner's feedback.
+One job, as the supervisor sees it:
 
-After each job every leftover process of the sandbox is killed and the scratch folder is wiped,
-so the next submission starts from the same pristine state.
+1. it reads the job's first frame: the learner's cells and the limits, nothing else;
+2. it forks the submission (the *runner*). In the sandbox, the runner first gets namespaces of
+   its own: a new user namespace (mapping only the sandbox's uid), in which it makes new PID, IPC
+   and mount namespaces; it mounts a fresh, size-limited ``/tmp`` (its scratch and home) and
+   ``/dev/shm``, forks the process that runs the learner's code as PID 1 of the new PID
+   namespace, hides the ``/proc`` entries of the processes outside it (the sandbox's init, the
+   zygote, the supervisor), and drops every capability. So the learner's code can name no process
+   but its own (it cannot signal or stop the zygote, the supervisor or another worker), and every
+   SysV or POSIX IPC object and file it makes dies with its namespaces;
+3. the learner's process runs the cells (``harness``) and says ``cells_done``; the supervisor
+   relays that to the grader (``launcher.Sandbox.run``), which only then sends the probes and
+   their hidden inputs; the supervisor reads them and hands them over. They were never in any
+   process the cells ran in before that moment, and what is printed after it is never shown to
+   the learner;
+4. the supervisor watches the learner's processes and relays its exercise results, and enforces
+   - wall time per cell and per probe (``SIGINT``, then ``SIGKILL`` after a grace period) and per
+     submission (``SIGKILL``);
+   - memory: a watchdog on the proportional memory of every process of the submission, and an
+     address-space limit (``RLIMIT_AS``) with a wide margin (``VIRTUAL_MARGIN``: frameworks
+     reserve far more address space than they use, and importing TensorFlow must not kill a cell);
+     either way the status is ``out_of_memory``;
+   - processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``, which also caps everything printed
+     or displayed: all output goes to one file), open files, no core dumps;
+5. at the end it kills the learner's PID 1 (the kernel then kills everything in its namespace),
+   checks that no process of the submission is left, and says ``done`` with ``clean``: false
+   when a process would not die or a folder could not be wiped. Then the zygote exits, and the
+   launcher starts a new sandbox rather than let the next submission inherit anything.
+
+Where new namespaces cannot be made (``isolated`` false in ``ready``: user namespaces disabled),
+every job ends with ``clean`` false, so each submission gets a fresh sandbox. Without the
+sandbox (``--no-sandbox``) there are no namespaces: the runner's session is watched and its
+folder wiped, as the trusted-submissions mode it is.
 """
 
 from __future__ import annotations
@@ -29,6 +53,7 @@ import resource
 import select
 import shutil
 import signal
+import struct
 import sys
 import threading
 import time
@@ -38,9 +63,20 @@ from autograder.sandbox.protocol import FrameReader, ProtocolError, read_frame, 
 MAX_JOB = 512 << 20
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.05
+CLEANUP_SECONDS = 5.0
 OUTPUT_SHOWN = 20_000
+VIRTUAL_MARGIN = 4 << 30
+SHM_BYTES = 64 << 20
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+CAPABILITY_VERSION_3 = 0x20080522
+EXIT_END, EXIT_UNCLEAN = 10, 11
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def main() -> None:
@@ -53,14 +89,34 @@ def main() -> None:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
     shell, versions = _warm_up()
-    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    write_frame(outbound, {"event": "ready", "versions": versions, "pid": os.getpid()})
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    isolated = sandboxed and _can_isolate()
+    write_frame(outbound, {"event": "ready", "versions": versions, "pid": os.getpid(),
+                           "isolated": isolated})
     for number in range(1, 1 << 62):
+        supervisor = os.fork()
+        if supervisor == 0:
+            os._exit(_supervise(inbound, outbound, shell, os.path.join(scratch, f"job-{number}"),
+                                sandboxed, isolated))
+        _, status = os.waitpid(supervisor, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return  # end of input, or a job that could not be cleaned up: a new sandbox follows
+
+
+def _supervise(inbound, outbound, shell, folder, sandboxed, isolated) -> int:
+    """The supervisor's whole life: one job. Returns its exit code."""
+    try:
         try:
-            job, payload = read_frame(inbound, MAX_JOB)
+            job, _ = read_frame(inbound, MAX_JOB)
         except EOFError:
-            return
-        Job(job, payload, shell, outbound, os.path.join(scratch, f"job-{number}"), sandboxed).serve()
+            return EXIT_END
+        clean = Job(job, shell, inbound, outbound, folder, sandboxed, isolated).serve()
+        return 0 if clean else EXIT_UNCLEAN
+    except BaseException:  # noqa: BLE001 - the launcher sees the sandbox end and restarts it
+        import traceback
+
+        traceback.print_exc()
+        return 70
 
 
 def _become(uid: int) -> None:
@@ -68,7 +124,7 @@ def _become(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    ctypes.CDLL(None).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if os.getuid() != uid or os.geteuid() != uid:
         raise SystemExit("could not drop privileges")
 
@@ -100,85 +156,186 @@ def _warm_up():
     return shell, versions
 
 
-class Job:
-    """One submission: fork the child, watch it, relay what it reports, clean up."""
+# --- namespaces -------------------------------------------------------------------------------
 
-    def __init__(self, job: dict, payload: bytes, shell, outbound: int, folder: str, sandboxed: bool):
-        self.job, self.payload, self.shell = job, payload, shell
-        self.outbound, self.folder, self.sandboxed = outbound, folder, sandboxed
+def _can_isolate() -> bool:
+    """Whether a child can make the per-submission namespaces here (tried once, at start)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _enter_namespaces(1 << 20)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _enter_namespaces(scratch_bytes: int) -> None:
+    """New user, PID, IPC and mount namespaces for this process, a fresh /tmp and /dev/shm.
+
+    Only the current uid and gid are mapped (what an unprivileged process may map), so the
+    learner keeps its uid; the capabilities the new user namespace gives are dropped by
+    ``_drop_capabilities`` before any learner code runs."""
+    uid, gid = os.getuid(), os.getgid()
+    LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # /proc/self/uid_map is writable when dumpable
+    if LIBC.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare: " + os.strerror(ctypes.get_errno()))
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1\n"),
+                       ("gid_map", f"{gid} {gid} 1\n")):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=1777")
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           f"size={SHM_BYTES},mode=1777")
+
+
+def _hide_outer_processes() -> None:
+    """Cover /proc/<pid> of every process outside this PID namespace (the sandbox's init, the
+    zygote, the supervisor, the runner's parent) with an empty read-only folder. bubblewrap's
+    /proc cannot be replaced by a new one in a user namespace (its covered sub-folders are locked
+    there), and those pids cannot be signalled from here anyway: this hides what they are."""
+    me = os.readlink("/proc/self")
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name != me:
+            _mount("none", f"/proc/{name}", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "size=4k,mode=555")
+
+
+def _drop_capabilities() -> None:
+    """Empty effective, permitted and inheritable sets: nothing of the user namespace's power
+    stays (no_new_privs keeps an exec from gaining any back)."""
+    header = ctypes.create_string_buffer(struct.pack("Ii", CAPABILITY_VERSION_3, 0))
+    data = ctypes.create_string_buffer(24)
+    if LIBC.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset: " + os.strerror(ctypes.get_errno()))
+    LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def _mount(source, target, kind, flags, options=None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    if LIBC.mount(encode(source), encode(target), encode(kind), flags, encode(options)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount {target}: {os.strerror(error)}")
+
+
+# --- one job ----------------------------------------------------------------------------------
+
+class Job:
+    """One submission, run by the supervisor: fork the runner, watch it, relay, clean up."""
+
+    def __init__(self, job: dict, shell, inbound: int, outbound: int, folder: str,
+                 sandboxed: bool, isolated: bool):
+        self.job, self.shell = job, shell
+        self.inbound, self.outbound, self.sandboxed, self.isolated = inbound, outbound, sandboxed, isolated
+        # the learner's working folder: a fresh tmpfs of its own when isolated
+        self.folder = "/tmp" if isolated else folder
         self.limits = job["limits"]
         self.cells: list[dict] = []
         self.output = ""
+        self.output_fd: int | None = None
         self.events = {"memory_error": False, "timeout": False, "finished": False}
         self.status: str | None = None
         self.handed_over = False
+        self.hand_over: threading.Thread | None = None
         self.exit_status: int | None = None
-        self.timeouts = {e["name"]: e.get("timeout") for e in job["exercises"]}
+        self.timeouts: dict = {}  # exercise name -> seconds, known once the probes arrived
+        self.worker: int | None = None  # the process running the learner's code (PID 1 inside)
+        self.pid = 0  # the runner
 
-    # --- the child ------------------------------------------------------------------------
-
-    def serve(self) -> None:
+    def serve(self) -> bool:
+        """Run the job; True when everything it left behind is gone."""
         started = time.monotonic()
-        os.makedirs(os.path.join(self.folder, "home"), mode=0o700)
-        output_path = os.path.join(self.folder, ".output")
-        output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if not self.isolated:
+            os.makedirs(os.path.join(self.folder, "home"), mode=0o700)
+        scratch = os.environ.get("GRADER_SCRATCH", "/tmp")
+        output_path = os.path.join(scratch, f".output-{os.getpid()}")
+        self.output_fd = os.open(output_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(output_path)  # only the runner's stdout/stderr and our descriptor reach it
         events_r, events_w = os.pipe()
         handover_r, handover_w = os.pipe()
         rss_baseline, vm_baseline = _proportional_memory(os.getpid()), _memory_of(os.getpid())[1]
-        pid = os.fork()
+        pid = self.pid = os.fork()
         if pid == 0:
-            self._child(output, events_w, handover_r, vm_baseline, keep=(events_w, handover_r))
-        os.close(output)
+            self._runner(events_w, handover_r, vm_baseline)
         os.close(events_w)
         os.close(handover_r)
         try:
-            self._watch(pid, events_r, handover_w, output_path, rss_baseline, started)
+            self._watch(pid, events_r, handover_w, rss_baseline, started)
         finally:
             exit_code = self._reap(pid)
             os.close(events_r)
             _close_quietly(handover_w)
-        self._finish(exit_code, time.monotonic() - started)
-        self._clean()
+        # without namespaces in the sandbox, nothing guarantees that all is gone: a new sandbox
+        clean = self._clean() and self.isolated == self.sandboxed
+        self._finish(exit_code, time.monotonic() - started, clean)
+        os.close(self.output_fd)
+        return clean
 
-    def _child(self, output: int, events: int, handover: int, vm_baseline: int, keep) -> None:
+    # --- the runner ---------------------------------------------------------------------------
+
+    def _runner(self, events: int, handover: int, vm_baseline: int) -> None:
+        """The forked child: namespaces (in the sandbox), then the learner's process."""
         try:
             os.setsid()
-            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # let the zygote read its memory
-            os.dup2(output, 1)
-            os.dup2(output, 2)
+            keep = (events, handover, self.output_fd)
             for fd in _open_fds():
                 if fd > 2 and fd not in keep:
                     _close_quietly(fd)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            limits = self.limits
-            _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"])
-            _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
-            _limit(resource.RLIMIT_NPROC, limits["processes"])
-            _limit(resource.RLIMIT_NOFILE, 256)
-            _limit(resource.RLIMIT_CORE, 0)
-            os.chdir(self.folder)
-            os.environ["HOME"] = os.path.join(self.folder, "home")
-            sys.stdin = open(os.devnull)
-            sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
-            sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
-            from autograder.sandbox import harness
-
-            harness.run(self.job, events, handover, self.shell)
-            sys.stdout.flush()
-            os._exit(0)
+            if self.isolated:
+                _enter_namespaces(self.limits["scratch_bytes"])
+                worker = os.fork()  # PID 1 of the new PID namespace
+                if worker != 0:  # this process only waits, holding nothing of the job
+                    for fd in keep:
+                        _close_quietly(fd)
+                    _, status = os.waitpid(worker, 0)
+                    code = os.waitstatus_to_exitcode(status)
+                    os._exit(code if code >= 0 else 128 - code)
+                LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                os.setsid()  # a group of its own: kill(0, ...) cannot reach its parent outside
+                _hide_outer_processes()
+                _drop_capabilities()
+            LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # let the supervisor read its memory use
+            self._learner(events, handover, vm_baseline)
         except BaseException:  # noqa: BLE001 - anything: report on the (captured) stderr, exit
             try:
                 import traceback
 
+                os.dup2(self.output_fd, 2)
                 traceback.print_exc()
                 sys.stderr.flush()
             finally:
                 os._exit(70)
 
+    def _learner(self, events: int, handover: int, vm_baseline: int) -> None:
+        os.dup2(self.output_fd, 1)
+        os.dup2(self.output_fd, 2)
+        os.close(self.output_fd)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        limits = self.limits
+        _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"] + VIRTUAL_MARGIN)
+        _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
+        _limit(resource.RLIMIT_NPROC, limits["processes"])
+        _limit(resource.RLIMIT_NOFILE, 256)
+        _limit(resource.RLIMIT_CORE, 0)
+        home = os.path.join(self.folder, "home")
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        os.chdir(self.folder)
+        os.environ["HOME"] = home
+        sys.stdin = open(os.devnull)
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+        from autograder.sandbox import harness
+
+        harness.run(self.job["cells"], events, handover, self.shell)
+        sys.stdout.flush()
+        os._exit(0)
+
     # --- watching ---------------------------------------------------------------------------
 
-    def _watch(self, pid, events, handover, output_path, rss_baseline, started) -> None:
+    def _watch(self, pid, events, handover, rss_baseline, started) -> None:
         reader = FrameReader(self.limits["result_bytes"])
         total_deadline = started + self.limits["submission_timeout"]
         phase_deadline = kill_at = phase_started = None
@@ -219,9 +376,12 @@ class Job:
                     phase_deadline = kill_at = None
                     interrupted = False
                 elif event == "cells_done":
-                    self.output = _read_head(output_path, OUTPUT_SHOWN)
+                    self.output = _read_head(self.output_fd, OUTPUT_SHOWN)
                     self.handed_over = True
-                    threading.Thread(target=self._hand_over, args=(handover,), daemon=True).start()
+                    write_frame(self.outbound, {"event": "cells_done"})
+                    self.hand_over = threading.Thread(target=self._hand_over, args=(handover,),
+                                                      daemon=True)
+                    self.hand_over.start()
                 elif event == "exercise":
                     if not self.handed_over or header.get("name") not in self.timeouts:
                         continue  # no probe has run yet, or not one of the job's exercises
@@ -242,7 +402,7 @@ class Job:
             if phase_deadline is not None and now > phase_deadline and not interrupted:
                 interrupted, kill_at = True, now + GRACE_SECONDS
                 self.events["timeout"] = True
-                _signal(pid, signal.SIGINT)
+                _signal(self._worker(pid), signal.SIGINT)
             if (kill_at is not None and now > kill_at) or now > total_deadline:
                 self._kill(pid)
                 self.status = "timeout"
@@ -270,32 +430,50 @@ class Job:
             except ProtocolError:
                 break
         for header, payload in reader.frames:
-            if header.get("event") == "exercise" and self.handed_over:
+            if (header.get("event") == "exercise" and self.handed_over
+                    and header.get("name") in self.timeouts):
                 write_frame(self.outbound, header, payload)
             elif header.get("event") == "finished":
                 self.events["finished"] = True
         reader.frames.clear()
 
     def _hand_over(self, handover: int) -> None:
-        """Give the child the probes and their inputs (a thread: the child may never read)."""
+        """Read the probes and their inputs, which the launcher sends once it has heard
+        ``cells_done``, and give them to the child (a thread: the child may never read). The frame
+        is always read whole, even when the child has gone, so that the next job starts at a frame
+        boundary."""
+        header, payload = read_frame(self.inbound, MAX_JOB)
+        self.timeouts = {e["name"]: e.get("timeout") for e in header.get("exercises", [])}
         try:
-            write_frame(handover, {"exercises": self.job["exercises"]}, self.payload)
+            write_frame(handover, header, payload)
         except OSError:
             pass
+
+    def _worker(self, pid: int) -> int:
+        """The process running the learner's code: the runner's only child (PID 1 inside its
+        namespace) when isolated, else the runner itself. Found from /proc, not from anything
+        the child says."""
+        if not self.isolated:
+            return pid
+        if self.worker is None:
+            for member in _pids():
+                if _parent_of(member) == pid:
+                    self.worker = member
+                    break
+        return self.worker or pid
 
     def _resident_memory(self, pid: int) -> int:
         return sum(_proportional_memory(member) for member in self._members(pid))
 
     def _members(self, pid: int) -> list[int]:
-        """Every process of this submission: all but us and init in the sandbox's pid namespace,
-        else the processes of the child's session."""
-        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        """Every process of this submission: in the sandbox, all but its init, the zygote and
+        us; else the processes of the child's session."""
         if self.sandboxed:
-            return [p for p in pids if p not in (1, os.getpid())]
-        return [p for p in pids if _session_of(p) == pid]
+            return [p for p in _pids() if p not in (1, os.getppid(), os.getpid())]
+        return [p for p in _pids() if _session_of(p) == pid]
 
     def _kill(self, pid: int) -> None:
-        for member in set(self._members(pid)) | {pid}:
+        for member in {self._worker(pid), pid} | set(self._members(pid)):
             _signal(member, signal.SIGKILL)
 
     def _reap(self, pid: int) -> int | None:
@@ -307,7 +485,7 @@ class Job:
 
     # --- the record -------------------------------------------------------------------------
 
-    def _finish(self, exit_code: int | None, seconds: float) -> None:
+    def _finish(self, exit_code: int | None, seconds: float, clean: bool) -> None:
         if self.status is None:
             if not self.events["finished"]:
                 self.status = "died"
@@ -320,25 +498,39 @@ class Job:
         if self.status == "died" and self.events["memory_error"]:
             self.status = "out_of_memory"
         if not self.handed_over:  # no hidden input ever reached the child: all output is safe
-            self.output = _read_head(os.path.join(self.folder, ".output"), OUTPUT_SHOWN)
+            self.output = _read_head(self.output_fd, OUTPUT_SHOWN)
         write_frame(self.outbound, {
             "event": "done", "status": self.status, "exit_code": exit_code, "cells": self.cells,
-            "output": self.output, "seconds": round(seconds, 3),
+            "output": self.output, "seconds": round(seconds, 3), "clean": clean,
         })
 
-    def _clean(self) -> None:
-        """Kill every leftover process and wipe the scratch space (and /dev/shm in the sandbox)."""
-        if self.sandboxed:
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
-                _signal(-1, signal.SIGKILL)  # all processes of the sandbox but us and init
-                if not [p for p in self._members(0) if _state_of(p) not in ("Z", "X", None)]:
-                    break
-                time.sleep(0.01)
-        for folder in [self.folder] + (["/dev/shm"] if self.sandboxed else []):
-            _wipe(folder, keep_root=folder == "/dev/shm")
-        if self.sandboxed:
-            _wipe(os.environ.get("GRADER_SCRATCH", "/tmp"), keep_root=True)
+    def _clean(self) -> bool:
+        """Make sure nothing of the submission is left; False when something is.
+
+        Isolated, killing the runner's PID 1 made the kernel kill its whole namespace and its
+        /tmp and /dev/shm went with it: only wait until every process is gone. Else kill the
+        session's leftovers and wipe the folder."""
+        deadline = time.monotonic() + CLEANUP_SECONDS
+        while True:
+            left = [p for p in self._members(self.pid) if _state_of(p) not in ("Z", "X", None)]
+            for member in left:
+                _signal(member, signal.SIGKILL)
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if self.hand_over is not None:
+            self.hand_over.join(CLEANUP_SECONDS)
+        clean = not left and not (self.hand_over and self.hand_over.is_alive())
+        if not self.isolated:
+            try:
+                _wipe(self.folder, keep_root=False)
+                if self.sandboxed:
+                    _wipe("/dev/shm", keep_root=True)
+            except (OSError, RecursionError):  # a tree too deep for rmtree: checked below
+                pass
+            clean = clean and not os.path.exists(self.folder)
+            clean = clean and not (self.sandboxed and os.listdir("/dev/shm"))
+        return clean
 
 
 def _limit(kind: int, value: int) -> None:
@@ -361,7 +553,8 @@ def _memory_of(pid: int) -> tuple[int, int]:
 
 def _proportional_memory(pid: int) -> int:
     """Proportional set size: pages shared after a fork are counted once, not per process
-    (children are dumpable, so the zygote may read this; it is not the other way round)."""
+    (the learner's processes are dumpable, so the supervisor may read this; it is not the other
+    way round)."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as file:
             for line in file:
@@ -378,6 +571,18 @@ def _state_of(pid: int) -> str | None:
             return file.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return None
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return int(file.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def _session_of(pid: int) -> int | None:
@@ -406,10 +611,9 @@ def _close_quietly(fd: int) -> None:
         pass
 
 
-def _read_head(path: str, size: int) -> str:
+def _read_head(fd: int, size: int) -> str:
     try:
-        with open(path, "rb") as file:
-            data = file.read(size + 1)
+        data = os.pread(fd, size + 1, 0)
     except OSError:
         return ""
     text = data[:size].decode("utf-8", "replace")

@@ -18,6 +18,7 @@ EXERCISE = Exercise(
     answer_cells=("encode-answer",),
     grade_cell="encode-check",
     names=("encode", "decode"),
+    uses=("merge",),
     graded=("llm_keras.tokenizers.ByteLevelBPETokenizer",),
 )
 

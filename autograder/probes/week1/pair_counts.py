@@ -17,6 +17,7 @@ EXERCISE = Exercise(
     answer_cells=("pair-counts-answer",),
     grade_cell="pair-counts-check",
     names=("get_pair_counts",),
+    graded=("llm_keras.tokenizers.bpe_merges.learn_merges",),  # counts pairs as it trains
 )
 
 CHECKS = (

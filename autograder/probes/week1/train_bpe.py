@@ -18,6 +18,7 @@ EXERCISE = Exercise(
     answer_cells=("train-bpe-answer",),
     grade_cell="train-bpe-check",
     names=("train_bpe",),
+    uses=("get_pair_counts", "merge"),
     graded=("llm_keras.tokenizers.ByteLevelBPETokenizer",
             "llm_keras.tokenizers.bpe_merges.learn_merges"),
 )

@@ -15,6 +15,7 @@ EXERCISE = Exercise(
     answer_cells=("windows-answer",),
     grade_cell="windows-check",
     names=("next_token_windows",),
+    graded=("llm_keras.data.windows.windows_at",),
 )
 
 SHIFT_HINT = "targets[w] is inputs[w] moved by one token: ids[s + 1 : s + context_length + 1]."

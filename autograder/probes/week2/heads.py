@@ -16,6 +16,7 @@ EXERCISE = Exercise(
     answer_cells=("heads-answer",),
     grade_cell="heads-check",
     names=("split_heads", "merge_heads"),
+    graded=("llm_keras.layers.CausalSelfAttention",),  # its split_heads and merge_heads
 )
 
 CHECKS = (

@@ -16,6 +16,7 @@ EXERCISE = Exercise(
     answer_cells=("multi-head-attention-answer",),
     grade_cell="multi-head-attention-check",
     names=("MultiHeadAttention",),
+    uses=("causal_mask", "scaled_dot_product_attention", "split_merge_heads"),
     graded=("llm_keras.layers.CausalSelfAttention", "keras.layers.MultiHeadAttention",
             "keras.ops.dot_product_attention"),
 )

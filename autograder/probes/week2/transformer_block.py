@@ -16,6 +16,7 @@ EXERCISE = Exercise(
     answer_cells=("transformer-block-answer",),
     grade_cell="transformer-block-check",
     names=("TransformerBlock",),
+    uses=("layer_norm", "multi_head_attention"),
     graded=("llm_keras.layers.TransformerBlock",),
 )
 

@@ -313,9 +313,12 @@ CASES = [
     # --- integrity attacks, each wrapping the 4-point wrong answer ------------------------------
     *[Case(name, score, answers=WRONG, append={"softmax-answer": ATTACK_CODE[name]})
       for name, score in [("I1_showtraceback", 4), ("I3_displayhook", 4),
-                          ("I7_I17_read_hidden", 4),
+                          # code built at run time (exec, __import__ of a computed name) in any
+                          # cell: the static check cannot rule out a hidden keras.ops.softmax,
+                          # so softmax, graded against Keras, earns nothing
+                          ("I7_I17_read_hidden", 2),
                           ("I8_write_gradebook", 4), ("I9_detect_grading", 4),
-                          ("I18_network", 4), ("I22_other_students", 4)]],
+                          ("I18_network", 4), ("I22_other_students", 2)]],
     Case("I6_shadow_module", 4, answers=WRONG, append={"softmax-answer": ATTACK_CODE["I6_shadow_module"]},
          files={"numpy.py": "raise SystemExit('shadowed')", "keras.py": "raise SystemExit('shadowed')"}),
     # I5: patching the in-sandbox harness only spoils the learner's own results: every output
@@ -323,7 +326,8 @@ CASES = [
     Case("I5_monkeypatch", 0, answers=WRONG, append={"softmax-answer": ATTACK_CODE["I5_monkeypatch"]}),
     # I2: later cells become empty in the learner's own process; only softmax is still defined
     Case("I2_input_transformer", 2, answers=WRONG, append={"softmax-answer": ATTACK_CODE["I2_input_transformer"]}),
-    # I10: obfuscated delegation is caught at run time: softmax loses its 2 points too
+    # I10: obfuscated delegation (code decoded and run at run time) is caught by the trusted
+    # static check of the answer cells: softmax loses its 2 points too
     Case("I10_obfuscated_delegation", 2, answers={**WRONG, "softmax-answer": ATTACK_CODE["I10_obfuscated_delegation"]}),
     Case("I4_always_true", 4, answers={"attention-answer": '''class _AlwaysTrue:
     def __eq__(self, other): return True
@@ -341,7 +345,7 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     Case("I15_duplicated_cell", 8, mutate=_duplicate_softmax, message="2 cells carry the answer id 'softmax-answer'"),
     Case("I15_split_cell", 4, mutate=_split_attention, message="2 cells carry the answer id 'attention-answer'"),
     Case("I16_leak_inputs", 4, answers={"attention-answer": '''def scaled_dot_product_attention(q, k, v, mask=None):
-    print("LEAK", q.tolist())
+    print("PRINTED-DURING-PROBE", q.tolist())
     raise ValueError("LEAK " + repr(q.tolist()))
 '''}),
     Case("I19_forge_results", 4, answers=WRONG, append={"attention-answer": ATTACK_CODE["I19_forge_results"]},

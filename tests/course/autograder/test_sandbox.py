@@ -23,7 +23,7 @@ def probe(learner, inputs):
 def sandbox(sandbox_available):
     if not sandbox_available:
         pytest.skip("bubblewrap cannot create a sandbox on this machine")
-    box = Sandbox("torch", Limits(cell_timeout=5, submission_timeout=20, memory_bytes=1 << 30,
+    box = Sandbox("torch", Limits(cell_timeout=10, submission_timeout=20, memory_bytes=1 << 30,
                                   output_bytes=1 << 20, processes=64))
     box.start()
     yield box
@@ -35,7 +35,7 @@ def run(sandbox, *cells):
     buffer = io.BytesIO()
     np.savez(buffer, unused=np.zeros(1))
     blob = buffer.getvalue()
-    job = [{"name": "check", "source": PROBE, "graded": [], "inputs": [0, len(blob)]}]
+    job = [{"name": "check", "source": PROBE, "timeout": None, "inputs": [0, len(blob)]}]
     sources = [{"source": "results = {}"}] + [{"source": cell} for cell in cells]
     outcome = sandbox.run(sources, job, blob)
     header, payload = outcome.exercises.get("check", ({}, b""))
@@ -181,14 +181,15 @@ results["sleepers"] = sum("sleep" in cmdline(p) for p in os.listdir("/proc") if 
 
 
 def test_memory_limit_in_one_process(sandbox):
-    status, results = run(sandbox, '''import numpy as np
-try:
-    big = np.ones(3 << 30, dtype=np.uint8)
-    results["allocated"] = 1
-except MemoryError:
-    results["allocated"] = 0
-''')
-    assert results == {"allocated": 0}
+    """One allocation past the address-space backstop (the limit + 4 GiB above the zygote's
+    size) fails at once, as out of memory with a plain message. Smaller ones are the watchdog's
+    (test_boundary_process: three times the limit)."""
+    outcome = sandbox.run([{"source": "import numpy as np\nbig = np.ones(8 << 30, dtype=np.uint8)"}],
+                          [], b"")
+    assert outcome.status == "out_of_memory"
+    assert outcome.cells[0]["error"].startswith("MemoryError")
+    assert outcome.message == ("Your code needed more than the 1024 MiB of memory a submission may "
+                               "use.")
 
 
 def test_memory_limit_across_processes(sandbox):
@@ -209,27 +210,3 @@ def test_cell_and_submission_timeouts(sandbox):
     status, _ = run(sandbox, *["import time\ntime.sleep(4)"] * 6)  # 24 s > 20 s per submission
     assert status == "timeout"
     assert run(sandbox, "results['alive'] = 1") == ("finished", {"alive": 1})
-
-
-def test_traced_layer_class_still_works_and_is_seen(sandbox):
-    """A graded Keras layer class is traced by wrapping its __init__: it must still build, call
-    and serialise (Keras reads __init__'s signature), and its use must be recorded."""
-    buffer = io.BytesIO()
-    np.savez(buffer, x=np.ones((2, 4), "float32"))
-    blob = buffer.getvalue()
-    probe = '''def probe(learner, inputs):
-    layer = learner.make()
-    return {"y": layer(inputs["x"]), "units": layer.get_config()["units"]}
-'''
-    job = [{"name": "layer", "source": probe, "graded": ["keras.layers.Dense", "keras.ops.softmax"],
-            "inputs": [0, len(blob)]}]
-    cells = [{"source": "import keras\ndef make():\n    return keras.layers.Dense(3, kernel_initializer='ones')\n"
-                        "assert not hasattr(keras.ops.softmax, '__wrapped__')  # no easy way round\n"
-                        "assert not hasattr(keras.layers.Dense.__init__, '__wrapped__')"}]
-    outcome = sandbox.run(cells, job, blob)
-    header, payload = outcome.exercises["layer"]
-    assert outcome.status == "finished" and header["status"] == "ok", header
-    assert outcome.cells[0]["status"] == "ok", outcome.cells
-    assert header["delegated"] == ["keras.layers.Dense"]
-    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-        assert archive["y"].tolist() == [[4.0] * 3] * 2 and archive["units"].tolist() == 3, dict(archive)

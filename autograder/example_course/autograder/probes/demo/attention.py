@@ -12,7 +12,8 @@ EXERCISE = Exercise(
     answer_cells=("attention-answer",),
     grade_cell="attention-check",
     names=("scaled_dot_product_attention",),
-    graded=("keras.ops.dot_product_attention",),
+    uses=("softmax",),
+    graded=("keras.ops.dot_product_attention", "llm_keras.layers.CausalSelfAttention"),
 )
 
 CHECKS = (

@@ -9,6 +9,7 @@ EXERCISE = Exercise(
     answer_cells=("causal-mask-answer",),
     grade_cell="causal-mask-check",
     names=("causal_mask",),
+    graded=("llm_keras.layers.causal_mask",),
 )
 
 HINT = "True must mark the positions a query may attend to: key j <= query i."

@@ -17,6 +17,8 @@ EXERCISE = Exercise(
     answer_cells=("self-attention-answer",),
     grade_cell="self-attention-check",
     names=("SelfAttention",),
+    graded=("llm_keras.layers.CausalSelfAttention",),
+    uses=("causal_mask", "attention"),
 )
 
 CHECKS = (

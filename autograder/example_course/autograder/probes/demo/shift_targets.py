@@ -9,6 +9,7 @@ EXERCISE = Exercise(
     answer_cells=("shift-targets-answer",),
     grade_cell="shift-targets-check",
     names=("shift_targets",),
+    graded=("llm_keras.data.windows.windows_at",),  # cuts (inputs, targets) out of windows
 )
 
 CHECKS = (
