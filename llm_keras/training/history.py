@@ -84,12 +84,13 @@ def plot_loss_curve(state, path, title="Training"):
     """Draw a ``LossHistory.state()`` (training loss, and validation loss at each evaluation)
     against the step, to the PNG file ``path`` (written atomically). Needs matplotlib."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401  (only to say clearly when it is missing)
     except ImportError:
         raise ValueError(
             "Plotting the loss curve needs matplotlib: pip install 'matplotlib>=3.8'."
         ) from None
-    matplotlib.use("Agg")  # files only, no window
+    # A Figure of its own, never pyplot: it draws to the file without switching the process's
+    # backend (which would stop a notebook's inline plots after training).
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 4.2), dpi=120)

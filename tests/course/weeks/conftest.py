@@ -8,6 +8,7 @@ start their own kernels and sandboxes, one per backend.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,15 +24,21 @@ from autograder.sandbox.launcher import Limits, bubblewrap_problem
 from tests.course.weeks import corpus
 
 REPO = corpus.REPO
-WEEKS = ("week1", "week2", "week5")
+WEEKS = ("week1", "week2", "week3", "week5", "week4")
 BACKENDS = corpus.ALL_BACKENDS
 # The grader's defaults are 30 s per cell and 300 s per submission; the corpus needs far less.
 LIMITS = Limits(cell_timeout=60.0, submission_timeout=180.0, memory_bytes=3072 << 20)
 
 
 def run_notebook(path: Path, backend: str, allow_errors: bool = False) -> nbformat.NotebookNode:
-    """``path`` executed top to bottom in a fresh kernel with ``KERAS_BACKEND=backend``."""
+    """``path`` executed top to bottom in a fresh kernel with ``KERAS_BACKEND=backend``.
+
+    A first cell that sets the backend (``os.environ["KERAS_BACKEND"] = "jax"``) is edited to
+    name ``backend``, as a learner switches backends."""
     notebook = nbformat.read(path, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    first.source = re.sub(r'(os\.environ\["KERAS_BACKEND"\] = )"\w+"', rf'\1"{backend}"',
+                          first.source)
     environment = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             allow_errors=allow_errors,

@@ -1,4 +1,4 @@
-"""Submissions of the week 1, 2 and 5 notebooks, with the points each must get.
+"""Submissions of the week notebooks, with the points each must get.
 
 Each ``Case`` is the reference solution (``solutions/weekN/*.ipynb``) with some answer cells
 replaced by a typical mistake, and the points it must get per exercise. A mistake loses exactly
@@ -20,6 +20,8 @@ NOTEBOOKS = {
     "week1": REPO / "solutions" / "week1" / "tokens-and-windows.ipynb",
     "week2": REPO / "solutions" / "week2" / "transformer-decoder.ipynb",
     "week5": REPO / "solutions" / "week5" / "compute-budget.ipynb",
+    "week4": REPO / "solutions" / "week4" / "generating-text.ipynb",
+    "week3": REPO / "solutions" / "week3" / "pretraining-a-gpt.ipynb",
 }
 POINTS = {
     "week1": {"char_tokenizer": 2, "get_pair_counts": 1, "merge": 1, "train_bpe": 3,
@@ -29,12 +31,19 @@ POINTS = {
               "transformer_block": 3},
     "week5": {"training_flops": 1, "adamw_memory_bytes": 3, "device_hours": 2,
               "feed_forward_layout": 3},
+    "week4": {"greedy": 1, "apply_temperature": 1, "top_k_filter": 2, "top_p_filter": 2,
+              "sample": 2, "cached_attention_step": 3, "generate": 3},
+    "week3": {"cross_entropy": 2, "perplexity_and_bits": 2, "learning_rate": 2,
+              "clip_by_global_norm": 2, "adamw_update": 3, "configure_optimizer": 1, "gpt": 3,
+              "train_step": 2, "diagnose": 4},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
 # answers, to keep the suite quick, on one: weeks 1 and 5's plain Python on JAX (the quickest
-# sandbox to start), week 2's Keras layers on PyTorch (the quickest to run small layers eagerly).
-QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",)}
+# sandbox to start), week 2's Keras layers and week 4's samplers and decoding loop on PyTorch (the
+# quickest to run small layers eagerly: a loop of eager steps on JAX compiles each op first).
+QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",), "week4": ("torch",),
+            "week3": ("torch",)}  # week 3's model, optimizer and loop: eager PyTorch too
 
 
 def answer_cells(week: str) -> dict[str, str]:
@@ -163,20 +172,23 @@ WEEK2 = [
     Case(W2, "no_causal_mask", replaced(
         W2, "causal-mask-answer", "return positions[None, :] <= positions[:, None]",
         "return ops.ones((seq_len, seq_len), dtype=\"bool\")"),
-        lost={"causal_mask": 0.5, "multi_head_attention": 2}),
+        lost={"causal_mask": 0.5, "multi_head_attention": 2, "transformer_block": 2}),
     Case(W2, "scaled_by_d", replaced(
         W2, "attention-answer", "/ np.sqrt(ops.shape(q)[-1])", "/ ops.shape(q)[-1]"),
-        lost={"scaled_dot_product_attention": 4, "multi_head_attention": 2}),
+        lost={"scaled_dot_product_attention": 4, "multi_head_attention": 2,
+              "transformer_block": 2}),
     Case(W2, "softmax_over_the_queries", replaced(
         W2, "attention-answer", "ops.softmax(scores, axis=-1)", "ops.softmax(scores, axis=-2)"),
-        lost={"scaled_dot_product_attention": 4, "multi_head_attention": 2}),
+        lost={"scaled_dot_product_attention": 4, "multi_head_attention": 2,
+              "transformer_block": 2}),
     Case(W2, "mask_not_applied", replaced(
         W2, "attention-answer", "if mask is not None:", "if False:"),
-        lost={"scaled_dot_product_attention": 2, "multi_head_attention": 2}),
+        lost={"scaled_dot_product_attention": 2, "multi_head_attention": 2,
+              "transformer_block": 2}),
     Case(W2, "heads_by_reshape_only", replaced(
         W2, "heads-answer", "return ops.transpose(x, (0, 2, 1, 3))",
         "return ops.reshape(x, (batch, n_heads, seq, d_model // n_heads))"),
-        lost={"split_merge_heads": 1, "multi_head_attention": 2}),
+        lost={"split_merge_heads": 1, "multi_head_attention": 2, "transformer_block": 2}),
     Case(W2, "unbiased_variance", replaced(
         W2, "layer-norm-answer", "ops.mean(ops.square(x - mean), axis=-1, keepdims=True)",
         "ops.var(x, axis=-1, keepdims=True) * ops.shape(x)[-1] / (ops.shape(x)[-1] - 1)"),
@@ -225,14 +237,15 @@ def scaled_dot_product_attention(q, k, v, mask=None):
                    for dense in (self.query, self.key, self.value))
         outputs = attend(q, k, v, is_causal=True)
         return self.output_projection(ops.reshape(outputs, (batch, seq, self.d_model)))"""),
-        lost={"multi_head_attention": 3}, message="called while your code was checked"),
+        lost={"multi_head_attention": 3}, message="named in your answer cell"),
     Case(W2, "delegates_multi_head_attention", {"multi-head-attention-answer": '''\
 from llm_keras.layers import CausalSelfAttention
 
 
 class MultiHeadAttention(CausalSelfAttention):
     pass
-'''}, lost={"multi_head_attention": 3}, message="llm_keras.layers.CausalSelfAttention"),
+'''}, lost={"multi_head_attention": 3, "transformer_block": 3},
+         message="llm_keras.layers.CausalSelfAttention"),
 ]
 
 WEEK5 = [
@@ -279,7 +292,191 @@ def adamw_memory_bytes(n_params, precision="mixed", zero_stage=0, data_parallel=
 '''}, lost={"adamw_memory_bytes": 3}, message="No credit"),
 ]
 
-CASES = WEEK1 + WEEK2 + WEEK5
+W4 = "week4"
+GENERATE_WITHOUT_CACHE = '''\
+def generate(model, prompt_ids, max_new_tokens, end_id=None):
+    ids, new_ids = [int(i) for i in prompt_ids], []
+    while len(new_ids) < max_new_tokens:
+        logits = model(np.array([ids + new_ids], "int32"))  # the whole text at every step
+        token = int(ops.convert_to_numpy(greedy(logits[:, -1]))[0])
+        if token == end_id:
+            break
+        new_ids.append(token)
+    return new_ids
+'''
+
+WEEK4 = [
+    Case(W4, "reference", backends=ALL_BACKENDS),
+    Case(W4, "release", release=True, backends=ALL_BACKENDS),
+    # Exact ties only: the decoding loop's logits have none, so generate keeps its points.
+    Case(W4, "greedy_ties_to_the_highest_id", replaced(
+        W4, "greedy-answer", "return ops.argmax(logits, axis=-1)",
+        "return ops.shape(logits)[-1] - 1 - ops.argmax(ops.flip(logits, axis=-1), axis=-1)"),
+        lost={"greedy": 0.5}),
+    # The probabilities divided by t: once normalised, the model's own distribution (right at
+    # t = 1 only).
+    Case(W4, "temperature_applied_after_softmax", replaced(
+        W4, "temperature-answer", 'return ops.cast(logits, "float32") / t',
+        'return ops.log(ops.softmax(ops.cast(logits, "float32"), axis=-1) / t)'),
+        lost={"apply_temperature": 0.75}),
+    # Strictly above the k-th highest: k - 1 tokens, none for k = 1.
+    Case(W4, "top_k_strictly_above_the_kth", replaced(
+        W4, "top-k-answer", "logits >= kth_highest", "logits > kth_highest"),
+        lost={"top_k_filter": 2}),
+    # The (k+1)-th highest as the threshold: k + 1 tokens; for k >= vocab the slice is empty.
+    Case(W4, "top_k_keeps_k_plus_one", replaced(
+        W4, "top-k-answer", "descending[:, k - 1 : k]", "descending[:, k : k + 1]"),
+        lost={"top_k_filter": 2}),
+    # Exactly k tokens by rank: right but for a tie with the k-th highest, which it drops.
+    Case(W4, "top_k_exactly_k_by_rank", replaced(
+        W4, "top-k-answer", "return ops.where(logits >= kth_highest, logits, -np.inf)",
+        "ranks = ops.argsort(ops.argsort(-logits, axis=-1), axis=-1)\n"
+        "    return ops.where(ranks < k, logits, -np.inf)"),
+        lost={"top_k_filter": 0.4}),
+    # Keeps tokens while the sum *including* them is below p: the token that crosses p is lost,
+    # and a tiny p keeps nothing.
+    Case(W4, "top_p_drops_the_token_that_crosses_p", replaced(
+        W4, "top-p-answer", "before = ops.cumsum(probabilities, axis=-1) - probabilities",
+        "before = ops.cumsum(probabilities, axis=-1)"),
+        lost={"top_p_filter": 1.6}),
+    Case(W4, "top_p_without_the_rule_for_p_1", replaced(
+        W4, "top-p-answer",
+        "    if p >= 1:  # every token, whatever the rounding of the running sum\n"
+        "        kept = ops.ones_like(kept)\n", ""),
+        lost={"top_p_filter": 0.4}),
+    # cdf >= u: at u = 0 the first token is picked even when its probability is 0.
+    Case(W4, "sample_picks_a_token_of_probability_0", replaced(
+        W4, "sample-answer", "ops.cast(cdf <= u, \"int32\")", "ops.cast(cdf < u, \"int32\")"),
+        lost={"sample": 0.5}),
+    Case(W4, "cache_written_at_the_wrong_index", replaced(
+        W4, "kv-cache-answer", "(0, 0, index, 0, 0)", "(0, 0, index + 1, 0, 0)"),
+        lost={"cached_attention_step": 3}),
+    # The slots after index (no token yet) get weights too: only the cache is right.
+    Case(W4, "cache_attended_beyond_the_index", replaced(
+        W4, "kv-cache-answer", "    scores = ops.where(written, scores, -np.inf)  # the other "
+        "slots get weight 0\n", ""),
+        lost={"cached_attention_step": 2.5}),
+    # The right ids, the whole text through the model at every step.
+    Case(W4, "generate_without_the_cache", {"generate-answer": GENERATE_WITHOUT_CACHE},
+         lost={"generate": 0.6}),
+    Case(W4, "generate_does_not_stop_at_the_end_token", replaced(
+        W4, "generate-answer", "        if token == end_id:\n            break\n", ""),
+        lost={"generate": 1.2}),
+    Case(W4, "delegates_generate", {"generate-answer": '''\
+from llm_keras.generation import generate as library_generate
+
+
+def generate(model, prompt_ids, max_new_tokens, end_id=None):
+    return library_generate(model, prompt_ids, max_new_tokens, temperature=0,
+                            end_token_id=end_id)
+'''}, lost={"generate": 3}),
+]
+
+W3 = "week3"
+
+
+def replaced_each(week: str, cell: str, *pairs: tuple[str, str]) -> dict[str, str]:
+    """``replaced`` with several ``(old, new)`` pairs applied in order to one answer cell."""
+    source = answer_cells(week)[cell]
+    for old, new in pairs:
+        if old not in source:
+            raise ValueError(f"{week} {cell}: the reference answer no longer contains {old!r}")
+        source = source.replace(old, new)
+    return {cell: source}
+
+
+CLIP_EACH_ALONE = '''\
+def clip_by_global_norm(grads, max_norm):
+    clipped = []
+    for g in grads:  # each gradient clipped to max_norm on its own: Keras's clipnorm
+        g = ops.cast(g, "float32")
+        norm = ops.sqrt(ops.sum(ops.square(g)))
+        clipped.append(g * ops.minimum(1.0, max_norm / ops.maximum(norm, 1e-30)))
+    return clipped
+'''
+ALWAYS_HEALTHY = '''\
+def diagnose(history):
+    return "healthy", REMEDIES["healthy"]
+'''
+
+WEEK3 = [
+    Case(W3, "reference", backends=ALL_BACKENDS),
+    Case(W3, "release", release=True, backends=ALL_BACKENDS),
+    # exp overflows for logits of 1e4: the loss is inf or nan there, right elsewhere.
+    Case(W3, "naive_softmax", replaced(
+        W3, "cross-entropy-answer",
+        "largest = ops.stop_gradient(ops.max(logits, axis=-1, keepdims=True))", "largest = 0.0"),
+        lost={"cross_entropy": 1}),
+    Case(W3, "perplexity_in_base_2", replaced(
+        W3, "metrics-answer", "return math.exp(float(loss))", "return 2.0 ** float(loss)"),
+        lost={"perplexity_and_bits": 1}),
+    Case(W3, "tokens_per_character_inverted", replaced(
+        W3, "metrics-answer", "/ math.log(2) * tokens_per_character",
+        "/ math.log(2) / tokens_per_character"), lost={"perplexity_and_bits": 0.5}),
+    # nanoGPT's warm-up gives step 0 a rate; this one gives it 0.
+    Case(W3, "warmup_off_by_one", replaced(
+        W3, "learning-rate-answer", "max_lr * (step + 1) / (warmup_steps + 1)",
+        "max_lr * step / warmup_steps"), lost={"learning_rate": 0.5}),
+    # Past total_steps the cosine climbs again instead of staying at the floor.
+    Case(W3, "no_floor_after_total_steps", replaced(
+        W3, "learning-rate-answer", "    if step > total_steps:\n        return min_lr\n", ""),
+        lost={"learning_rate": 0.5}),
+    Case(W3, "clipping_each_gradient_alone", {"clip-answer": CLIP_EACH_ALONE},
+         lost={"clip_by_global_norm": 1}),
+    Case(W3, "adamw_without_bias_correction", replaced(
+        W3, "adamw-answer", """m_hat = m / (1.0 - beta1 ** step)
+    v_hat = v / (1.0 - beta2 ** step)""", """m_hat = m
+    v_hat = v"""), lost={"adamw_update": 2}),
+    # L2 regularisation: the decay goes through the gradient, so Adam rescales it.
+    Case(W3, "adamw_decay_not_decoupled", replaced_each(
+        W3, "adamw-answer",
+        ("    m = beta1 * m", "    grad = grad + weight_decay * param\n    m = beta1 * m"),
+        (" + weight_decay * param)", ")")), lost={"adamw_update": 1}),
+    Case(W3, "weight_decay_on_norms_and_biases", replaced(
+        W3, "optimizer-answer",
+        "var_list=[v for v in model.trainable_variables if len(v.shape) < 2]", "var_list=[]"),
+        lost={"configure_optimizer": 1}),
+    Case(W3, "clipnorm_instead_of_global_clipnorm", replaced(
+        W3, "optimizer-answer", "global_clipnorm=max_norm", "clipnorm=max_norm"),
+        lost={"configure_optimizer": 0.5}),
+    Case(W3, "gpt_without_final_norm", replaced(
+        W3, "gpt-answer", "self.token_embedding(self.final_norm(x), reverse=True)",
+        "self.token_embedding(x, reverse=True)"), lost={"gpt": 3}),
+    # A head of its own (untied): an extra weight the grader does not set.
+    Case(W3, "gpt_with_untied_head", replaced_each(
+        W3, "gpt-answer",
+        ("return self.token_embedding(self.final_norm(x), reverse=True)",
+         "return self.head(self.final_norm(x))"),
+        ('self.final_norm = LayerNorm(epsilon=1e-5, name="final_norm")',
+         'self.final_norm = LayerNorm(epsilon=1e-5, name="final_norm")\n'
+         '        self.head = keras.layers.Dense(vocab_size, use_bias=False, name="head")')),
+        lost={"gpt": 3}),
+    # No position embedding used: its weight is never created, and the feedback names it.
+    Case(W3, "gpt_without_positions", replaced(
+        W3, "gpt-answer", "x = x + self.position_embedding(x)", "x = x"),
+        lost={"gpt": 3}, message="position_embedding/embeddings"),
+    Case(W3, "train_step_returns_the_loss_after_the_update", replaced(
+        W3, "train-step-answer", "    return loss\n", "    return loss_fn()\n"),
+        lost={"train_step": 1}),
+    Case(W3, "train_step_never_applies_the_gradients", replaced(
+        W3, "train-step-answer", "    optimizer.apply(grads, model.trainable_variables)\n", ""),
+        lost={"train_step": 2}),
+    # The same answer every time: a quarter of the runs, what guessing scores.
+    Case(W3, "always_healthy", {"diagnose-answer": ALWAYS_HEALTHY}, lost={"diagnose": 3}),
+    # The remedies of diverging and flat runs swapped: those 6 runs of 12 are wrong.
+    Case(W3, "remedies_swapped", replaced(
+        W3, "diagnose-answer", "return problem, REMEDIES[problem]",
+        'return problem, REMEDIES[{"diverging": "flat", "flat": "diverging"}.get(problem, '
+        'problem)]'),
+        lost={"diagnose": 2}),
+    Case(W3, "cross_entropy_from_keras", {"cross-entropy-answer": '''\
+def cross_entropy(logits, targets):
+    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    return ops.mean(losses)
+'''}, lost={"cross_entropy": 2}, message="No credit"),
+]
+
+CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3
 
 
 def build(case: Case, folder: Path, release_notebook: Path) -> None:

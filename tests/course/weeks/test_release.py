@@ -75,7 +75,8 @@ def test_each_answer_has_a_check_cell_with_points_and_a_probe(week):
     cells = [(c["cell_type"], c["metadata"].get("nbgrader", {}), "".join(c["source"]))
              for c in notebook["cells"]]
     first_code = next(source for kind, _, source in cells if kind == "code")
-    assert "describe_backend()" in first_code and 'setdefault("KERAS_BACKEND"' in first_code
+    # It sets the backend (not setdefault, which an exported KERAS_BACKEND would override).
+    assert "describe_backend()" in first_code and 'os.environ["KERAS_BACKEND"] = ' in first_code
     for index, (_, meta, _) in enumerate(cells):
         if meta.get("solution"):  # the check cell comes right after its answer cell
             check = cells[index + 1][1]
