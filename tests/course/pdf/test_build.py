@@ -14,14 +14,21 @@ from weasyprint_build.build import build_pdf
 # that do not run in parallel: 90 s for those three chapters, 30 s per chapter as the book grows.
 # (Measured on 21 November 2026: 55.5 s CPU for the three, 81.9 s for the five chapters.)
 BUILD_CPU_SECONDS_PER_CHAPTER = 30
+# The week 3 chapter trains nanoGPT's CPU configuration for all its 2,000 steps (its results
+# section; 180-220 s CPU measured on 3 December 2026) and makes a dozen short troubleshooting
+# runs: it has an allowance of its own on top of the per-chapter budget (the whole book from a
+# clean cache measured 562 s CPU for both editions, on a machine loaded by other jobs).
+WEEK3_TRAINING_RUNS_CPU_SECONDS = 480
 # A chapter takes at least a page and, in this course, no more than 40.
 PAGES_PER_CHAPTER = (1, 40)
 FRONT_MATTER_PAGES = 2  # title page and table of contents
 
 
-def test_a_fresh_build_of_both_editions_fits_in_a_minute_of_two_cores(course_build):
+def test_a_fresh_build_of_both_editions_fits_its_cpu_budget(course_build):
     report = f"{course_build.cpu_seconds:.1f} s CPU, {course_build.seconds:.1f} s wall\n"
     budget = BUILD_CPU_SECONDS_PER_CHAPTER * len(course_build.titles)
+    if any("Pretraining a GPT" in title for title in course_build.titles):
+        budget += WEEK3_TRAINING_RUNS_CPU_SECONDS
     assert course_build.cpu_seconds < budget, report + "\n".join(course_build.log)
 
 

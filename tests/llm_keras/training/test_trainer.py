@@ -192,3 +192,20 @@ def test_mixed_precision_trains_with_float32_weights(policy, small_ids):
     assert all(v.dtype == "float32" for v in model.trainable_variables)
     scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == (policy == "mixed_float16")  # float16 needs loss scaling, bfloat16 not
+
+
+def test_the_loss_curve_is_drawn_without_switching_the_plotting_backend(tmp_path):
+    # A notebook's inline plots stopped after train() switched the process to Agg.
+    import matplotlib
+
+    from llm_keras.training.history import plot_loss_curve
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        state = {"train": [(1, 4.0), (2, 3.0)], "evaluations": [{"step": 2, "val_loss": 3.2}]}
+        plot_loss_curve(state, tmp_path / "curve.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
