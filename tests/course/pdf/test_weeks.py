@@ -28,8 +28,12 @@ def solution_lines(notebook: str) -> list[str]:
     for line in "".join("".join(c["source"]) + "\n" for c in cells).splitlines():
         if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
             inside = "BEGIN" in line
-        elif inside and len(line.strip()) >= 30 and line.strip() not in released:
-            lines.append(line.strip())
+        elif inside and line.strip() not in released:
+            # (a trailing comment is set apart in the PDF, and pdftotext extracts it after the
+            # block: compare the code before it)
+            code = line.split("  # ")[0].strip()
+            if len(code) >= 30:
+                lines.append(code)
     return lines
 
 
