@@ -6,6 +6,8 @@
         -> logits (batch, seq, vocab_size), float32
 
 ``logits[b, t]`` scores every token of the vocabulary as the one that follows ``ids[b, :t + 1]``.
+``hidden_states(ids)`` stops before the output projection: ``(batch, seq, d_model)``, the vectors
+a new head reads (week 6's classifier).
 
 Decoding with a KV cache (used by ``llm_keras.generation``) keeps every shape fixed, so a compiled
 step is compiled once:
@@ -223,7 +225,30 @@ class GPT(keras.Model):
         shape = (batch_size, c.n_layers, 2, max_length, c.n_heads, c.head_dim)
         return ops.zeros(shape, dtype=self.compute_dtype)
 
+    def hidden_states(self, token_ids, training=None):
+        """The residual stream after the final norm: what the output head reads.
+
+        A new head (a classifier, week 6) can read these vectors instead of the logits:
+        ``head(hidden_states(ids))`` with the token table as ``head`` gives ``call(ids)``.
+
+        Args:
+            token_ids: integer ids ``(batch, seq)``, as for ``call``.
+            training: ``True`` applies dropout.
+
+        Returns:
+            ``(batch, seq, d_model)`` in the compute dtype (float32, or bfloat16 under
+            ``"mixed_bfloat16"``). For post-LN models (no final norm) the last block's output.
+        """
+        hidden, _ = self._hidden_states(token_ids, training=training)
+        return hidden
+
     def _forward(self, token_ids, cache=None, cache_index=None, training=None):
+        x, new_cache = self._hidden_states(token_ids, cache, cache_index, training)
+        head = self.token_embedding if self.lm_head is None else self.lm_head
+        logits = head(x, reverse=True)  # (batch, seq, vocab_size), float32
+        return logits, new_cache
+
+    def _hidden_states(self, token_ids, cache=None, cache_index=None, training=None):
         token_ids = self._check_token_ids(token_ids)
         start_index = 0 if cache is None else cache_index
         x = self.token_embedding(token_ids)  # (batch, seq, d_model)
@@ -238,10 +263,8 @@ class GPT(keras.Model):
                 x, block_cache = block(x, cache=cache[:, i], cache_index=cache_index)
                 new_caches.append(block_cache)
         if self.final_norm is not None:
-            x = self.final_norm(x)
-        head = self.token_embedding if self.lm_head is None else self.lm_head
-        logits = head(x, reverse=True)  # (batch, seq, vocab_size), float32
-        return logits, (ops.stack(new_caches, axis=1) if cache is not None else None)
+            x = self.final_norm(x)  # (batch, seq, d_model)
+        return x, (ops.stack(new_caches, axis=1) if cache is not None else None)
 
     def _check_token_ids(self, token_ids):
         token_ids = ops.convert_to_tensor(token_ids)

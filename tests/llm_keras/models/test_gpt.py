@@ -50,6 +50,16 @@ def test_logits_match_a_numpy_gpt(variant):
     assert_close(logits, gpt_forward(IDS, params, config))
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hidden_states_are_what_the_output_head_reads(variant):
+    model, params, config = make(**VARIANTS[variant])
+    hidden = to_numpy(model.hidden_states(IDS))
+    assert hidden.shape == (2, 5, 8)
+    head = params["wte"] if config.tie_weights else params["lm_head"]
+    assert_close(model(IDS), hidden @ head.T)  # the head applied by hand: call()'s logits
+    assert_close(hidden @ head.T, gpt_forward(IDS, params, config))
+
+
 def test_fused_attention_gives_the_same_logits():
     assert_close(make(fused_attention=True)[0](IDS), make()[0](IDS))
 
