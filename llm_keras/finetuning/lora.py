@@ -496,7 +496,7 @@ def _forget_traced_functions(model):
     model (a ``tf.function`` keeps reading the old projections' variables) and, on PyTorch, the
     parameter lists ``model.parameters()`` reads."""
     model.train_function = model.test_function = model.predict_function = None
-    decode._COMPILED.pop(model, None)
+    decode.forget_compiled(model)
     if keras.backend.backend() == "torch":
         for layer in model._flatten_layers():
             layer._track_variables()

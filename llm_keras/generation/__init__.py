@@ -4,7 +4,8 @@ streaming.
 - ``samplers``: ``next_token`` (temperature, then top-k, then top-p, then a seeded draw),
   ``greedy_token``, ``apply_temperature``, ``top_k_filter``, ``top_p_filter``, ``sample_token``
 - ``decode``: ``generate`` and ``stream_ids``: token ids in, new token ids out; a KV cache,
-  fixed shapes, compiled once per (batch, max_length); the window slides past the context
+  fixed shapes, compiled once per (batch, max_length); the window slides past the context;
+  ``forget_compiled`` after changing a model's layers
 - ``streaming``: ``generate_text``, ``stream_text`` (text in, text out) and
   ``IncrementalDecoder`` (ids to text without splitting a character)
 - ``compiled``: ``compile_for_backend``, the one backend-specific function
@@ -21,7 +22,7 @@ _NAMES = {
         "apply_temperature", "check_sampling_options", "greedy_token", "next_token",
         "sample_token", "top_k_filter", "top_p_filter",
     ),
-    "decode": ("check_prompts", "default_max_length", "generate", "stream_ids"),
+    "decode": ("check_prompts", "default_max_length", "forget_compiled", "generate", "stream_ids"),
     "streaming": ("IncrementalDecoder", "generate_text", "stream_text"),
     "compiled": ("compile_for_backend",),
 }  # fmt: skip

@@ -304,6 +304,16 @@ def _decode_chunks(
         t = t_after
 
 
+def forget_compiled(model):
+    """Drop the decoding functions compiled for ``model``, so the next ``generate`` compiles anew.
+
+    Call it after changing the model's layers (``llm_keras.finetuning.lora.apply_lora`` and
+    ``merge_lora`` do): on TensorFlow a compiled function keeps reading the variables it was
+    traced with, so it would go on generating with the old layers.
+    """
+    _COMPILED.pop(model, None)
+
+
 def _compiled(model, function, **options):
     """``function`` with ``options`` fixed, compiled for ``model`` once and remembered."""
     functions = _COMPILED.setdefault(model, {})
