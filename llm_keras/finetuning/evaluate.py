@@ -174,7 +174,8 @@ def evaluate_task(
         n: prompts to score.
         split: ``"test"`` (held out) or ``"train"``.
         k: the ``k`` of pass@k (at most ``samples``).
-        samples, temperature, seed: as for ``complete``.
+        samples, temperature: as for ``complete``.
+        seed: draws the prompts (``task.examples``) and the samples.
         max_new_tokens: ``None``: the longest reference answer's tokens plus one (room for the
             end token; a longer answer is wrong anyway).
 

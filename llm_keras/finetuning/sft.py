@@ -95,7 +95,13 @@ def sft_loss_mask(token_ids, roles):
     >>> sft_loss_mask(ids, roles)
     array([0., 0., 0., 0., 0., 1., 1., 1., 1.], dtype=float32)
     """
-    token_ids, roles = np.asarray(token_ids), np.asarray(roles)
+    try:
+        token_ids, roles = np.asarray(token_ids), np.asarray(roles)
+    except ValueError:  # NumPy refuses ragged lists
+        raise ValueError(
+            "The chats of a batch have different lengths: pass one chat at a time, or pad them "
+            "to one length first (pad_chats)."
+        ) from None
     if token_ids.shape != roles.shape:
         raise ValueError(
             f"token_ids {token_ids.shape} and roles {roles.shape} must have the same shape: one "
@@ -139,7 +145,7 @@ def pad_chats(chats, seq_len, pad_id, mask_prompt=True):
         if length > seq_len:
             raise ValueError(
                 f"Chat {row} has {len(ids)} tokens, more than seq_len + 1 = {seq_len + 1}: "
-                f"raise seq_len (at most the model's context_length) or leave out chats longer "
+                "raise seq_len (at most the model's context_length) or leave out chats longer "
                 "than it."
             )
         mask = sft_loss_mask(ids, roles)  # checks the shapes

@@ -41,7 +41,7 @@ def tokenizer():
 def small_gpt(vocab_size, seed=0):
     keras.utils.set_random_seed(seed)
     config = GPTConfig.preset("shakespeare-char-cpu", vocab_size=vocab_size, context_length=16,
-                              d_model=32, n_layers=2, n_heads=2)  # fmt: skip
+                              d_model=32, n_layers=1, n_heads=2)  # fmt: skip
     return GPT(config)
 
 
@@ -77,6 +77,8 @@ def test_the_mask_checks_its_input():
         sft_loss_mask([1, 2, 3], [0, 1])
     with pytest.raises(ValueError, match=r"at least 2 tokens .* got shape \(1,\)"):
         sft_loss_mask([1], [0])
+    with pytest.raises(ValueError, match=r"different lengths: .* \(pad_chats\)"):
+        sft_loss_mask([[1, 2, 3], [1, 2]], [[0, 0, 1], [0, 1]])
 
 
 def test_pad_chats_pads_on_the_right_with_weight_zero(tokenizer):
@@ -135,15 +137,19 @@ def test_the_masked_loss_is_the_mean_over_weighted_targets_only():
 def test_the_compiled_model_computes_the_masked_loss_of_its_logits(tokenizer):
     # The path of fit and evaluate: compile, then compute_loss with the sample weights.
     model = compile_for_sft(small_gpt(tokenizer.vocab_size), SFTConfig(), jit_compile=JIT)
-    chats = [format_example(tokenizer, p, p[::-1]) for p in ("abc", "d", "cadb")]
-    inputs, targets, weights = pad_chats(chats, seq_len=14, pad_id=END)
+    # (Every model call of these tests has one shape, (2, 10): JAX compiles its eager ops once.)
+    chats = [format_example(tokenizer, p, p[::-1]) for p in ("abc", "d")]  # 10 and 6 tokens
+    inputs, targets, weights = pad_chats(chats, seq_len=10, pad_id=END)
     logits = model(inputs)
     expected, _ = numpy_masked_loss(targets, to_numpy(logits), weights)
     loss = model.compute_loss(x=inputs, y=targets, y_pred=logits, sample_weight=weights)
     assert_close(loss, expected, atol=1e-5, rtol=1e-5)
-    # Padding after a chat does not change its logits (causal attention).
-    alone = model(inputs[1:2, :4])
-    assert_close(logits[1:2, :4], alone, atol=1e-5, rtol=1e-5)
+    # Other padding after a chat does not change its logits (causal attention).
+    other_padding = pad_chats(chats, seq_len=10, pad_id=0)[0]
+    assert (other_padding != inputs).sum() == 1 + 5
+    moved = to_numpy(model(other_padding))
+    assert_close(moved[0, :9], logits[0, :9], atol=1e-5, rtol=1e-5)
+    assert_close(moved[1, :5], logits[1, :5], atol=1e-5, rtol=1e-5)
     config = MaskedCausalLMLoss().get_config()
     assert MaskedCausalLMLoss.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="reduction='sum'"):
@@ -205,7 +211,7 @@ def reverse_examples():
 
 
 CONFIG = SFTConfig(steps=300, batch_size=16, learning_rate=3e-3, warmup_steps=10,
-                   eval_interval=100, keep_checkpoints=3)  # fmt: skip
+                   eval_interval=150)  # fmt: skip
 
 
 class HeldOut:
@@ -246,9 +252,8 @@ def test_fine_tune_learns_to_reverse_held_out_words(tokenizer, reverse_run):
 def test_an_interrupted_run_resumes_from_its_checkpoint_step(tokenizer, reverse_run, tmp_path,
                                                              capsys):  # fmt: skip
     whole = reverse_run["out"]
-    assert [p.name for p in list_checkpoints(whole)] == [
-        "step-00000100.npz", "step-00000200.npz", "step-00000300.npz"]  # fmt: skip
-    # The run as it would be had it stopped after step 100.
+    assert [p.name for p in list_checkpoints(whole)] == ["step-00000150.npz", "step-00000300.npz"]
+    # The run as it would be had it stopped after step 150.
     cut = tmp_path / "cut"
     shutil.copytree(whole, cut)
     for later in list_checkpoints(cut)[1:]:
@@ -257,9 +262,9 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_step(tokenizer, reverse_
     capsys.readouterr()
     history = fine_tune(small_gpt(tokenizer.vocab_size, seed=9), tokenizer, train, CONFIG,
                         out=cut, resume=True, verbose=0, jit_compile=JIT)  # fmt: skip
-    assert "Resuming from step 100 (step-00000100.npz)." in capsys.readouterr().out
+    assert "Resuming from step 150 (step-00000150.npz)." in capsys.readouterr().out
     uninterrupted = reverse_run["history"].evaluations
-    assert [r["step"] for r in history.evaluations] == [100, 200, 300]
+    assert [r["step"] for r in history.evaluations] == [150, 300]
     assert [r["train_loss"] for r in history.evaluations] == [
         r["train_loss"] for r in uninterrupted]  # fmt: skip
     a, b = np.load(latest_checkpoint(whole)), np.load(latest_checkpoint(cut))
