@@ -8,6 +8,9 @@
     llm-keras train --preset shakespeare-char-cpu --data PATH --out DIR [--resume]
     llm-keras generate --checkpoint DIR --prompt TEXT [--max-new-tokens N] [--temperature T] ...
     llm-keras serve --checkpoint DIR [--port 7860]
+    llm-keras sft --base RUN --task arithmetic --out DIR [--lora-rank R] [--resume] ...
+    llm-keras evaluate --checkpoint DIR --task arithmetic [--n 200] [--samples K --temperature T]
+    llm-keras classify --base RUN --data genre [--train-layers last_block] --out DIR
     llm-keras budget --preset gpt2-small --tokens 10e9 --device h100 [--utilisation 0.4]
 
 Errors a user can cause (a missing file, a bad value) are printed as one plain sentence and the
@@ -32,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data(commands)
     _add_tokenize(commands)
+    from llm_keras.finetuning.command import add_finetuning_commands
     from llm_keras.generation.command import add_generate_command
     from llm_keras.serving.command import add_serve_command
     from llm_keras.training.budget_command import add_budget_command
     from llm_keras.training.command import add_train_command
 
     add_train_command(commands)
+    add_finetuning_commands(commands)
     add_budget_command(commands)
     add_generate_command(commands)
     add_serve_command(commands)

@@ -52,6 +52,7 @@ def load_for_inference(directory: str | os.PathLike):
             "`llm-keras train --out DIR` (pass that DIR)."
         )
     import llm_keras.models  # noqa: F401  (registers the GPT classes for deserialisation)
+    import llm_keras.finetuning.chat_template  # noqa: F401  (registers ChatTokenizer: `llm-keras sft` runs)
 
     # compile=False: generation needs the weights, not the training set-up saved with them
     # (the loss, metrics and the optimizer's learning-rate schedule, whose classes live in
