@@ -22,6 +22,7 @@ NOTEBOOKS = {
     "week5": REPO / "solutions" / "week5" / "compute-budget.ipynb",
     "week4": REPO / "solutions" / "week4" / "generating-text.ipynb",
     "week3": REPO / "solutions" / "week3" / "pretraining-a-gpt.ipynb",
+    "week6": REPO / "solutions" / "week6" / "fine-tuning.ipynb",
 }
 POINTS = {
     "week1": {"char_tokenizer": 2, "get_pair_counts": 1, "merge": 1, "train_bpe": 3,
@@ -36,6 +37,8 @@ POINTS = {
     "week3": {"cross_entropy": 2, "perplexity_and_bits": 2, "learning_rate": 2,
               "clip_by_global_norm": 2, "adamw_update": 3, "configure_optimizer": 1, "gpt": 3,
               "train_step": 2, "diagnose": 4},
+    "week6": {"last_token_features": 2, "sft_loss_mask": 2, "masked_loss": 3, "lora_dense": 3,
+              "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -43,7 +46,8 @@ ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # sandbox to start), week 2's Keras layers and week 4's samplers and decoding loop on PyTorch (the
 # quickest to run small layers eagerly: a loop of eager steps on JAX compiles each op first).
 QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",), "week4": ("torch",),
-            "week3": ("torch",)}  # week 3's model, optimizer and loop: eager PyTorch too
+            "week3": ("torch",),  # week 3's model, optimizer and loop: eager PyTorch too
+            "week6": ("torch",)}  # week 6's small layer and losses: eager PyTorch too
 
 
 def answer_cells(week: str) -> dict[str, str]:
@@ -476,7 +480,65 @@ def cross_entropy(logits, targets):
 '''}, lost={"cross_entropy": 2}, message="No credit"),
 ]
 
-CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3
+W6 = "week6"
+
+WEEK6 = [
+    Case(W6, "reference", backends=ALL_BACKENDS),
+    Case(W6, "release", release=True, backends=ALL_BACKENDS),
+    # The last position of the padded row: right only for the rows without padding.
+    Case(W6, "features_of_the_last_position", replaced(
+        W6, "last-token-answer", "return ops.take_along_axis(hidden, index, axis=1)[:, 0, :]",
+        "return hidden[:, -1, :]"), lost={"last_token_features": 1.5}),
+    # The weights of the inputs, not of the targets: the prompt's last token gets weight 1, the
+    # closing end token none.
+    Case(W6, "mask_of_the_inputs", replaced(
+        W6, "loss-mask-answer", "roles[..., 1:]", "roles[..., :-1]"),
+        lost={"sft_loss_mask": 2}),
+    # Right for one chat; for a batch it drops the first chat instead of the first position.
+    Case(W6, "mask_sliced_on_the_first_axis", replaced(
+        W6, "loss-mask-answer", "roles[..., 1:]", "roles[1:]"), lost={"sft_loss_mask": 1}),
+    # Keras's default reduction: divided by every position, not by the weights.
+    Case(W6, "loss_divided_by_the_positions", replaced(
+        W6, "masked-loss-answer",
+        "ops.divide_no_nan(ops.sum(weights * nll), ops.sum(weights))",
+        "ops.sum(weights * nll) / ops.cast(ops.size(nll), \"float32\")"),
+        lost={"masked_loss": 2}),
+    # nan when every weight is 0.
+    Case(W6, "loss_nan_without_weights", replaced(
+        W6, "masked-loss-answer",
+        "ops.divide_no_nan(ops.sum(weights * nll), ops.sum(weights))",
+        "ops.sum(weights * nll) / ops.sum(weights)"), lost={"masked_loss": 1}),
+    # Scaled by alpha, not alpha / rank: every output with the update is wrong, B = 0 is not.
+    Case(W6, "lora_scaled_by_alpha", replaced(
+        W6, "lora-answer", "(self.alpha / self.rank) * update", "self.alpha * update"),
+        lost={"lora_dense": 1.5}),
+    # Keras's enable_lora leaves the bias trainable.
+    Case(W6, "lora_bias_trainable", replaced(
+        W6, "lora-answer", 'initializer="zeros",\n                                    '
+        'trainable=False)', 'initializer="zeros")'), lost={"lora_dense": 1}),
+    # B random at the start: the new layer is not the pretrained one.
+    Case(W6, "lora_b_random_at_the_start", replaced(
+        W6, "lora-answer", 'shape=(self.rank, self.units),\n                                      '
+        'initializer="zeros")', 'shape=(self.rank, self.units),\n'
+        '                                      initializer="he_uniform")'),
+        lost={"lora_dense": 0.5}),
+    Case(W6, "merge_scaled_by_alpha", replaced(
+        W6, "merge-answer", "(alpha / rank) * ops.matmul(a, b)", "alpha * ops.matmul(a, b)"),
+        lost={"merged_kernel": 0.5}),
+    # Stripping spaces turns some near misses into right answers.
+    Case(W6, "exact_match_strips_spaces", replaced(
+        W6, "exact-match-answer", "sum(p == r for", "sum(p.strip() == r.strip() for"),
+        lost={"exact_match": 0.5}),
+    # Samples drawn with replacement: the biased estimate (right for k = 1 only).
+    Case(W6, "pass_at_k_with_replacement", replaced(
+        W6, "pass-at-k-answer", "return 1.0 - math.comb(n - c, k) / math.comb(n, k)",
+        "return 1.0 - (1.0 - c / n) ** k"), lost={"pass_at_k": 1.0}),
+    Case(W6, "delegates_lora_dense", {"lora-answer": '''\
+from llm_keras.finetuning.lora import LoRADense
+'''}, lost={"lora_dense": 3}),
+]
+
+CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3 + WEEK6
 
 
 def build(case: Case, folder: Path, release_notebook: Path) -> None:
