@@ -21,11 +21,14 @@ EXERCISE = Exercise(
     graded=("llm_keras.finetuning.evaluate.exact_match",),
 )
 
+# A Python float, as the exercise asks (an int, 0 or 1, or a 0-d array are accepted too).
+NUMBER = {"dtype": "any", "kinds": ("float", "int", "ndarray", "tensor"), "rtol": 1e-9,
+          "atol": 1e-12}
 CHECKS = (
-    Check("right and wrong answers", output="mixed", rtol=1e-9, atol=1e-12,
-          hint="The number of equal pairs divided by the number of references."),
-    Check("near misses (spaces, leading zeros, signs) are wrong", output="near", rtol=1e-9,
-          atol=1e-12, hint="Compare the strings exactly: strip nothing, convert nothing."),
+    Check("right and wrong answers", output="mixed",
+          hint="The number of equal pairs divided by the number of references.", **NUMBER),
+    Check("near misses (spaces, leading zeros, signs) are wrong", output="near",
+          hint="Compare the strings exactly: strip nothing, convert nothing.", **NUMBER),
 )
 # Near misses of an answer: each is a different string.
 NEAR = (" {}", "{} ", "0{}", "+{}", "{}.", "{}0", "{}\n")

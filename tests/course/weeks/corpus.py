@@ -481,10 +481,68 @@ def cross_entropy(logits, targets):
 ]
 
 W6 = "week6"
+# Other right answers, each written another way than the reference: full marks on every backend.
+OWN_WAYS = {
+    # A one-hot mask over the positions instead of a gather.
+    "last-token-answer": '''\
+def last_token_features(hidden, lengths):
+    hidden = ops.convert_to_tensor(hidden, "float32")
+    positions = ops.arange(ops.shape(hidden)[1])
+    last = ops.convert_to_tensor(lengths, "int32") - 1
+    mask = ops.cast(positions[None, :] == last[:, None], "float32")  # (batch, seq)
+    return ops.sum(hidden * mask[:, :, None], axis=1)
+''',
+    # The roles compared as a tensor, a batch row by row.
+    "loss-mask-answer": '''\
+def sft_loss_mask(token_ids, roles):
+    roles = np.asarray(roles)
+    if roles.ndim == 2:
+        return np.stack([sft_loss_mask(ids, row) for ids, row in zip(token_ids, roles)])
+    return np.array([1.0 if r == ASSISTANT_ROLE else 0.0 for r in roles[1:]], "float32")
+''',
+    # The losses from log_softmax, the weights a tensor first (PyTorch refuses array * tensor).
+    "masked-loss-answer": '''\
+def masked_loss(targets, logits, weights):
+    log_probabilities = ops.log_softmax(ops.convert_to_tensor(logits, "float32"), axis=-1)
+    targets = ops.convert_to_tensor(targets, "int32")
+    picked = ops.take_along_axis(log_probabilities, targets[..., None], axis=-1)[..., 0]
+    weights = ops.convert_to_tensor(weights, "float32")
+    total = ops.sum(weights)
+    return ops.where(total > 0, -ops.sum(weights * picked) / ops.maximum(total, 1e-30), 0.0)
+''',
+    # W and b in a frozen Dense sublayer (its weights are still named kernel and bias).
+    "lora-answer": '''\
+class LoRADense(keras.layers.Layer):
+    def __init__(self, units, rank, alpha=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.rank = units, rank
+        self.alpha = rank if alpha is None else alpha
+        self.frozen = keras.layers.Dense(units, trainable=False)
+
+    def build(self, input_shape):
+        self.frozen.build(input_shape)
+        self.lora_a = self.add_weight(name="lora_a", shape=(input_shape[-1], self.rank),
+                                      initializer="he_uniform")
+        self.lora_b = self.add_weight(name="lora_b", shape=(self.rank, self.units),
+                                      initializer="zeros")
+
+    def call(self, x):
+        scale = self.alpha / self.rank
+        return self.frozen(x) + scale * ops.matmul(ops.matmul(x, self.lora_a), self.lora_b)
+''',
+    # The paper's product form.
+    "pass-at-k-answer": '''\
+def pass_at_k(n, c, k):
+    if n - c < k:
+        return 1.0
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+''',
+}
 
 WEEK6 = [
     Case(W6, "reference", backends=ALL_BACKENDS),
     Case(W6, "release", release=True, backends=ALL_BACKENDS),
+    Case(W6, "right_answers_written_otherwise", OWN_WAYS, backends=ALL_BACKENDS),
     # The last position of the padded row: right only for the rows without padding.
     Case(W6, "features_of_the_last_position", replaced(
         W6, "last-token-answer", "return ops.take_along_axis(hidden, index, axis=1)[:, 0, :]",
