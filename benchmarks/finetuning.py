@@ -1,0 +1,371 @@
+"""Fine-tuning benchmark (week 6): every stage of ``llm_keras.finetuning`` timed and measured.
+
+    .venv/bin/python benchmarks/finetuning.py [--backend jax] [--quick] [--out FILE]
+
+One backend per run (``--backend``, else ``KERAS_BACKEND``), all stages in one process, on the
+same base model, in order:
+
+- ``pretrain``: the base, ``shakespeare-char-cpu`` (4 layers, 4 heads, d_model 128, context 64,
+  character-level TinyShakespeare, batch 12, AdamW, warm-up and cosine decay), ``--pretrain-steps``
+  steps (default 2,000, nanoGPT's CPU run); metric: the validation loss before and after;
+- ``sft_masked``: the base grown with the chat tokens (``add_chat_tokens``, ``grow_vocabulary``),
+  fine-tuned on 2-digit addition and subtraction (``get_task("arithmetic", digits=2)``), the loss
+  on the answers only; metric: exact match on 200 held-out prompts, before and after;
+- ``sft_unmasked``: the same with the loss on every token (the ablation);
+- ``sft_lora``: the same as ``sft_masked`` with LoRA of rank 8 on the attention's query and value
+  projections (everything else frozen, learning rate 3e-3), merged at the end;
+- ``classify_genre_pretrained`` / ``classify_genre_scratch``: a ``LastTokenClassifier`` on the
+  genre of Shakespeare passages (comedy, history, tragedy; test passages from held-out plays,
+  balanced: the majority baseline is 1/3), one epoch, from the base (``last_block`` trains) and from
+  fresh weights of the same shape (``all`` trains); metric: test accuracy, "before" is the
+  majority baseline;
+- ``classify_letters_pretrained`` / ``classify_letters_scratch``: the same on the synthetic
+  ``letters_in_order`` task.
+
+Each stage records its wall time (the target: at most 10 minutes per stage on the fastest
+backend), the metric before and after, the trainable parameters and, for SFT, a few answers
+before and after. The table is printed; the results go to ``--out`` (default
+``course/results/finetuning.json``, read by the week 6 chapter) under the key
+``"<backend>-<cpu|gpu>"``, next to the runs of the other backends already there. The machine, its
+load average (``uptime``) at the start and the end, the date and the Keras version are recorded:
+the course's CPU machine is shared, and the wall times depend on the load.
+
+``--quick``: a smaller setting for a slow backend (300 pretraining steps, 300 SFT steps, fewer
+classification passages), recorded as ``"quick": true``; its metrics are not comparable with a
+full run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from machine_info import describe_machine
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "course" / "results" / "finetuning.json"
+SCHEMA_VERSION = 1
+FULL = dict(pretrain_steps=2000, sft_steps=1200, sft_examples=8000, eval_n=200,
+            genre_per_class=2000, letters_train=4000, lora_rank=8)  # fmt: skip
+QUICK = dict(pretrain_steps=300, sft_steps=300, sft_examples=4000, eval_n=100,
+             genre_per_class=600, letters_train=1000, lora_rank=8)  # fmt: skip
+SFT_BATCH = 32
+SFT_LEARNING_RATE = 1e-3
+LORA_LEARNING_RATE = 3e-3
+SAMPLES_SHOWN = 5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
+                        help="the Keras backend (default: KERAS_BACKEND)")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="the smaller setting (see above)")
+    parser.add_argument("--pretrain-steps", type=int, help="override the setting's")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file to update")
+    parser.add_argument("--stages", help="comma-separated subset of the stages (default: all)")
+    args = parser.parse_args()
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+    if "KERAS_BACKEND" not in os.environ:
+        parser.error("give --backend or set KERAS_BACKEND")
+    from llm_keras.host_memory import keep_freed_host_memory
+
+    keep_freed_host_memory()  # as llm-keras does, before JAX's threads start
+    settings = dict(QUICK if args.quick else FULL)
+    if args.pretrain_steps:
+        settings["pretrain_steps"] = args.pretrain_steps
+    record = run_all(settings, args.quick, args.stages)
+    print_table(record)
+    write_result(args.out, record)
+    print(f"Results: {args.out} (key {record['key']!r})")
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def run_all(settings, quick, stages=None) -> dict:
+    import keras
+
+    backend = keras.backend.backend()
+    device = "gpu" if _has_gpu(backend) else "cpu"
+    record = {
+        "key": f"{backend}-{device}",
+        "backend": backend,
+        "device": device,
+        "keras_version": keras.version(),
+        "machine": describe_machine(),
+        "cpu_count": os.cpu_count(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "load_average_start": list(os.getloadavg()),
+        "uptime_start": uptime(),
+        "quick": quick,
+        "settings": settings,
+        "stages": [],
+    }
+    print(f"Machine: {record['machine']}; backend {backend} ({device}); {record['uptime_start']}")
+    wanted = None if stages is None else set(stages.split(","))
+    base, tokenizer = pretrain(settings, record)
+    for stage in STAGES:
+        if wanted is None or stage.__name__ in wanted:
+            result = stage(base, tokenizer, settings)
+            record["stages"].append(result)
+            print(format_row(result), flush=True)
+    record["load_average_end"] = list(os.getloadavg())
+    record["uptime_end"] = uptime()
+    return record
+
+
+def _has_gpu(backend) -> bool:
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _trainable(model) -> int:
+    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+# --- the stages -------------------------------------------------------------------------------
+
+
+def pretrain(settings, record):
+    """The base model; its row goes into ``record``. Returns ``(model, tokenizer)``."""
+    import keras
+    import numpy as np
+
+    from llm_keras.data import load_tiny_shakespeare, train_val_split
+    from llm_keras.models import GPT, GPTConfig
+    from llm_keras.tokenizers import CharTokenizer
+    from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
+
+    text = load_tiny_shakespeare()
+    tokenizer = CharTokenizer.train(text)
+    train_ids, val_ids = train_val_split(np.asarray(tokenizer.encode(text), dtype=np.int32))
+    config = TrainingConfig.preset("shakespeare-char-cpu", steps=settings["pretrain_steps"],
+                                   eval_interval=min(250, settings["pretrain_steps"]),
+                                   warmup_steps=min(100, settings["pretrain_steps"] // 10),
+                                   sample_tokens=0)  # fmt: skip
+    keras.utils.set_random_seed(config.seed)
+    model = GPT(GPTConfig.preset("shakespeare-char-cpu"))
+    compile_for_training(model, config)
+    before = float(model.evaluate(*_val_windows(val_ids, model, config), verbose=0)[0])
+    start = time.perf_counter()
+    history = train(model, train_ids, val_ids, config, verbose=2)
+    seconds = time.perf_counter() - start
+    after = history.evaluations[-1]["val_loss"]
+    row = {
+        "stage": "pretrain",
+        "what": f"shakespeare-char-cpu, {config.steps} steps of {config.batch_size} windows",
+        "metric": "validation loss (nats)",
+        "before": before,
+        "after": after,
+        "seconds": round(seconds, 1),
+        "steps": config.steps,
+        "trainable_parameters": _trainable(model),
+    }
+    record["stages"].append(row)
+    print(format_row(row), flush=True)
+    return model, tokenizer
+
+
+def _val_windows(val_ids, model, config):
+    from llm_keras.data.windows import evaluation_windows
+
+    n = config.eval_batches * config.batch_size
+    return evaluation_windows(val_ids, model.config.context_length, n, config.seed)
+
+
+def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None):
+    import keras
+
+    from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
+    from llm_keras.finetuning.evaluate import evaluate_task
+    from llm_keras.finetuning.lora import apply_lora, merge_lora
+    from llm_keras.finetuning.sft import SFTConfig, fine_tune
+    from llm_keras.finetuning.tasks import get_task
+
+    task = get_task("arithmetic", digits=2)
+    tokenizer = add_chat_tokens(base_tokenizer, task.characters)
+    model = grow_vocabulary(base, tokenizer.vocab_size)  # a copy: the base stays as it is
+    n = settings["eval_n"]
+    before = evaluate_task(model, tokenizer, task, n=n)
+    if lora_rank is not None:
+        apply_lora(model, lora_rank, alpha=2 * lora_rank)
+    learning_rate = LORA_LEARNING_RATE if lora_rank else SFT_LEARNING_RATE
+    steps = settings["sft_steps"]
+    config = SFTConfig(steps=steps, batch_size=SFT_BATCH, learning_rate=learning_rate,
+                       min_learning_rate=learning_rate / 10, warmup_steps=steps // 20,
+                       eval_interval=steps // 3, mask_prompt=mask_prompt)  # fmt: skip
+    trainable = _trainable(model)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    history = fine_tune(model, tokenizer, task.examples(settings["sft_examples"]), config,
+                        val_examples=task.examples(4 * SFT_BATCH, "test", seed=1),
+                        verbose=0)  # fmt: skip
+    seconds = time.perf_counter() - start
+    if lora_rank is not None:
+        merge_lora(model)
+    after = evaluate_task(model, tokenizer, task, n=n)
+    what = "LoRA rank {0}, alpha {1} (query, value)".format(lora_rank, 2 * lora_rank) \
+        if lora_rank else "full fine-tuning"
+    mask = "answers only" if mask_prompt else "every token"
+    return {
+        "stage": stage,
+        "what": f"arithmetic digits=2, {what}, loss on {mask}, {steps} steps of {SFT_BATCH}, "
+                f"lr {learning_rate:g}",
+        "metric": f"exact match ({n} held-out prompts)",
+        "before": before["exact_match"],
+        "after": after["exact_match"],
+        "seconds": round(seconds, 1),
+        "steps": steps,
+        "trainable_parameters": trainable,
+        "final_train_loss": history.evaluations[-1].get("train_loss"),
+        "final_val_loss": history.evaluations[-1].get("val_loss"),
+        "samples": [
+            {"prompt": p, "reference": r, "before": b, "after": a}
+            for (p, b, r, _), (_, a, _, _) in zip(before["rows"], after["rows"], strict=True)
+        ][:SAMPLES_SHOWN],
+    }
+
+
+def sft_masked(base, tokenizer, settings):
+    return _sft(base, tokenizer, settings, "sft_masked")
+
+
+def sft_unmasked(base, tokenizer, settings):
+    return _sft(base, tokenizer, settings, "sft_unmasked", mask_prompt=False)
+
+
+def sft_lora(base, tokenizer, settings):
+    return _sft(base, tokenizer, settings, "sft_lora", lora_rank=settings["lora_rank"])
+
+
+def _classify(base, tokenizer, settings, data, pretrained):
+    import keras
+
+    from llm_keras.finetuning.classification import (
+        LastTokenClassifier,
+        encode_texts,
+        genre_passages,
+        letters_in_order,
+        majority_baseline,
+        train_classifier,
+    )
+    from llm_keras.models import GPT
+
+    context = base.config.context_length
+    if data == "genre":
+        splits = genre_passages(passage_length=context, max_per_class=settings["genre_per_class"])
+    else:
+        splits = letters_in_order(settings["letters_train"], 1000)
+    train, test = splits["train"], splits["test"]
+    x_train = encode_texts(train.texts, tokenizer, context)
+    x_test = encode_texts(test.texts, tokenizer, context)
+    keras.utils.set_random_seed(0)
+    if pretrained:
+        gpt = GPT.from_config(base.get_config())
+        gpt.set_weights(base.get_weights())  # a copy: the base stays as it is
+        layers = "last_block"
+    else:
+        gpt, layers = GPT(base.config), "all"
+    classifier = LastTokenClassifier(gpt, len(train.class_names), train_layers=layers)
+    result = train_classifier(classifier, (x_train, train.labels), (x_test, test.labels))
+    return {
+        "stage": f"classify_{data}_{'pretrained' if pretrained else 'scratch'}",
+        "what": f"{data}: {len(train)} train / {len(test)} test texts, 1 epoch of 32, "
+                f"{'pretrained base, last_block trains' if pretrained else 'fresh weights, all train'}",
+        "metric": "test accuracy (before: majority baseline)",
+        "before": majority_baseline(train, test),
+        "after": result.accuracy,
+        "train_accuracy": result.train_accuracy,
+        "seconds": round(result.seconds, 1),
+        "steps": result.steps,
+        "trainable_parameters": _trainable(classifier),
+    }
+
+
+def classify_genre_pretrained(base, tokenizer, settings):
+    return _classify(base, tokenizer, settings, "genre", pretrained=True)
+
+
+def classify_genre_scratch(base, tokenizer, settings):
+    return _classify(base, tokenizer, settings, "genre", pretrained=False)
+
+
+def classify_letters_pretrained(base, tokenizer, settings):
+    return _classify(base, tokenizer, settings, "letters", pretrained=True)
+
+
+def classify_letters_scratch(base, tokenizer, settings):
+    return _classify(base, tokenizer, settings, "letters", pretrained=False)
+
+
+STAGES = (sft_masked, sft_unmasked, sft_lora, classify_genre_pretrained, classify_genre_scratch,
+          classify_letters_pretrained, classify_letters_scratch)  # fmt: skip
+
+
+# --- the table and the file -------------------------------------------------------------------
+
+
+def format_row(row) -> str:
+    return (f"{row['stage']:<28} {row['seconds']:>8.1f} s  {row['before']:>7.3f} -> "
+            f"{row['after']:<7.3f} {row['trainable_parameters']:>10,}  {row['metric']}")  # fmt: skip
+
+
+def print_table(record) -> None:
+    print()
+    print(markdown_table(record))
+
+
+def markdown_table(record) -> str:
+    lines = [
+        f"{record['backend']} ({record['device']}), {record['machine']}, "
+        f"load average {record['load_average_start'][0]:.1f} at the start, "
+        f"{record['load_average_end'][0]:.1f} at the end"
+        + (", --quick" if record["quick"] else ""),
+        "",
+        "| stage | wall time (s) | metric | before | after | trainable parameters |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for row in record["stages"]:
+        lines.append(f"| {row['stage']} | {row['seconds']:.1f} | {row['metric']} | "
+                     f"{row['before']:.3f} | {row['after']:.3f} | "
+                     f"{row['trainable_parameters']:,} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_result(path, record) -> None:
+    """Put ``record`` under its key in ``path``, keeping the other backends' runs."""
+    path = Path(path)
+    document = {"schema_version": SCHEMA_VERSION, "runs": {}}
+    if path.is_file():
+        document = json.loads(path.read_text(encoding="utf-8"))
+    document["schema_version"] = SCHEMA_VERSION
+    document.setdefault("runs", {})[record["key"]] = record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
