@@ -123,7 +123,15 @@ def run_all(settings, quick, stages=None) -> dict:
             print(format_row(result), flush=True)
     record["load_average_end"] = list(os.getloadavg())
     record["uptime_end"] = uptime()
+    record["load"] = load_line(record)
     return record
+
+
+def load_line(record) -> str:
+    """The machine's load during the run, in words (the chapter prints it)."""
+    start, end = record["load_average_start"][0], record["load_average_end"][0]
+    return (f"load average {start:.1f} at the start and {end:.1f} at the end on "
+            f"{record['cpu_count']} cores (a machine shared with other jobs)")
 
 
 def _has_gpu(backend) -> bool:
@@ -178,7 +186,8 @@ def pretrain(settings, record):
         "metric": "validation loss (nats)",
         "before": before,
         "after": after,
-        "seconds": round(seconds, 1),
+        "task": "next character of TinyShakespeare",
+        "wall_seconds": round(seconds, 1),
         "steps": config.steps,
         "trainable_parameters": _trainable(model),
     }
@@ -235,7 +244,8 @@ def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None
         "metric": f"exact match ({n} held-out prompts)",
         "before": before["exact_match"],
         "after": after["exact_match"],
-        "seconds": round(seconds, 1),
+        "task": "arithmetic (2 digits, + and -)",
+        "wall_seconds": round(seconds, 1),
         "steps": steps,
         "trainable_parameters": trainable,
         "final_train_loss": history.evaluations[-1].get("train_loss"),
@@ -289,15 +299,16 @@ def _classify(base, tokenizer, settings, data, pretrained):
         gpt, layers = GPT(base.config), "all"
     classifier = LastTokenClassifier(gpt, len(train.class_names), train_layers=layers)
     result = train_classifier(classifier, (x_train, train.labels), (x_test, test.labels))
+    start = "pretrained base, last_block trains" if pretrained else "fresh weights, all train"
     return {
         "stage": f"classify_{data}_{'pretrained' if pretrained else 'scratch'}",
-        "what": f"{data}: {len(train)} train / {len(test)} test texts, 1 epoch of 32, "
-                f"{'pretrained base, last_block trains' if pretrained else 'fresh weights, all train'}",
+        "what": f"{data}: {len(train)} train / {len(test)} test texts, 1 epoch of 32, {start}",
         "metric": "test accuracy (before: majority baseline)",
         "before": majority_baseline(train, test),
         "after": result.accuracy,
         "train_accuracy": result.train_accuracy,
-        "seconds": round(result.seconds, 1),
+        "task": "genre of a passage" if data == "genre" else "letters in order",
+        "wall_seconds": round(result.seconds, 1),
         "steps": result.steps,
         "trainable_parameters": _trainable(classifier),
     }
@@ -327,8 +338,9 @@ STAGES = (sft_masked, sft_unmasked, sft_lora, classify_genre_pretrained, classif
 
 
 def format_row(row) -> str:
-    return (f"{row['stage']:<28} {row['seconds']:>8.1f} s  {row['before']:>7.3f} -> "
-            f"{row['after']:<7.3f} {row['trainable_parameters']:>10,}  {row['metric']}")  # fmt: skip
+    return (f"{row['stage']:<28} {row['wall_seconds']:>8.1f} s  {row['before']:>7.3f} -> "
+            f"{row['after']:<7.3f} {row['trainable_parameters']:>10,}  "
+            f"{row['metric']}")  # fmt: skip
 
 
 def print_table(record) -> None:
@@ -347,20 +359,31 @@ def markdown_table(record) -> str:
         "| --- | ---: | --- | ---: | ---: | ---: |",
     ]
     for row in record["stages"]:
-        lines.append(f"| {row['stage']} | {row['seconds']:.1f} | {row['metric']} | "
+        lines.append(f"| {row['stage']} | {row['wall_seconds']:.1f} | {row['metric']} | "
                      f"{row['before']:.3f} | {row['after']:.3f} | "
                      f"{row['trainable_parameters']:,} |")  # fmt: skip
     return "\n".join(lines)
 
 
 def write_result(path, record) -> None:
-    """Put ``record`` under its key in ``path``, keeping the other backends' runs."""
+    """Put ``record`` under its key in ``path``, keeping the other backends' runs.
+
+    The file's schema (version 1): ``runs``, ``{"<backend>-<cpu|gpu>": run}``, every run made;
+    and at the top level, the keys of the main run (the chapter's table reads them): ``date``,
+    ``backend``, ``device``, ``machine``, ``load``, ``quick``, ``settings``, ``stages``. The main
+    run is the latest full (not ``--quick``) run on a CPU, or a quick one while there is none.
+    Each stage: ``stage``, ``task``, ``what``, ``metric``, ``before``, ``after``,
+    ``wall_seconds``, ``steps``, ``trainable_parameters`` (and, for SFT, ``samples``: a few
+    prompts with the answers before and after).
+    """
     path = Path(path)
-    document = {"schema_version": SCHEMA_VERSION, "runs": {}}
+    runs = {}
     if path.is_file():
-        document = json.loads(path.read_text(encoding="utf-8"))
-    document["schema_version"] = SCHEMA_VERSION
-    document.setdefault("runs", {})[record["key"]] = record
+        runs = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
+    runs[record["key"]] = record
+    main_run = max(runs.values(), key=lambda r: (r["device"] == "cpu", not r["quick"], r["date"]))
+    document = {"schema_version": SCHEMA_VERSION, "main_run": main_run["key"],
+                **{k: v for k, v in main_run.items() if k != "key"}, "runs": runs}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

@@ -122,7 +122,8 @@ def add_sft_command(commands) -> None:
     d = SFT_DEFAULTS
     section = sft.add_argument_group("fine-tuning settings")
     section.add_argument("--steps", type=int, help=f"optimizer steps (default {d['steps']})")
-    section.add_argument("--batch-size", type=int, help=f"chats per step (default {d['batch_size']})")
+    section.add_argument("--batch-size", type=int,
+                         help=f"chats per step (default {d['batch_size']})")  # fmt: skip
     section.add_argument("--learning-rate", type=float,
                          help=f"peak learning rate (default {d['learning_rate']:g})")  # fmt: skip
     section.add_argument("--lora-rank", type=int, help="train LoRA adapters of this rank only")
@@ -134,10 +135,12 @@ def add_sft_command(commands) -> None:
     section.add_argument("--examples", type=int,
                          help=f"training prompts drawn (default {d['examples']})")  # fmt: skip
     section.add_argument("--eval-n", type=int,
-                         help=f"held-out prompts scored before and after (default {d['eval_n']})")  # fmt: skip
+                         help="held-out prompts scored before and after "
+                              f"(default {d['eval_n']})")  # fmt: skip
     section.add_argument("--eval-interval", type=int,
                          help="steps between checkpoints (default 100, or --steps)")  # fmt: skip
-    section.add_argument("--seed", type=int, help="the training prompts and their order (default 0)")
+    section.add_argument("--seed", type=int,
+                         help="the training prompts and their order (default 0)")  # fmt: skip
     sft.add_argument("--quiet", action="store_true", help="one line per interval, no bar")
     sft.set_defaults(handler=run_sft)
 
@@ -150,7 +153,8 @@ def add_evaluate_command(commands) -> None:
         description="Exact match (and pass@k) of a run directory's model on a task.",
     )
     evaluate.add_argument("--checkpoint", required=True, metavar="DIR",
-                          help="a run directory of `llm-keras sft` (or of `llm-keras train`)")  # fmt: skip
+                          help="a run directory of `llm-keras sft` (or of `llm-keras train`)",
+                          )  # fmt: skip
     _add_task_options(evaluate, required=True)
     evaluate.add_argument("--n", type=int, default=200, help="prompts to score (default 200)")
     evaluate.add_argument("--split", default="test", help="test (held out, default) or train")
@@ -160,9 +164,11 @@ def add_evaluate_command(commands) -> None:
                           help="0: greedy (default); above 0: sampling")  # fmt: skip
     evaluate.add_argument("--k", type=int, help="the k of pass@k (default: --samples)")
     evaluate.add_argument("--max-new-tokens", type=int,
-                          help="longest answer (default: the longest reference's, plus one)")  # fmt: skip
+                          help="longest answer (default: the longest reference's, plus one)",
+                          )  # fmt: skip
     evaluate.add_argument("--seed", type=int, default=EVAL_SEED,
-                          help=f"the prompts drawn and the sampling (default {EVAL_SEED})")  # fmt: skip
+                          help=f"the prompts drawn and the sampling (default {EVAL_SEED})",
+                          )  # fmt: skip
     evaluate.set_defaults(handler=run_evaluate)
 
 
@@ -182,7 +188,8 @@ def add_classify_command(commands) -> None:
     classify.add_argument("--train-layers", default="last_block",
                           help="head, last_block (default) or all")  # fmt: skip
     classify.add_argument("--from-scratch", action="store_true",
-                          help="a GPT of the base's shape with fresh weights (the comparison)")  # fmt: skip
+                          help="a GPT of the base's shape with fresh weights (the comparison)",
+                          )  # fmt: skip
     classify.add_argument("--epochs", type=int, default=1, help="passes over the data (default 1)")
     classify.add_argument("--batch-size", type=int, default=32, help="texts per step (default 32)")
     classify.add_argument("--learning-rate", type=float, default=1e-3,
@@ -190,7 +197,8 @@ def add_classify_command(commands) -> None:
     classify.add_argument("--max-per-class", type=int,
                           help="genre: at most this many passages per genre and split")  # fmt: skip
     classify.add_argument("--examples", type=int, default=4000,
-                          help="letters: training strings (default 4000; 1000 test strings)")  # fmt: skip
+                          help="letters: training strings (default 4000; 1000 test strings)",
+                          )  # fmt: skip
     classify.add_argument("--seed", type=int, default=0, help="the draw and the order (default 0)")
     classify.add_argument("--quiet", action="store_true", help="one line per epoch, no bar")
     classify.set_defaults(handler=run_classify)
@@ -432,7 +440,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         model = grow_vocabulary(model, tokenizer.vocab_size)
         print(f"{directory} is a base run (its tokenizer has no chat tokens): evaluating it with "
               "the chat tokens added, as `llm-keras sft` starts from it (new embedding rows at "
-              "the mean of the old ones). Fine-tune it with `llm-keras sft` to teach it the task.")  # fmt: skip
+              "the mean of the old ones). Fine-tune it with `llm-keras sft` to teach it the "
+              "task.")  # fmt: skip
     else:
         _chat_tokenizer(tokenizer, task, directory)
     result = evaluate_task(
