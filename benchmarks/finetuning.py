@@ -14,6 +14,9 @@ same base model, in order:
 - ``sft_unmasked``: the same with the loss on every token (the ablation);
 - ``sft_lora``: the same as ``sft_masked`` with LoRA of rank 8 on the attention's query and value
   projections (everything else frozen, learning rate 3e-3), merged at the end;
+- ``sft_lora_embeddings``: the same, with the token table trainable too (the new rows of the
+  digits and chat tokens start equal, at the mean of the old rows: frozen, the model cannot tell
+  the digits apart; Hugging Face PEFT trains added tokens the same way, ``modules_to_save``);
 - ``classify_genre_pretrained`` / ``classify_genre_scratch``: a ``LastTokenClassifier`` on the
   genre of Shakespeare passages (comedy, history, tragedy; test passages from held-out plays,
   balanced: the majority baseline is 1/3), one epoch, from the base (``last_block`` trains) and from
@@ -169,7 +172,7 @@ def pretrain(settings, record):
     tokenizer = CharTokenizer.train(text)
     train_ids, val_ids = train_val_split(np.asarray(tokenizer.encode(text), dtype=np.int32))
     config = TrainingConfig.preset("shakespeare-char-cpu", steps=settings["pretrain_steps"],
-                                   eval_interval=min(250, settings["pretrain_steps"]),
+                                   eval_interval=math.gcd(250, settings["pretrain_steps"]),
                                    warmup_steps=min(100, settings["pretrain_steps"] // 10),
                                    sample_tokens=0)  # fmt: skip
     keras.utils.set_random_seed(config.seed)
@@ -203,7 +206,8 @@ def _val_windows(val_ids, model, config):
     return evaluation_windows(val_ids, model.config.context_length, n, config.seed)
 
 
-def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None):
+def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None,
+         train_embeddings=False):
     import keras
 
     from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
@@ -219,6 +223,8 @@ def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None
     before = evaluate_task(model, tokenizer, task, n=n)
     if lora_rank is not None:
         apply_lora(model, lora_rank, alpha=2 * lora_rank)
+        # The new rows (digits, chat tokens) start equal, at the mean: frozen, they stay so.
+        model.token_embedding.trainable = train_embeddings
     learning_rate = LORA_LEARNING_RATE if lora_rank else SFT_LEARNING_RATE
     steps = settings["sft_steps"]
     config = SFTConfig(steps=steps, batch_size=SFT_BATCH, learning_rate=learning_rate,
@@ -236,6 +242,8 @@ def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None
     after = evaluate_task(model, tokenizer, task, n=n)
     what = "LoRA rank {0}, alpha {1} (query, value)".format(lora_rank, 2 * lora_rank) \
         if lora_rank else "full fine-tuning"
+    if train_embeddings:
+        what += " and the token table"
     mask = "answers only" if mask_prompt else "every token"
     return {
         "stage": stage,
@@ -267,6 +275,11 @@ def sft_unmasked(base, tokenizer, settings):
 
 def sft_lora(base, tokenizer, settings):
     return _sft(base, tokenizer, settings, "sft_lora", lora_rank=settings["lora_rank"])
+
+
+def sft_lora_embeddings(base, tokenizer, settings):
+    return _sft(base, tokenizer, settings, "sft_lora_embeddings", lora_rank=settings["lora_rank"],
+                train_embeddings=True)
 
 
 def _classify(base, tokenizer, settings, data, pretrained):
@@ -330,8 +343,8 @@ def classify_letters_scratch(base, tokenizer, settings):
     return _classify(base, tokenizer, settings, "letters", pretrained=False)
 
 
-STAGES = (sft_masked, sft_unmasked, sft_lora, classify_genre_pretrained, classify_genre_scratch,
-          classify_letters_pretrained, classify_letters_scratch)  # fmt: skip
+STAGES = (sft_masked, sft_unmasked, sft_lora, sft_lora_embeddings, classify_genre_pretrained,
+          classify_genre_scratch, classify_letters_pretrained, classify_letters_scratch)  # fmt: skip
 
 
 # --- the table and the file -------------------------------------------------------------------

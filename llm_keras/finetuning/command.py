@@ -17,8 +17,10 @@ errors that name the option to fix. The course's flow, from a base model to a me
 tokenizer (``chat_template.add_chat_tokens``) and grow the model to match
 (``chat_template.grow_vocabulary``, the old logits unchanged); measure the exact match of the
 grown base model on held-out prompts; with ``--lora-rank R`` put LoRA adapters on the attention's
-query and value projections (``lora.apply_lora``, everything else frozen); fine-tune with the loss
-on the answers only (``sft.fine_tune``; ``--no-mask-prompt``: on every token, the ablation);
+query and value projections (``lora.apply_lora``) and freeze everything else but the token
+table (its new rows start equal, at the mean of the old ones, and must learn to differ);
+fine-tune with the loss on the answers only (``sft.fine_tune``; ``--no-mask-prompt``: on every
+token, the ablation);
 merge the adapters into the kernels (``lora.merge_lora``); measure again. The run directory
 ``--out DIR`` then holds
 
@@ -249,6 +251,10 @@ def run_sft(args: argparse.Namespace) -> int:
         record = saved
     if settings["lora_rank"] is not None:
         apply_lora(model, settings["lora_rank"], settings["lora_alpha"], seed=settings["seed"])
+        # The new rows (chat tokens, digits) start equal, at the mean of the old ones: frozen,
+        # the model could never tell them apart (measured: exact match 0). So they train, with
+        # the whole table (tied to the output head), as PEFT's `modules_to_save` does.
+        model.token_embedding.trainable = True
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     how = "LoRA rank {lora_rank}".format(**settings) if settings["lora_rank"] else "full"
     mask = "answers only" if settings["mask_prompt"] else "every token (no mask)"

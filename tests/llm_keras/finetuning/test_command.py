@@ -86,15 +86,15 @@ def test_lora_sft_trains_the_adapters_only_and_saves_them_merged(base, tmp_path,
     base_model, _ = load_for_inference(base)
     record = json.loads((out / "run.json").read_text())
     d = model.config.d_model
-    # query and value of the one block: A (d, 2) and B (2, d) each.
-    assert record["trainable_parameters"] == 2 * (d * 2 + 2 * d)
+    # query and value of the one block: A (d, 2) and B (2, d) each; and the token table.
+    assert record["trainable_parameters"] == 2 * (d * 2 + 2 * d) + model.config.vocab_size * d
     assert not any(isinstance(layer, LoRADense) for layer in model._flatten_layers())
     attention, old = model.blocks[0].attention, base_model.blocks[0].attention
 
     def kernel(layer):
         return keras.ops.convert_to_numpy(layer.kernel)
 
-    # The merged update changed the adapted kernels, and nothing else.
+    # The merged update changed the adapted kernels, and no other projection.
     assert np.abs(kernel(attention.query) - kernel(old.query)).max() > 1e-4
     assert np.abs(kernel(attention.value) - kernel(old.value)).max() > 1e-4
     np.testing.assert_array_equal(kernel(attention.key), kernel(old.key))
