@@ -224,7 +224,8 @@ def _sft(base, base_tokenizer, settings, stage, mask_prompt=True, lora_rank=None
     if lora_rank is not None:
         apply_lora(model, lora_rank, alpha=2 * lora_rank)
         # The new rows (digits, chat tokens) start equal, at the mean: frozen, they stay so.
-        model.token_embedding.trainable = train_embeddings
+        for weight in model.token_embedding.weights:  # (apply_lora froze each weight)
+            weight.trainable = train_embeddings
     learning_rate = LORA_LEARNING_RATE if lora_rank else SFT_LEARNING_RATE
     steps = settings["sft_steps"]
     config = SFTConfig(steps=steps, batch_size=SFT_BATCH, learning_rate=learning_rate,

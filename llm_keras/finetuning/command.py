@@ -254,7 +254,8 @@ def run_sft(args: argparse.Namespace) -> int:
         # The new rows (chat tokens, digits) start equal, at the mean of the old ones: frozen,
         # the model could never tell them apart (measured: exact match 0). So they train, with
         # the whole table (tied to the output head), as PEFT's `modules_to_save` does.
-        model.token_embedding.trainable = True
+        for weight in model.token_embedding.weights:  # (apply_lora froze each weight)
+            weight.trainable = True
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     how = "LoRA rank {lora_rank}".format(**settings) if settings["lora_rank"] else "full"
     mask = "answers only" if settings["mask_prompt"] else "every token (no mask)"
