@@ -103,7 +103,8 @@ def test_from_dense_copies_the_dense_and_starts_with_the_same_outputs():
     assert_close(layer.kernel, query.kernel, atol=0)
     assert np.all(to_numpy(layer.lora_b) == 0) and np.abs(to_numpy(layer.lora_a)).max() > 0.1
     assert sorted(v.path for v in layer.weights) == [
-        f"gpt/block_1/attention/query/{name}" for name in ("bias", "kernel", "lora_a", "lora_b")
+        f"{model.name}/block_1/attention/query/{name}"
+        for name in ("bias", "kernel", "lora_a", "lora_b")
     ]
     assert [tuple(v.shape) for v in layer.trainable_weights] == [(32, 4), (4, 32)]
 
