@@ -72,7 +72,7 @@ from llm_keras.training.history import LossHistory
 from llm_keras.training.losses import token_losses
 from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.optimizer import build_optimizer
-from llm_keras.training.trainer import TrainingConfig, _resume
+from llm_keras.training.trainer import TrainingConfig, resume_run
 
 
 def sft_loss_mask(token_ids, roles):
@@ -361,7 +361,7 @@ def fine_tune(
     history = LossHistory(config.batch_size * seq_len)
     start = 0
     if resume:
-        start, history = _resume(model, Path(out), state, history)
+        start, history = resume_run(model, Path(out), state, history)
     batches = PaddedChats(*arrays, config.batch_size, config.seed, start_step=start,
                           num_steps=max(config.steps - start, 1))  # fmt: skip
     model_callbacks = [history, NaNGuard()]

@@ -243,7 +243,7 @@ def train(
     history = LossHistory(config.batch_size * context_length)
     start = 0  # micro-batches already done
     if resume:
-        start, history = _resume(model, Path(directory), state, history)
+        start, history = resume_run(model, Path(directory), state, history)
     batches = NextTokenWindows(
         train_ids,
         config.batch_size,
@@ -285,7 +285,13 @@ def train(
     return history
 
 
-def _resume(model, directory, state, history, report=print):
+def resume_run(model, directory, state, history, report=print):
+    """Restore ``model`` from the latest intact checkpoint in ``directory`` for a resumed run.
+
+    Refuses a checkpoint written with other ``state`` entries (settings), says "Resuming from
+    step N" and returns ``(micro_batches_done, LossHistory)``. Shared by ``train`` and
+    ``llm_keras.finetuning.sft.fine_tune``.
+    """
     path, saved = restore_latest_intact(directory, model, report)
     for key, value in state.items():
         if saved.get(key) != value:
