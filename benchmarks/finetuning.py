@@ -288,22 +288,17 @@ def _classify(base, tokenizer, settings, data, pretrained):
 
     from llm_keras.finetuning.classification import (
         LastTokenClassifier,
-        encode_texts,
-        genre_passages,
-        letters_in_order,
+        classification_data,
         majority_baseline,
         train_classifier,
     )
     from llm_keras.models import GPT
 
-    context = base.config.context_length
-    if data == "genre":
-        splits = genre_passages(passage_length=context, max_per_class=settings["genre_per_class"])
-    else:
-        splits = letters_in_order(settings["letters_train"], 1000)
-    train, test = splits["train"], splits["test"]
-    x_train = encode_texts(train.texts, tokenizer, context)
-    x_test = encode_texts(test.texts, tokenizer, context)
+    train, test, inputs = classification_data(
+        data, tokenizer, base.config.context_length, max_per_class=settings["genre_per_class"],
+        num_train=settings["letters_train"],
+    )  # fmt: skip
+    x_train, x_test = inputs["train"], inputs["test"]
     keras.utils.set_random_seed(0)
     if pretrained:
         gpt = GPT.from_config(base.get_config())

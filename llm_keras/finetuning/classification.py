@@ -420,6 +420,49 @@ def encode_texts(texts, tokenizer, max_length, pad_id=0):
     return {"token_ids": token_ids, "lengths": lengths}
 
 
+CLASSIFICATION_DATA = ("genre", "letters")
+LETTERS_MAX_LENGTH = 16  # the longest letters_in_order string: its rows need no more positions
+LETTERS_TEST = 1000
+
+
+def classification_data(name, tokenizer, context_length, seed=0, max_per_class=None,
+                        num_train=4000):  # fmt: skip
+    """A classification data set, split and encoded for a GPT: what ``llm-keras classify`` and
+    the fine-tuning benchmark train on.
+
+    Args:
+        name: ``"genre"`` (``genre_passages``: passages of at most ``context_length``
+            characters, test passages from the held-out plays) or ``"letters"``
+            (``letters_in_order``: ``num_train`` training and 1,000 test strings of at most 16
+            letters, or ``context_length`` when that is shorter).
+        tokenizer: encodes the texts (``encode_texts``).
+        context_length: the GPT's; genre passages fill it, letters rows are only as long as the
+            longest string (16 positions, not 64: a quarter of the work).
+        seed: the draw of passages or strings.
+        max_per_class: genre: at most this many passages per genre and split (``None``: all,
+            balanced).
+        num_train: letters: training strings (an even number).
+
+    Returns:
+        ``(train, test, inputs)``: the two ``LabelledTexts`` and ``{"train": ..., "test": ...}``,
+        each ``encode_texts``'s ``{"token_ids", "lengths"}``.
+    """
+    if name == "genre":
+        length = context_length
+        splits = genre_passages(passage_length=length, max_per_class=max_per_class, seed=seed)
+    elif name == "letters":
+        length = min(LETTERS_MAX_LENGTH, context_length)
+        splits = letters_in_order(num_train, LETTERS_TEST, max_length=length, seed=seed)
+    else:
+        raise ValueError(
+            f"Unknown classification data {name!r}: choose one of {', '.join(CLASSIFICATION_DATA)}."
+        )
+    train, test = splits["train"], splits["test"]
+    inputs = {split: encode_texts(texts.texts, tokenizer, length)
+              for split, texts in (("train", train), ("test", test))}  # fmt: skip
+    return train, test, inputs
+
+
 # ---------------------------------------------------------------------------------------------
 # The classifier
 # ---------------------------------------------------------------------------------------------

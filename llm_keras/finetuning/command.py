@@ -87,6 +87,7 @@ TASK_OPTIONS = {
 }
 # The seed of the held-out prompts that sft and evaluate score (the same sample in both).
 EVAL_SEED = 0
+# classification.CLASSIFICATION_DATA, not imported here: it imports Keras (a slow start).
 CLASSIFY_DATA = ("genre", "letters")
 
 
@@ -503,9 +504,7 @@ def run_classify(args: argparse.Namespace) -> int:
 
     from llm_keras.finetuning.classification import (
         LastTokenClassifier,
-        encode_texts,
-        genre_passages,
-        letters_in_order,
+        classification_data,
         majority_baseline,
         train_classifier,
     )
@@ -516,15 +515,10 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.from_scratch:
         keras.utils.set_random_seed(args.seed)
         gpt = GPT(gpt.config)
-    context = gpt.config.context_length
-    if args.data == "genre":
-        splits = genre_passages(passage_length=context, max_per_class=args.max_per_class,
-                                seed=args.seed)  # fmt: skip
-    else:
-        splits = letters_in_order(args.examples, 1000, max_length=min(16, context), seed=args.seed)
-    train, test = splits["train"], splits["test"]
-    inputs = {name: encode_texts(split.texts, tokenizer, context)
-              for name, split in (("train", train), ("test", test))}  # fmt: skip
+    train, test, inputs = classification_data(
+        args.data, tokenizer, gpt.config.context_length, seed=args.seed,
+        max_per_class=args.max_per_class, num_train=args.examples,
+    )  # fmt: skip
     classifier = LastTokenClassifier(gpt, len(train.class_names), train_layers=args.train_layers)
     start = "fresh weights" if args.from_scratch else f"the base run {base}"
     print(f"Classifying {args.data} ({', '.join(train.class_names)}): {len(train):,} training and "

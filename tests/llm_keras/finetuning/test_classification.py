@@ -265,3 +265,28 @@ def test_letters_in_order():
             assert descents == (0 if label == 1 else 1), text
     with pytest.raises(ValueError, match="num_test=3 must be an even number"):
         letters_in_order(10, 3)
+
+
+def test_classification_data_encodes_each_set_as_long_as_it_needs(data_dir, monkeypatch):
+    from llm_keras.finetuning.classification import CLASSIFICATION_DATA, classification_data
+    from llm_keras.finetuning.command import CLASSIFY_DATA
+
+    assert CLASSIFY_DATA == CLASSIFICATION_DATA  # the command's choices, kept without Keras
+    tokenizer = CharTokenizer("abcdefghijklmnopqrstuvwxyz")
+    train, test, inputs = classification_data("letters", tokenizer, 64, num_train=20, seed=3)
+    assert train.texts == letters_in_order(20, 1000, max_length=16, seed=3)["train"].texts
+    assert inputs["train"]["token_ids"].shape == (20, 16)  # 16 letters at most, not 64
+    assert inputs["test"]["token_ids"].shape == (1000, 16)
+    lengths = [len(t) for t in test.texts]
+    assert inputs["test"]["lengths"].tolist() == lengths and max(lengths) == 16
+    _, _, short = classification_data("letters", tokenizer, 8, num_train=20)
+    assert short["train"]["token_ids"].shape == (20, 8) and short["train"]["lengths"].max() == 8
+
+    monkeypatch.setenv("LLM_KERAS_DATA", str(data_dir))
+    shakespeare = CharTokenizer(SHAKESPEARE_CHARACTERS)
+    train, test, inputs = classification_data("genre", shakespeare, 32, max_per_class=5)
+    assert len(train) == len(test) == 15 and inputs["test"]["token_ids"].shape == (15, 32)
+    assert shakespeare.decode(inputs["train"]["token_ids"][0][: inputs["train"]["lengths"][0]]) \
+        == train.texts[0]
+    with pytest.raises(ValueError, match="Unknown classification data 'spam'.*genre, letters"):
+        classification_data("spam", tokenizer, 64)
