@@ -159,8 +159,9 @@ def test_encode_responses_rejects_bad_input(tokenizer, prompts, responses, messa
 
 
 def chats(tokenizer):
-    prompts = ["abc", "d", "ab", "dcba", "a", "bb", "cd"]
-    responses = ["cba", "ab", "ba", "abcd", "a", "bb", "dc"]
+    # Chats of 8 and 10 tokens (two shapes when run alone: JAX compiles each), padded to 14.
+    prompts = ["abc", "d", "ab", "dcb", "a", "bb", "cdab"]
+    responses = ["cba", "abc", "ba", "bcd", "bcd", "bb", "dc"]
     return encode_responses(tokenizer, prompts, responses, seq_len=14)
 
 
