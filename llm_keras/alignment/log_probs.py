@@ -134,8 +134,10 @@ def response_log_probs(model, inputs, targets, mask, average=False, batch_size=6
         ValueError: arrays of different or wrong shapes, rows longer than the model's context,
             or a bad ``batch_size``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or (
-        batch_size < 1
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}.")
     inputs = np.asarray(inputs, dtype="int32")
