@@ -80,6 +80,41 @@ def sequence_log_probs(logits, ids, mask, average=False):
     return total / ops.maximum(ops.sum(mask, axis=-1), 1.0)
 
 
+def paired_texts(prompts, responses, name="responses"):
+    """``prompts`` and ``responses`` as two lists of strings of one length (one response each).
+
+    Args:
+        prompts: the users' texts (any iterable of str).
+        responses: one text per prompt.
+        name: what the responses are called in the messages (``"completions"``...).
+
+    Returns:
+        ``(prompts, responses)``, two lists.
+
+    Raises:
+        ValueError: one string instead of a list, lists of different lengths, or an item that is
+            not a string (token ids not decoded); the message names it.
+    """
+    texts = {"prompts": prompts, name: responses}
+    for key, values in texts.items():
+        if isinstance(values, str):
+            raise ValueError(f"{key} must be a list of strings, got one string {values!r:.40}.")
+        texts[key] = list(values)
+        for i, text in enumerate(texts[key]):
+            if not isinstance(text, str):
+                raise ValueError(
+                    f"{key}[{i}] is {type(text).__name__} {text!r:.40}, not a string: decode "
+                    "token ids first (tokenizer.decode)."
+                )
+    prompts, responses = texts.values()
+    if len(prompts) != len(responses):
+        raise ValueError(
+            f"Got {len(prompts)} prompts and {len(responses)} {name}: pass one per prompt "
+            "(repeat a prompt once for each of its responses)."
+        )
+    return prompts, responses
+
+
 def encode_responses(tokenizer, prompts, responses, seq_len=None):
     """Prompt-and-response chats as padded rows of inputs, targets and a response mask.
 
@@ -99,15 +134,7 @@ def encode_responses(tokenizer, prompts, responses, seq_len=None):
         ValueError: prompts and responses of different lengths, none at all, or a chat longer
             than ``seq_len + 1`` tokens.
     """
-    for name, texts in (("prompts", prompts), ("responses", responses)):
-        if isinstance(texts, str):
-            raise ValueError(f"{name} must be a list of strings, got one string {texts!r:.40}.")
-    prompts, responses = list(prompts), list(responses)
-    if len(prompts) != len(responses):
-        raise ValueError(
-            f"Got {len(prompts)} prompts and {len(responses)} responses: pass one response per "
-            "prompt (repeat a prompt to score several responses to it)."
-        )
+    prompts, responses = paired_texts(prompts, responses)
     if not prompts:
         raise ValueError("prompts is empty: pass at least one prompt and its response.")
     chats = [format_example(tokenizer, p, r) for p, r in zip(prompts, responses, strict=True)]

@@ -8,6 +8,7 @@ import pytest
 
 from llm_keras.alignment.log_probs import (
     encode_responses,
+    paired_texts,
     response_log_probs,
     sequence_log_probs,
     token_log_probs,
@@ -148,6 +149,7 @@ def test_encode_responses_makes_the_rows_of_the_worked_example(tokenizer):
     "prompts, responses, message",
     [
         (["a", "b"], ["a"], "2 prompts and 1 responses"),
+        (["a", "b"], ["a", 7], r"responses\[1\] is int 7"),
         ([], [], "prompts is empty"),
         ("ab", ["a", "b"], "prompts must be a list of strings"),
         (["abcabcabc"], ["abc"], "more than seq_len"),
@@ -156,6 +158,17 @@ def test_encode_responses_makes_the_rows_of_the_worked_example(tokenizer):
 def test_encode_responses_rejects_bad_input(tokenizer, prompts, responses, message):
     with pytest.raises(ValueError, match=message):
         encode_responses(tokenizer, prompts, responses, seq_len=10)
+
+
+def test_paired_texts_name_what_is_wrong():
+    assert paired_texts(("a", "b"), iter(["x", "y"])) == (["a", "b"], ["x", "y"])
+    assert paired_texts([], []) == ([], [])
+    with pytest.raises(ValueError, match="Got 1 prompts and 2 completions: pass one per prompt"):
+        paired_texts(["a"], ["x", "y"], name="completions")
+    with pytest.raises(ValueError, match=r"responses\[1\] is list \[3, 4\], not a string"):
+        paired_texts(["a", "b"], ["x", [3, 4]])
+    with pytest.raises(ValueError, match="responses must be a list of strings, got one string"):
+        paired_texts(["a"], "x")
 
 
 def chats(tokenizer):
