@@ -42,6 +42,7 @@ import re
 
 import numpy as np
 
+from llm_keras.alignment.log_probs import paired_texts
 from llm_keras.finetuning.chat_template import END
 
 # The form of a well-formed answer of each task of week 6 (tasks.TASKS), as a regular expression
@@ -65,26 +66,6 @@ def parse_completion(completion: str) -> tuple[str, bool]:
     return answer, bool(end)
 
 
-def _checked(prompts, completions):
-    """``prompts`` and ``completions`` as two lists of strings of one length."""
-    for name, texts in (("prompts", prompts), ("completions", completions)):
-        if isinstance(texts, str):
-            raise ValueError(f"{name} must be a list of strings, got one string {texts!r:.40}.")
-    prompts, completions = list(prompts), list(completions)
-    if len(prompts) != len(completions):
-        raise ValueError(
-            f"Got {len(prompts)} prompts and {len(completions)} completions: a reward needs the "
-            "prompt of every completion (repeat a prompt once per completion of it)."
-        )
-    for i, completion in enumerate(completions):
-        if not isinstance(completion, str):
-            raise ValueError(
-                f"completions[{i}] is {type(completion).__name__} {completion!r:.40}, not a "
-                "string: decode the generated ids first (tokenizer.decode)."
-            )
-    return prompts, completions
-
-
 def correctness_reward(task):
     """The reward 1 for a right answer, 0 for any other: ``task.check(prompt, answer)``.
 
@@ -101,7 +82,7 @@ def correctness_reward(task):
         )
 
     def correctness(prompts, completions):
-        prompts, completions = _checked(prompts, completions)
+        prompts, completions = paired_texts(prompts, completions, "completions")
         right = [task.check(p, parse_completion(c)[0]) for p, c in zip(prompts, completions,
                                                                       strict=True)]  # fmt: skip
         return np.asarray(right, dtype="float32")
@@ -142,7 +123,7 @@ def format_reward(task, pattern=None):
         raise ValueError(f"pattern={pattern!r} is not a regular expression: {error}.") from None
 
     def well_formed(prompts, completions):
-        _, completions = _checked(prompts, completions)
+        _, completions = paired_texts(prompts, completions, "completions")
         scores = []
         for completion in completions:
             answer, ended = parse_completion(completion)
@@ -178,7 +159,7 @@ def combined_reward(rewards, weights=None):
             raise ValueError(f"weights[{i}]={weight!r} must be a number.")
 
     def combined(prompts, completions):
-        prompts, completions = _checked(prompts, completions)
+        prompts, completions = paired_texts(prompts, completions, "completions")
         total = np.zeros(len(completions), dtype="float64")
         for weight, reward in zip(weights, rewards, strict=True):
             total += weight * check_rewards(reward(prompts, completions), len(completions))
@@ -204,7 +185,7 @@ def reward_model_reward(reward_model, tokenizer):
     from llm_keras.alignment.reward_model import score  # (imports the reward model's layers)
 
     def learned(prompts, completions):
-        prompts, completions = _checked(prompts, completions)
+        prompts, completions = paired_texts(prompts, completions, "completions")
         answers = [parse_completion(c)[0] for c in completions]
         return np.asarray(score(reward_model, tokenizer, prompts, answers), dtype="float32")
 

@@ -98,11 +98,11 @@ def test_reward_model_reward_scores_the_answer_before_the_end_token():
 
 def test_the_rewards_say_what_is_wrong():
     task = get_task("arithmetic")
-    with pytest.raises(ValueError, match=r"2 prompts and 1 completions"):
+    with pytest.raises(ValueError, match=r"2 prompts and 1 completions: pass one per prompt"):
         correctness_reward(task)(["1+1", "2+2"], ["2<|end|>"])
     with pytest.raises(ValueError, match=r"completions must be a list of strings"):
         format_reward(task)(["1+1"], "2<|end|>")
-    with pytest.raises(ValueError, match=r"completions\[0\] is list .* decode the generated ids"):
+    with pytest.raises(ValueError, match=r"completions\[0\] is list .* decode token ids first"):
         correctness_reward(task)(["1+1"], [[3, 4]])
     with pytest.raises(ValueError, match=r"task must have a check"):
         correctness_reward("arithmetic")
