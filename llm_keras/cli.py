@@ -49,27 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     return _run(parser, argv)
 
 
-def stop_on_interrupt_and_terminate() -> None:
-    """Ctrl-C (SIGINT) and SIGTERM stop a command with ``KeyboardInterrupt``, on every backend.
-
-    A process started in the background by a shell without job control begins with SIGINT
-    ignored, and Python then leaves it ignored: ``kill -INT`` (or a scheduler's SIGTERM) would not
-    stop a training run. The handlers are set explicitly, so that the command's ``except
-    KeyboardInterrupt`` runs: it says what was kept and exits with status 130.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return  # (only the main thread may set handlers; a caller in a thread keeps its own)
-
-    def interrupt(number, frame):
-        raise KeyboardInterrupt(signal.Signals(number).name)
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, interrupt)
-
-
 def course_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="llm-course", description="Course tooling: check a set-up, release, grade, build the PDF."
@@ -87,6 +66,8 @@ def course_main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
+    from llm_keras.interrupts import stop_on_interrupt_and_terminate
+
     stop_on_interrupt_and_terminate()
     try:
         return args.handler(args) or 0

@@ -72,6 +72,7 @@ from llm_keras.training.history import LossHistory
 from llm_keras.training.losses import token_losses
 from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.optimizer import build_optimizer
+from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.trainer import TrainingConfig, resume_run
 
 
@@ -364,7 +365,7 @@ def fine_tune(
         start, history = resume_run(model, Path(out), state, history)
     batches = PaddedChats(*arrays, config.batch_size, config.seed, start_step=start,
                           num_steps=max(config.steps - start, 1))  # fmt: skip
-    model_callbacks = [history, NaNGuard()]
+    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         model_callbacks.append(
@@ -374,15 +375,16 @@ def fine_tune(
     if val_chats:
         # The answers' loss, masked in both runs of the ablation, so that they compare.
         validation = pad_chats(val_chats, seq_len, tokenizer.end_id, mask_prompt=True)
-    model.fit(
-        batches,
-        epochs=epochs,
-        initial_epoch=start // config.eval_interval,
-        steps_per_epoch=config.eval_interval,
-        validation_data=validation,
-        validation_batch_size=config.batch_size,
-        shuffle=False,  # batch i is step start + i
-        callbacks=[*model_callbacks, *callbacks],
-        verbose=verbose,
-    )
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
+        model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=start // config.eval_interval,
+            steps_per_epoch=config.eval_interval,
+            validation_data=validation,
+            validation_batch_size=config.batch_size,
+            shuffle=False,  # batch i is step start + i
+            callbacks=[*model_callbacks, *callbacks],
+            verbose=verbose,
+        )
     return history

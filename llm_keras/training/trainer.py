@@ -33,6 +33,7 @@ from llm_keras.training.losses import CausalLMLoss
 from llm_keras.training.metrics import BitsPerCharacter, Perplexity
 from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.optimizer import build_optimizer
+from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.sample_text import SampleText
 from llm_keras.training.schedule import WarmupCosineDecay
 
@@ -253,7 +254,7 @@ def train(
         num_steps=max(epochs * micro_per_interval - start, 1),
     )
     val_inputs, val_targets = evaluation_windows(val_ids, context_length, num_eval, config.seed)
-    model_callbacks = [history, NaNGuard()]
+    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if directory is not None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -271,17 +272,18 @@ def train(
             )
         elif verbose:
             print("TensorBoard is not installed: no logs/ (pip install 'tensorboard>=2.20').")
-    model.fit(
-        batches,
-        epochs=epochs,
-        initial_epoch=start // micro_per_interval,
-        steps_per_epoch=micro_per_interval,
-        validation_data=(val_inputs, val_targets),
-        validation_batch_size=config.batch_size,
-        shuffle=False,  # batch i is step start + i: fit would otherwise shuffle their order
-        callbacks=[*model_callbacks, *callbacks],
-        verbose=verbose,
-    )
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
+        model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=start // micro_per_interval,
+            steps_per_epoch=micro_per_interval,
+            validation_data=(val_inputs, val_targets),
+            validation_batch_size=config.batch_size,
+            shuffle=False,  # batch i is step start + i: fit would otherwise shuffle their order
+            callbacks=[*model_callbacks, *callbacks],
+            verbose=verbose,
+        )
     return history
 
 
