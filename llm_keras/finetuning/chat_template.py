@@ -28,6 +28,9 @@ Three pieces:
       tokens  <|user|>  4  7  +  8  <|end|>  <|assistant|>  5  5  <|end|>
       roles       0     0  0  0  0     0           0        1  1     1
 
+  ``format_chat(tokenizer, turns, message)`` writes a conversation of several turns: the turns'
+  chats one after the other, then the new message's (the chat demo of ``llm-keras serve``).
+
 - ``grow_vocabulary(model, vocab_size)``: a copy of a trained GPT with room for the new ids: new
   rows in the token embedding table (and in the output projection when it is not tied). The old
   rows and every other weight are copied, so the logits of the old tokens do not change at all.
@@ -341,6 +344,55 @@ def format_example(
         answer_ids = [*tokenizer.encode(answer), tokenizer.end_id]
         ids += answer_ids
         roles += [ASSISTANT_ROLE] * len(answer_ids)
+    return ids, roles
+
+
+def format_chat(
+    tokenizer: ChatTokenizer, turns, message: str | None = None
+) -> tuple[list[int], list[int]]:
+    """The ids of a conversation of several turns and the role of each id.
+
+    Each turn is one ``format_example`` chat; the conversation is their concatenation, then,
+    with a ``message``, the chat of that message without an answer (the prompt to generate the
+    next answer from):
+
+        <|user|>47+8<|end|><|assistant|>55<|end|><|user|>55-7<|end|><|assistant|>
+        \\___________ turns[0] ____________/\\_________ message ________/
+
+    Every answer of ``turns`` and its ``<|end|>`` have ``ASSISTANT_ROLE``, all else
+    ``PROMPT_ROLE``.
+
+    Args:
+        tokenizer: a ``ChatTokenizer``.
+        turns: the conversation so far, ``(user, assistant)`` pairs of strings, oldest first.
+        message: the user's new text, or ``None`` (the conversation ends with an answer).
+
+    Returns:
+        ``(ids, roles)``, two lists of the same length.
+
+    Raises:
+        ValueError: for a turn that is not a ``(user, assistant)`` pair of strings (the message
+            says which), for no turn and no message, and for what ``format_example`` refuses.
+    """
+    ids: list[int] = []
+    roles: list[int] = []
+    turns = list(turns)
+    for index, turn in enumerate(turns):
+        pair = isinstance(turn, (tuple, list)) and len(turn) == 2
+        if not pair or not all(isinstance(text, str) for text in turn):
+            raise ValueError(
+                f"turns[{index}] is {turn!r:.60}, not a (user, assistant) pair of strings: pass "
+                "the conversation as [(user_text, assistant_text), ...]."
+            )
+        turn_ids, turn_roles = format_example(tokenizer, *turn)
+        ids += turn_ids
+        roles += turn_roles
+    if message is not None:
+        message_ids, message_roles = format_example(tokenizer, message)
+        ids += message_ids
+        roles += message_roles
+    if not ids:
+        raise ValueError("format_chat got no turn and no message: give at least one of them.")
     return ids, roles
 
 

@@ -1,4 +1,5 @@
-"""Tests of the chat template: ChatTokenizer, add_chat_tokens, format_example, grow_vocabulary.
+"""Tests of the chat template: ChatTokenizer, add_chat_tokens, format_example, format_chat,
+grow_vocabulary.
 
 The expected ids are written from the numbering the module documents (base ids, then the extra
 characters, then the three chat tokens); the grown model is compared with the original model's
@@ -17,6 +18,7 @@ from llm_keras.finetuning.chat_template import (
     USER,
     ChatTokenizer,
     add_chat_tokens,
+    format_chat,
     format_example,
     grow_vocabulary,
 )
@@ -182,6 +184,50 @@ def test_format_example_errors(chat, char_base):
         format_example(chat, "1+1", f"2{USER}")
     with pytest.raises(ValueError, match=r"needs a ChatTokenizer, got a CharTokenizer"):
         format_example(char_base, "1+1", "2")
+
+
+# --- format_chat ---------------------------------------------------------------------------------
+
+
+def test_format_chat_is_the_turns_chats_one_after_the_other(chat):
+    turns = [("47+8", "55"), ("sort dcab", "abcd")]
+    ids, roles = format_chat(chat, turns, "55-7")
+    chats = [format_example(chat, "47+8", "55"), format_example(chat, "sort dcab", "abcd"),
+             format_example(chat, "55-7")]  # fmt: skip
+    assert ids == [i for chat_ids, _ in chats for i in chat_ids]
+    assert roles == [r for _, chat_roles in chats for r in chat_roles]
+    # Written out from the numbering: 65 + i for extra character i, then 75, 76, 77.
+    extra = {char: 65 + i for i, char in enumerate("+012456789")}
+    first = [75, extra["4"], extra["7"], extra["+"], extra["8"], 77, 76, extra["5"], extra["5"], 77]
+    assert ids[:10] == first
+    last = [75, extra["5"], extra["5"], SHAKESPEARE.index("-"), extra["7"], 77, 76]
+    assert ids[-7:] == last
+    assert chat.decode(ids) == (
+        f"{USER}47+8{END}{ASSISTANT}55{END}{USER}sort dcab{END}{ASSISTANT}abcd{END}"
+        f"{USER}55-7{END}{ASSISTANT}"
+    )
+    # Both answers are the assistant's (with their end), every other id is the prompt's.
+    assert roles == [0] * 7 + [1] * 3 + [0] * 12 + [1] * 5 + [0] * 7
+
+
+def test_format_chat_without_a_message_ends_with_the_last_answer(chat):
+    ids, roles = format_chat(chat, [("count e in cheese", "3")])
+    assert (ids, roles) == format_example(chat, "count e in cheese", "3")
+    assert ids[-1] == chat.end_id and roles[-1] == ASSISTANT_ROLE
+    assert format_chat(chat, [], "12+3") == format_example(chat, "12+3")
+
+
+def test_format_chat_errors(chat):
+    with pytest.raises(ValueError, match=r"turns\[1\] is 'sort ab', not a \(user, assistant\) pair"):
+        format_chat(chat, [("1+1", "2"), "sort ab"], "2+2")
+    with pytest.raises(ValueError, match=r"turns\[0\] is \('1\+1',\), not a \(user, assistant\)"):
+        format_chat(chat, [("1+1",)])
+    with pytest.raises(ValueError, match=r"turns\[0\] is \('1\+1', None\)"):
+        format_chat(chat, [("1+1", None)])
+    with pytest.raises(ValueError, match=r"The answer '2<\|end\|>' contains the special token"):
+        format_chat(chat, [("1+1", f"2{END}")], "2+2")
+    with pytest.raises(ValueError, match="no turn and no message"):
+        format_chat(chat, [])
 
 
 # --- grow_vocabulary -----------------------------------------------------------------------------
