@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data(commands)
     _add_tokenize(commands)
+    from llm_keras.alignment.command import add_alignment_commands
     from llm_keras.finetuning.command import add_finetuning_commands
     from llm_keras.generation.command import add_generate_command
     from llm_keras.serving.command import add_serve_command
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_train_command(commands)
     add_finetuning_commands(commands)
+    add_alignment_commands(commands)
     add_budget_command(commands)
     add_generate_command(commands)
     add_serve_command(commands)
