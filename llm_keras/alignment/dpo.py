@@ -23,7 +23,9 @@ finite for any ``z`` (``sigmoid(-100)`` is ``0`` in float32, its log ``-inf``).
 answer (``dpo_loss`` returns it for the chosen and the rejected answers; as TRL's
 ``rewards/chosen``, ``rewards/rejected``, their ``margins`` and ``accuracies``, the share of
 pairs whose chosen reward is strictly higher). At the start the policy *is* the reference:
-every reward is 0, every loss ``log 2 = 0.693`` and the accuracy 0 (a tie is not a win).
+every reward is 0, every loss ``log 2 = 0.693`` and the accuracy 0 (a tie is not a win). The
+loss asks for the margin only: both rewards may fall, the rejected one faster (as in this
+module's tests, where a tiny model's held-out margin reaches about 1 with both rewards negative).
 
 **What the gradient does.** With ``z = r_w - r_l``, ``d loss / d log pi(y_w) = -beta *
 sigmoid(-z)`` and ``d loss / d log pi(y_l) = +beta * sigmoid(-z)``: gradient descent raises the
@@ -123,8 +125,8 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
         array([0.6931472], dtype=float32)
     """
     _check_beta(beta)
-    logps = [ops.cast(ops.convert_to_tensor(x), "float32") for x in (
-        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)]  # fmt: skip
+    given = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
+    logps = [ops.cast(ops.convert_to_tensor(x), "float32") for x in given]
     shapes = [tuple(x.shape) for x in logps]
     if len(set(shapes)) > 1 or len(shapes[0]) != 1:
         raise ValueError(
@@ -146,7 +148,8 @@ def _pair_columns(log_probs):
 
 @keras.saving.register_keras_serializable(package="llm_keras")
 class DPOLoss(keras.losses.Loss):
-    """``dpo_loss`` for ``fit``: ``loss(reference_log_probs, policy_log_probs)``, both ``(batch, 2)``.
+    """``dpo_loss`` for ``fit``: ``loss(reference_log_probs, policy_log_probs)``, each
+    ``(batch, 2)``.
 
     Column 0 holds the chosen answers' log-probs, column 1 the rejected ones' (``DPOModel``'s
     output; the reference's are the labels). The per-pair losses are averaged over the batch.
@@ -381,7 +384,7 @@ class DPOModel(keras.Model):
 
 
 class PreferenceBatches(PaddedChats):
-    """The training batches ``(pairs, reference_log_probs)`` of steps ``start_step ..``, for ``fit``.
+    """The training batches ``(pairs, reference_log_probs)`` from step ``start_step`` on.
 
     The rows of step ``s`` are those ``PaddedChats`` draws for SFT (a generator seeded with
     ``(seed, s)``), so a run resumed at step ``s`` sees the batches it would have seen.
@@ -621,8 +624,9 @@ def train_dpo(
             f"The longest chat needs seq_len={seq_len} positions, more than the model's "
             f"context_length={model.config.context_length}: use shorter pairs."
         )
-    encoded = {"train": encode_pairs(tokenizer, train_pairs, seq_len),
-               "val": encode_pairs(tokenizer, val_pairs, seq_len) if val_pairs else None}  # fmt: skip
+    encoded = {"train": encode_pairs(tokenizer, train_pairs, seq_len), "val": None}
+    if val_pairs:
+        encoded["val"] = encode_pairs(tokenizer, val_pairs, seq_len)
     references = _reference_log_probs(reference or model, encoded, config.average_log_probs,
                                       out, resume)  # fmt: skip
 
