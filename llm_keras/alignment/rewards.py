@@ -83,8 +83,8 @@ def correctness_reward(task):
 
     def correctness(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
-        right = [task.check(p, parse_completion(c)[0]) for p, c in zip(prompts, completions,
-                                                                      strict=True)]  # fmt: skip
+        answers = [parse_completion(c)[0] for c in completions]
+        right = [task.check(p, a) for p, a in zip(prompts, answers, strict=True)]
         return np.asarray(right, dtype="float32")
 
     return correctness
