@@ -98,9 +98,9 @@ def bradley_terry_loss(chosen_rewards, rejected_rewards, margin=0.0):
         A float32 scalar: ``ln 2`` when every pair ties (with margin 0), near 0 when every
         chosen reward wins by far, ``r_r - r_c`` when the wrong one wins by far.
 
-    Example:
+    Example (a pair won by 2 costs ``softplus(-2) = 0.127``, a tie ``ln 2 = 0.693``):
         >>> float(bradley_terry_loss(np.array([2.0, 0.0]), np.array([0.0, 0.0])))
-        0.41...                                            # (softplus(-2) + ln 2) / 2
+        0.41...
     """
     chosen = ops.convert_to_tensor(chosen_rewards, dtype="float32")
     rejected = ops.convert_to_tensor(rejected_rewards, dtype="float32")
@@ -113,6 +113,7 @@ def bradley_terry_loss(chosen_rewards, rejected_rewards, margin=0.0):
     return ops.mean(_pair_losses(chosen, rejected, margin))
 
 
+@keras.saving.register_keras_serializable(package="llm_keras")
 def pairwise_correct(margins, rewards):
     """1 for each pair whose chosen answer (column 0) gets the higher reward, else 0.
 
@@ -122,9 +123,6 @@ def pairwise_correct(margins, rewards):
     """
     del margins
     return ops.cast(ops.greater(rewards[..., 0], rewards[..., 1]), "float32")
-
-
-keras.saving.register_keras_serializable(package="llm_keras")(pairwise_correct)
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
