@@ -19,8 +19,9 @@ the observed preferences is minimising
 
     loss = mean over pairs of -log sigmoid(r_c - r_r - margin)
 
-Only differences of rewards enter it: adding a constant to every reward changes nothing, so a
-reward has no meaning on its own, only against another answer's. Two equal rewards give
+Only differences of rewards enter it: adding a constant to every reward changes nothing (the
+head's bias gets no gradient and never moves), so a reward has no meaning on its own, only
+against another answer's. Two equal rewards give
 ``-log sigmoid(0) = ln 2 = 0.693``, the loss of a model that cannot tell the answers apart. The
 ``margin`` (TRL's ``RewardTrainer``, from Llama 2) asks the chosen answer to win by at least that
 much before the loss stops pushing.
