@@ -21,10 +21,9 @@ the observed preferences is minimising
 
 Only differences of rewards enter it: adding a constant to every reward changes nothing (the
 head's bias gets no gradient and never moves), so a reward has no meaning on its own, only
-against another answer's. Two equal rewards give
-``-log sigmoid(0) = ln 2 = 0.693``, the loss of a model that cannot tell the answers apart. The
-``margin`` (TRL's ``RewardTrainer``, from Llama 2) asks the chosen answer to win by at least that
-much before the loss stops pushing.
+against another answer's. Two equal rewards give ``-log sigmoid(0) = ln 2 = 0.693``, the loss of
+a model that cannot tell the answers apart. The ``margin`` (TRL's ``RewardTrainer``, from Llama
+2) asks the chosen answer to win by at least that much before the loss stops pushing.
 
 **Computed stably.** ``-log sigmoid(x) = log(1 + exp(-x)) = softplus(-x)``. Written as
 ``-log(sigmoid(x))`` it fails for a confident wrong model: at ``x = -1000``, ``sigmoid(x)``
