@@ -63,21 +63,24 @@ class DemoError(ValueError):
     """A request the demo refuses; its message is shown on the page."""
 
 
-def check_request(prompt, max_new_tokens, temperature, top_k, top_p, seed, limits: DemoLimits):
+def check_request(
+    prompt, max_new_tokens, temperature, top_k, top_p, seed, limits: DemoLimits, *, name="prompt"
+):
     """Check one request's values; returns ``(max_new_tokens, options)`` for ``stream_text``.
 
     The page's controls already keep most values in range, but a request may come from elsewhere
     (Gradio's API), so every value is checked here. ``top_k`` 0 and ``top_p`` 1 mean "off"; a
-    ``seed`` of -1 (or none) draws a new one.
+    ``seed`` of -1 (or none) draws a new one. ``name`` is what the messages call the text
+    (``"message"`` in the chat).
 
     Raises:
         DemoError: naming the value and the limit.
     """
     if not isinstance(prompt, str) or not prompt:
-        raise DemoError("The prompt is empty: type some text for the model to continue.")
+        raise DemoError(f"The {name} is empty: type some text first.")
     if len(prompt) > limits.max_prompt_chars:
         raise DemoError(
-            f"The prompt has {len(prompt)} characters; this demo accepts at most "
+            f"The {name} has {len(prompt)} characters; this demo accepts at most "
             f"{limits.max_prompt_chars}. Shorten it."
         )
     try:
@@ -140,6 +143,72 @@ def stream_reply(
         raise DemoError(str(error)) from None
 
 
+def errors_as_messages(steps):
+    """Yield from ``steps`` (a generator of an event); its errors become messages on the page.
+
+    A ``DemoError`` shows its own message (HTML-escaped: ``gr.Error`` renders HTML, and the
+    message may quote the visitor's text); anything else is a bug or a backend failure: its
+    traceback goes to the server's log, the page says only that generation failed.
+    """
+    import gradio as gr
+
+    try:
+        yield from steps
+    except DemoError as error:
+        raise gr.Error(html.escape(str(error)), print_exception=False) from None
+    except Exception as error:
+        log.exception("generation failed")
+        raise gr.Error(
+            f"Generation failed ({type(error).__name__}); the server's log has the details.",
+            print_exception=False,
+        ) from None
+
+
+def model_summary(model) -> str:
+    """One sentence on the model for the top of a page: parameters, layers, width, context."""
+    c = model.config
+    return (
+        f"A GPT with {model.num_parameters():,} parameters ({c.n_layers} "
+        f"layer{'s' * (c.n_layers != 1)}, d_model "
+        f"{c.d_model}, context {c.context_length} tokens, vocabulary {c.vocab_size})."
+    )
+
+
+def sampling_controls(limits: DemoLimits, vocab_size: int, length=200):
+    """The generation settings, created where they are called (inside a ``gr.Blocks``).
+
+    Returns the components in ``check_request``'s order: ``[max_new_tokens, temperature, top_k,
+    top_p, seed]``, with the ids ``#max-new-tokens``, ``#temperature``, ``#top-k``, ``#top-p``,
+    ``#seed``; ``length`` is the length slider's first value (at most the limit).
+    """
+    import gradio as gr
+
+    max_new_tokens = gr.Slider(
+        1, limits.max_new_tokens_limit, value=min(length, limits.max_new_tokens_limit), step=1,
+        label="Length (new tokens)", elem_id="max-new-tokens",
+    )  # fmt: skip
+    temperature = gr.Slider(
+        0.0, 2.0, value=0.8, step=0.05, label="Temperature",
+        info="0 always takes the likeliest token (greedy); higher is wilder.",
+        elem_id="temperature",
+    )  # fmt: skip
+    top_k = gr.Slider(
+        0, min(200, vocab_size), value=0, step=1, label="Top-k",
+        info="Sample among the k likeliest tokens only (0: all).", elem_id="top-k",
+    )  # fmt: skip
+    top_p = gr.Slider(
+        0.05, 1.0, value=1.0, step=0.05, label="Top-p",
+        info="Sample among the likeliest tokens of total probability p (1: all).",
+        elem_id="top-p",
+    )  # fmt: skip
+    seed = gr.Number(
+        value=-1, precision=0, label="Seed",
+        info="The same seed and settings give the same text; -1: a new seed each time.",
+        elem_id="seed",
+    )  # fmt: skip
+    return [max_new_tokens, temperature, top_k, top_p, seed]
+
+
 def build_demo(
     model, tokenizer, limits: DemoLimits | None = None, *, title="llm-keras: try the model"
 ):
@@ -148,7 +217,8 @@ def build_demo(
     Components have ids for tests and styling: ``#prompt``, ``#generate``, ``#output``,
     ``#temperature``, ``#top-k``, ``#top-p``, ``#max-new-tokens``, ``#seed``.
 
-    Launch it with ``launch_demo(demo, ...)`` (offline settings), or ``demo.launch()``.
+    Launch it with ``launch_demo(demo, ...)`` (offline settings), or ``demo.launch()``. A run of
+    ``llm-keras sft`` (a ``ChatTokenizer``) gets a chat instead: ``chat.build_chat_demo``.
     """
     import gradio as gr
 
@@ -156,37 +226,18 @@ def build_demo(
 
     limits = limits or DemoLimits()
     end_token = end_of_text_id(tokenizer)
-    c = model.config
 
     def respond(prompt, max_new_tokens, temperature, top_k, top_p, seed):
-        try:
-            yield from stream_reply(
-                model,
-                tokenizer,
-                prompt,
-                max_new_tokens,
-                temperature,
-                top_k,
-                top_p,
-                seed,
-                limits,
-                end_token,
-            )
-        except DemoError as error:  # gr.Error renders HTML: escape what may quote the prompt
-            raise gr.Error(html.escape(str(error)), print_exception=False) from None
-        except Exception as error:  # a bug or a backend failure: log it, show a plain message
-            log.exception("generation failed")
-            raise gr.Error(
-                f"Generation failed ({type(error).__name__}); the server's log has the details.",
-                print_exception=False,
-            ) from None
+        steps = stream_reply(
+            model, tokenizer, prompt, max_new_tokens, temperature, top_k, top_p, seed, limits,
+            end_token,
+        )  # fmt: skip
+        yield from errors_as_messages(steps)
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(
-            f"## {title}\n"
-            f"A GPT with {model.num_parameters():,} parameters ({c.n_layers} layers, d_model "
-            f"{c.d_model}, context {c.context_length} tokens, vocabulary {c.vocab_size}). Type the "
-            "start of a text; the model writes what comes next."
+            f"## {title}\n{model_summary(model)} Type the start of a text; the model writes what "
+            "comes next."
         )
         with gr.Row():
             with gr.Column(scale=3):
@@ -202,30 +253,8 @@ def build_demo(
                     label="Generated text", lines=12, interactive=False, elem_id="output"
                 )
             with gr.Column(scale=2):
-                max_new_tokens = gr.Slider(
-                    1, limits.max_new_tokens_limit, value=min(200, limits.max_new_tokens_limit),
-                    step=1, label="Length (new tokens)", elem_id="max-new-tokens",
-                )  # fmt: skip
-                temperature = gr.Slider(
-                    0.0, 2.0, value=0.8, step=0.05, label="Temperature",
-                    info="0 always takes the likeliest token (greedy); higher is wilder.",
-                    elem_id="temperature",
-                )  # fmt: skip
-                top_k = gr.Slider(
-                    0, min(200, c.vocab_size), value=0, step=1, label="Top-k",
-                    info="Sample among the k likeliest tokens only (0: all).", elem_id="top-k",
-                )  # fmt: skip
-                top_p = gr.Slider(
-                    0.05, 1.0, value=1.0, step=0.05, label="Top-p",
-                    info="Sample among the likeliest tokens of total probability p (1: all).",
-                    elem_id="top-p",
-                )  # fmt: skip
-                seed = gr.Number(
-                    value=-1, precision=0, label="Seed",
-                    info="The same seed and settings give the same text; -1: a new seed each time.",
-                    elem_id="seed",
-                )  # fmt: skip
-        inputs = [prompt, max_new_tokens, temperature, top_k, top_p, seed]
+                settings = sampling_controls(limits, model.config.vocab_size)
+        inputs = [prompt, *settings]
         button.click(respond, inputs, output, api_name="generate")
         prompt.submit(respond, inputs, output, api_name=False)
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)

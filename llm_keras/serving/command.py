@@ -3,9 +3,11 @@
     llm-keras serve --checkpoint DIR [--host 127.0.0.1] [--port 7860] [--concurrency 1]
         [--queue-size 16] [--max-prompt-chars 2000] [--max-new-tokens 500]
 
-``DIR`` is what ``llm-keras train --out DIR`` leaves (``DIR/model.keras`` and ``DIR/tokenizer/``).
-The page is at ``http://127.0.0.1:7860`` (this machine only: ``--host 0.0.0.0`` serves the local
-network too). Ctrl-C stops the server.
+``DIR`` is what ``llm-keras train --out DIR`` leaves (``DIR/model.keras`` and ``DIR/tokenizer/``):
+the page continues a prompt. A run of ``llm-keras sft`` (or of the alignment commands), whose
+tokenizer is a ``ChatTokenizer``, gets a chat instead (``chat.build_chat_demo``). The page is at
+``http://127.0.0.1:7860`` (this machine only: ``--host 0.0.0.0`` serves the local network too).
+Ctrl-C stops the server.
 """
 
 
@@ -18,7 +20,7 @@ def add_serve_command(commands):
         "serve",
         help="try a trained model in the browser (a Gradio web app)",
         description="Serve a web page where anyone can type a prompt and watch the model "
-        "continue it.",
+        "continue it; a fine-tuned chat run (llm-keras sft, dpo, grpo) gets a chat page.",
     )
     serve.add_argument(
         "--checkpoint", required=True, metavar="DIR",
@@ -49,8 +51,11 @@ def add_serve_command(commands):
 
 
 def run_serve(args):
-    """The handler of ``llm-keras serve``: load the run, build the page, serve until Ctrl-C."""
+    """The handler of ``llm-keras serve``: load the run, build the page (a chat for a run with a
+    ``ChatTokenizer``), serve until Ctrl-C."""
+    from llm_keras.finetuning.chat_template import ChatTokenizer
     from llm_keras.serving.app import DemoLimits, build_demo, launch_demo
+    from llm_keras.serving.chat import build_chat_demo
     from llm_keras.training.run_directory import load_for_inference
 
     if not 0 < args.port < 65536:
@@ -64,5 +69,6 @@ def run_serve(args):
         queue_size=args.queue_size,
     )
     model, tokenizer = load_for_inference(args.checkpoint)
-    demo = build_demo(model, tokenizer, limits)
+    build = build_chat_demo if isinstance(tokenizer, ChatTokenizer) else build_demo
+    demo = build(model, tokenizer, limits)
     launch_demo(demo, args.host, args.port)
