@@ -46,7 +46,7 @@ the advantages and the completion mask, which covers the completion's tokens and
 ``_compute_loss`` for the loss, ``_get_per_token_logps`` for the log-probs of logits divided by
 the sampling temperature, the distribution the tokens were drawn from).
 
-**Training** (``train_grpo``). Each step:
+**Training** (``train_grpo``). Each step (``grpo_step``):
 
 1. draw ``prompts_per_step`` training prompts of the task and sample ``group_size`` completions
    of each with the week 4 generator (``generation.decode.generate``, KV cache), the chat
@@ -90,6 +90,7 @@ from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, PROMPT_ROLE, form
 from llm_keras.finetuning.evaluate import evaluate_task
 from llm_keras.finetuning.sft import pad_chats
 from llm_keras.generation.decode import _compiled, default_max_length, generate
+from llm_keras.interrupts import raise_if_stop_requested, stop_at_safe_points
 from llm_keras.training.checkpoint import (
     _digest,
     checkpoint_path,
@@ -540,7 +541,6 @@ def train_grpo(
     if out is None and resume:
         raise ValueError("resume=True needs the run directory (out) that holds the checkpoints.")
     reward = default_reward(task, config.format_weight) if reward is None else reward
-    right = correctness_reward(task)
     max_new_tokens = config.max_new_tokens
     if max_new_tokens is None:
         held_out = task.examples(config.eval_n, split="test", seed=config.seed)
@@ -551,8 +551,7 @@ def train_grpo(
     compile_for_grpo(grpo_model, config, jit_compile)
     state = {"grpo_config": config.to_dict(), "task": getattr(task, "name", ""),
              "reference_sha256": _weights_digest(reference)}  # fmt: skip
-    rows = config.prompts_per_step * config.group_size
-    history = LossHistory(rows, log_every=1)
+    history = LossHistory(config.prompts_per_step * config.group_size, log_every=1)
     start = 0
     if resume:
         start, history = resume_run(grpo_model, Path(out), state, history)
@@ -563,46 +562,62 @@ def train_grpo(
         )
         progress.update(start)
 
-    for step in range(start, config.steps):
-        started = time.perf_counter()
-        prompts_seed, sample_seed = _step_seeds(config.seed, step)
-        prompts = [e.prompt for e in task.examples(config.prompts_per_step, "train",
-                                                   prompts_seed)]  # fmt: skip
-        prompts, completions, arrays = sample_batch(model, tokenizer, prompts, config,
-                                                    max_new_tokens, sample_seed)  # fmt: skip
-        rewards = check_rewards(reward(prompts, completions), rows)
-        x = {"inputs": arrays["inputs"], "targets": arrays["targets"]}
-        y = {
-            "mask": arrays["mask"],
-            "advantages": group_advantages(rewards, config.group_size, config.scale_rewards),
-        }
-        for key, network in (("old_log_probs", model), ("ref_log_probs", reference)):
-            function = _compiled(network, _sampled_log_probs, temperature=config.temperature)
-            y[key] = ops.convert_to_numpy(function(*map(ops.convert_to_tensor, x.values())))
-        losses = [float(grpo_model.train_on_batch(x, y, return_dict=True)["loss"])
-                  for _ in range(config.iterations)]  # fmt: skip
-        kl = ops.convert_to_numpy(k3_kl(y["old_log_probs"], y["ref_log_probs"]))
-        record = {
-            "step": step + 1,
-            "loss": float(np.mean(losses)),
-            "mean_reward": float(rewards.mean()),
-            "fraction_right": float(right(prompts, completions).mean()),
-            "kl": float((kl * y["mask"]).sum() / y["mask"].sum()),
-            "seconds": time.perf_counter() - started,
-        }
-        if (step + 1) % config.eval_interval == 0:
-            record["pass_at_1"] = evaluate_task(
-                model, tokenizer, task, n=config.eval_n, seed=config.seed,
-                max_new_tokens=max_new_tokens,
-            )["exact_match"]  # fmt: skip
-        history.train.append([step + 1, record["loss"]])
-        history.evaluations.append(record)
-        if out is not None and (step + 1) % config.eval_interval == 0:
-            _save(out, grpo_model, tokenizer, state, history, step + 1, config.keep_checkpoints)
-        if progress is not None:
-            shown = {"loss": "loss", "reward": "mean_reward", "right": "fraction_right", "kl": "kl"}
-            progress.update(step + 1, [(name, record[key]) for name, key in shown.items()])
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (training.safe_stop)
+        for step in range(start, config.steps):
+            raise_if_stop_requested()
+            record = grpo_step(grpo_model, tokenizer, task, reward, config, step, reference,
+                               max_new_tokens)  # fmt: skip
+            if (step + 1) % config.eval_interval == 0:
+                record["pass_at_1"] = evaluate_task(
+                    model, tokenizer, task, n=config.eval_n, seed=config.seed,
+                    max_new_tokens=max_new_tokens,
+                )["exact_match"]  # fmt: skip
+            history.train.append([step + 1, record["loss"]])
+            history.evaluations.append(record)
+            if out is not None and (step + 1) % config.eval_interval == 0:
+                _save(out, grpo_model, tokenizer, state, history, step + 1,
+                      config.keep_checkpoints)  # fmt: skip
+            if progress is not None:
+                shown = {"loss": "loss", "reward": "mean_reward", "right": "fraction_right",
+                         "kl": "kl"}  # fmt: skip
+                progress.update(step + 1, [(name, record[key]) for name, key in shown.items()])
     return history
+
+
+def grpo_step(grpo_model, tokenizer, task, reward, config, step, reference, max_new_tokens):
+    """One step of GRPO: sample, score, compare within groups, update; returns its record.
+
+    The prompts and the samples of ``step`` depend only on ``config.seed`` and ``step``.
+
+    Returns:
+        ``{"step", "loss", "mean_reward", "fraction_right", "kl", "seconds"}`` (see
+        ``train_grpo``).
+    """
+    started = time.perf_counter()
+    model = grpo_model.policy
+    prompts_seed, sample_seed = _step_seeds(config.seed, step)
+    prompts = [e.prompt for e in task.examples(config.prompts_per_step, "train", prompts_seed)]
+    prompts, completions, arrays = sample_batch(model, tokenizer, prompts, config,
+                                                max_new_tokens, sample_seed)  # fmt: skip
+    rewards = check_rewards(reward(prompts, completions), len(completions))
+    x = {"inputs": arrays["inputs"], "targets": arrays["targets"]}  # (n, seq_len) each
+    advantages = group_advantages(rewards, config.group_size, config.scale_rewards)  # (n,)
+    y = {"mask": arrays["mask"], "advantages": advantages}
+    # The log-probs of the policy that sampled and of the reference, without a gradient.
+    for key, network in (("old_log_probs", model), ("ref_log_probs", reference)):
+        function = _compiled(network, _sampled_log_probs, temperature=config.temperature)
+        y[key] = ops.convert_to_numpy(function(*map(ops.convert_to_tensor, x.values())))
+    losses = [float(grpo_model.train_on_batch(x, y, return_dict=True)["loss"])
+              for _ in range(config.iterations)]  # fmt: skip
+    kl = ops.convert_to_numpy(k3_kl(y["old_log_probs"], y["ref_log_probs"]))  # (n, seq_len)
+    return {
+        "step": step + 1,
+        "loss": float(np.mean(losses)),
+        "mean_reward": float(rewards.mean()),
+        "fraction_right": float(correctness_reward(task)(prompts, completions).mean()),
+        "kl": float((kl * y["mask"]).sum() / y["mask"].sum()),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _save(out, grpo_model, tokenizer, state, history, step, keep):
