@@ -1,21 +1,37 @@
-"""What the end-to-end browser tests share: a local server started and stopped, and headless
-Chromium (Debian's, driven by Playwright; never a browser that Playwright downloads).
+"""What the end-to-end browser tests share: a local server started and stopped, headless
+Chromium (Debian's, driven by Playwright; never a browser that Playwright downloads), the Gradio
+pages' controls, and the pictures of a page.
 
 Chromium runs as root here, so it needs ``--no-sandbox``; the background-networking flags stop it
 from calling Google's services, which this machine's closed network would refuse.
+
+**Pictures.** A test saves its page as PNG (a screenshot) and SVG (the page printed by Chromium to
+PDF, converted by poppler's ``pdftocairo``: vector, for the course PDF, which holds no raster
+image) in its temporary folder. The book's copies in ``course/figures/`` change only when asked:
+
+    LLM_COURSE_UPDATE_FIGURES=1 .venv/bin/python -m pytest -p no:cacheprovider \
+        tests/course/test_gradio_demo_browser.py tests/course/test_gradio_chat_browser.py
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import REPO
+
+FIGURES = REPO / "course" / "figures"
+BACKEND = "torch"  # the servers' backend: no compilation, the first request streams at once
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,6 +41,56 @@ CHROMIUM_ARGS = [
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"
 )
+
+
+def run_environment(data_dir) -> dict:
+    """The environment of the tests' subprocesses: the backend, the data, nothing sent out."""
+    return {**os.environ, "KERAS_BACKEND": BACKEND, "LLM_KERAS_DATA": str(data_dir),
+            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+
+
+def run_module(module: str, args, data_dir) -> None:
+    """``python -m module args...`` in the repository with ``run_environment``; fails the test
+    with the end of its error output if it fails."""
+    command = [sys.executable, "-m", module, *map(str, args)]
+    done = subprocess.run(command, cwd=REPO, env=run_environment(data_dir), capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@contextlib.contextmanager
+def serving(checkpoint, data_dir, log_path: Path, *options):
+    """``python -m llm_keras.serving`` (= ``llm-keras serve``) of the run ``checkpoint`` on a free
+    port of 127.0.0.1, with more ``options``; yields its URL, stops it at the end."""
+    port = free_port()
+    command = [sys.executable, "-m", "llm_keras.serving", "--checkpoint", str(checkpoint),
+               "--host", "127.0.0.1", "--port", str(port), *map(str, options)]  # fmt: skip
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=run_environment(data_dir), stdout=log,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_answering(process, url, log_path, 90, "the server")
+        yield url
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def page_at(playwright_api, url: str, ready: str, viewport: dict):
+    """A page of a fresh headless Chromium (its own empty profile) at ``url``, once the selector
+    ``ready`` is there; yields ``(page, requested)``: every URL the browser requested."""
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    with chromium_context(playwright_api, profile, viewport) as (context, requested):
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector(ready)
+        yield page, requested
+
+
+def requests_elsewhere(requested, url: str) -> list[str]:
+    """The requested URLs that are not of the server at ``url`` (nor ``data:`` or ``blob:``)."""
+    return [u for u in requested if not u.startswith((url, "data:", "blob:"))]
 
 
 def free_port() -> int:
@@ -78,3 +144,67 @@ def chromium_context(playwright_api, profile: Path, viewport: dict):
         finally:
             context.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+def set_number(page, elem_id, value):
+    """Type a value into a slider's number box (or a number field) and confirm it."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def toast_with(page, text):
+    """The toasts (Gradio's messages: errors, notices) that contain ``text``."""
+    return page.get_by_test_id("toast-text").filter(has_text=text)
+
+
+def save_pictures(page, name: str, folder: Path) -> tuple[Path, Path]:
+    """Save the page as ``folder/NAME.png`` and ``folder/NAME.svg``; with
+    ``LLM_COURSE_UPDATE_FIGURES=1``, copy both to ``course/figures/`` too. Returns the two paths."""
+    page.mouse.move(0, 0)  # no hover effect in the pictures
+    page.evaluate("() => document.activeElement.blur()")
+    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+    page.screenshot(path=png, full_page=True, animations="disabled")
+    save_vector_picture(page, svg)
+    if os.environ.get("LLM_COURSE_UPDATE_FIGURES") == "1":
+        FIGURES.mkdir(exist_ok=True)
+        for path in (png, svg):
+            shutil.copyfile(path, FIGURES / path.name)
+    return png, svg
+
+
+# Chromium prints blurred shadows, and the sliders' gradient tracks, as patterns that pdftocairo
+# turns into bitmaps: for the picture, no shadows (the chat's bubbles and messages have some),
+# flat slider thumbs, and each track's filled part as a flat inset.
+FLAT_PICTURE = """() => {
+    const rules = ["* { box-shadow: none !important; }",
+                   "input[type=range]::-webkit-slider-thumb"
+                   + " { box-shadow: none !important; border: 1px solid #d4d4d4; }"];
+    document.querySelectorAll("input[type=range]").forEach((input, i) => {
+        input.dataset.picture = i;
+        const filled = (input.value - input.min) / (input.max - input.min)
+                       * input.getBoundingClientRect().width;
+        rules.push(`input[data-picture="${i}"]::-webkit-slider-runnable-track`
+                   + ` { background: var(--neutral-200) !important;`
+                   + ` box-shadow: inset ${Math.round(filled)}px 0 0 0 var(--slider-color); }`);
+    });
+    const style = document.createElement("style");
+    style.textContent = rules.join("\\n");
+    document.head.appendChild(style);
+}"""
+
+
+def save_vector_picture(page, path: Path):
+    """The page as SVG: Chromium prints it to a one-page PDF (vector), pdftocairo converts it."""
+    page.evaluate(FLAT_PICTURE)
+    width = page.viewport_size["width"]
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "page.pdf"
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        page.emulate_media(media="screen")
+        page.pdf(
+            path=pdf, width=f"{width}px", height=f"{height}px", print_background=True,
+            page_ranges="1",
+        )  # fmt: skip
+        subprocess.run(["pdftocairo", "-svg", str(pdf), str(path)], check=True)
+    assert "<image" not in path.read_text(), "the picture holds a bitmap: the course PDF refuses it"
