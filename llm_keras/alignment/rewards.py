@@ -43,6 +43,7 @@ import re
 import numpy as np
 
 from llm_keras.alignment.log_probs import paired_texts
+from llm_keras.alignment.reward_model import score
 from llm_keras.finetuning.chat_template import END
 
 # The form of a well-formed answer of each task of week 6 (tasks.TASKS), as a regular expression
@@ -182,7 +183,6 @@ def reward_model_reward(reward_model, tokenizer):
     Returns:
         ``reward(prompts, completions) -> float32 (n,)``, named ``"learned"``.
     """
-    from llm_keras.alignment.reward_model import score  # (imports the reward model's layers)
 
     def learned(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
