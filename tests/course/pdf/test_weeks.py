@@ -15,6 +15,7 @@ WEEKS = {
     "week3/pretraining-a-gpt.ipynb": "Pretraining a GPT: loss, optimiser, model and training loop",
     "week4/generating-text.ipynb": "Generating text: samplers and the KV cache",
     "week6/fine-tuning.ipynb": "Fine-tuning: classification features, a masked loss, LoRA and exact match",
+    "week7/alignment.ipynb": "Alignment: the Bradley-Terry loss, DPO and GRPO",
 }
 
 

@@ -23,6 +23,7 @@ NOTEBOOKS = {
     "week4": REPO / "solutions" / "week4" / "generating-text.ipynb",
     "week3": REPO / "solutions" / "week3" / "pretraining-a-gpt.ipynb",
     "week6": REPO / "solutions" / "week6" / "fine-tuning.ipynb",
+    "week7": REPO / "solutions" / "week7" / "alignment.ipynb",
 }
 POINTS = {
     "week1": {"char_tokenizer": 2, "get_pair_counts": 1, "merge": 1, "train_bpe": 3,
@@ -39,6 +40,8 @@ POINTS = {
               "train_step": 2, "diagnose": 4},
     "week6": {"last_token_features": 2, "sft_loss_mask": 2, "masked_loss": 3, "lora_dense": 3,
               "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
+    "week7": {"bradley_terry_loss": 2, "sequence_log_probs": 3, "dpo_loss": 3,
+              "group_advantages": 2, "k3_kl": 1, "clipped_policy_loss": 3},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -47,7 +50,8 @@ ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # quickest to run small layers eagerly: a loop of eager steps on JAX compiles each op first).
 QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",), "week4": ("torch",),
             "week3": ("torch",),  # week 3's model, optimizer and loop: eager PyTorch too
-            "week6": ("torch",)}  # week 6's small layer and losses: eager PyTorch too
+            "week6": ("torch",),  # week 6's small layer and losses: eager PyTorch too
+            "week7": ("torch",)}  # week 7's losses: eager PyTorch too
 
 
 def answer_cells(week: str) -> dict[str, str]:
@@ -596,7 +600,161 @@ from llm_keras.finetuning.lora import LoRADense
 '''}, lost={"lora_dense": 3}),
 ]
 
-CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3 + WEEK6
+W7 = "week7"
+# Other right answers, each written another way than the reference: full marks on every backend.
+OWN_WAYS_WEEK7 = {
+    # log_sigmoid instead of softplus.
+    "bradley-terry-answer": '''\
+def bradley_terry_loss(chosen_rewards, rejected_rewards):
+    margins = (ops.convert_to_tensor(chosen_rewards, "float32")
+               - ops.convert_to_tensor(rejected_rewards, "float32"))
+    return -ops.mean(ops.log_sigmoid(margins))
+''',
+    # A one-hot mask over the vocabulary and logsumexp; the mean with ops.where.
+    "sequence-log-probs-answer": '''\
+def sequence_log_probs(logits, ids, mask, average=False):
+    logits = ops.convert_to_tensor(logits, "float32")
+    target_logits = ops.sum(logits * ops.one_hot(ids, ops.shape(logits)[-1]), axis=-1)
+    picked = target_logits - ops.logsumexp(logits, axis=-1)  # (batch, seq)
+    mask = ops.convert_to_tensor(mask, "float32")
+    total = ops.sum(ops.where(mask > 0, picked, 0.0), axis=-1)
+    if not average:
+        return total
+    count = ops.sum(mask, axis=-1)
+    return ops.where(count > 0, total / ops.where(count > 0, count, 1.0), 0.0)
+''',
+    # The loss from the margin of the log-ratios, the rewards afterwards.
+    "dpo-loss-answer": '''\
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+             ref_rejected_logps, beta=0.1):
+    pc, pr, rc, rr = (ops.convert_to_tensor(x, "float32") for x in (
+        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps))
+    margin = (pc - rc) - (pr - rr)
+    return -ops.log_sigmoid(beta * margin), beta * (pc - rc), beta * (pr - rr)
+''',
+    # NumPy, one group at a time, np.std with ddof=1.
+    "group-advantages-answer": '''\
+def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
+    rewards = np.asarray(rewards, dtype="float64")
+    advantages = []
+    for start in range(0, len(rewards), group_size):
+        group = rewards[start:start + group_size]
+        centred = group - group.mean()
+        if scale:
+            centred = centred / (np.std(group, ddof=1) + epsilon)
+        advantages.extend(centred)
+    return np.array(advantages, dtype="float32")
+''',
+    # The ratio pi_ref / pi first.
+    "k3-kl-answer": '''\
+def k3_kl(log_probs, ref_log_probs):
+    ratio = ops.exp(ops.convert_to_tensor(ref_log_probs, "float32")
+                    - ops.convert_to_tensor(log_probs, "float32"))
+    return ratio - ops.log(ratio) - 1.0
+''',
+    # max(-ratio * A, -clipped * A), the masked positions set to 0 with ops.where, the KL
+    # written out, the mean over answers as a sum divided by the batch size.
+    "policy-loss-answer": '''\
+def clipped_policy_loss(log_probs, old_log_probs, advantages, mask, epsilon=0.2,
+                        ref_log_probs=None, beta=0.0):
+    log_probs = ops.convert_to_tensor(log_probs, "float32")
+    mask = ops.convert_to_tensor(mask, "float32")
+    a = ops.expand_dims(ops.convert_to_tensor(advantages, "float32"), -1)
+    ratio = ops.exp(log_probs - ops.convert_to_tensor(old_log_probs, "float32"))
+    per_token = ops.maximum(-ratio * a, -ops.clip(ratio, 1 - epsilon, 1 + epsilon) * a)
+    if ref_log_probs is not None and beta > 0:
+        d = ops.convert_to_tensor(ref_log_probs, "float32") - log_probs
+        per_token = per_token + beta * (ops.exp(d) - d - 1)
+    per_token = ops.where(mask > 0, per_token, 0.0)
+    per_answer = ops.sum(per_token, axis=1) / ops.sum(mask, axis=1)
+    return ops.sum(per_answer) / ops.cast(ops.shape(mask)[0], "float32")
+''',
+}
+
+WEEK7 = [
+    Case(W7, "reference", backends=ALL_BACKENDS),
+    Case(W7, "release", release=True, backends=ALL_BACKENDS),
+    Case(W7, "right_answers_written_otherwise", OWN_WAYS_WEEK7, backends=ALL_BACKENDS),
+    # The sign error: the rejected answer's reward minus the chosen one's is what gets rewarded.
+    # Equal rewards still give ln 2.
+    Case(W7, "bradley_terry_rejected_minus_chosen", replaced(
+        W7, "bradley-terry-answer", "ops.softplus(rejected - chosen)",
+        "ops.softplus(chosen - rejected)"), lost={"bradley_terry_loss": 1.5}),
+    # -log(sigmoid(x)): inf once sigmoid underflows (a confidently wrong reward model).
+    Case(W7, "bradley_terry_log_of_sigmoid", replaced(
+        W7, "bradley-terry-answer", "ops.mean(ops.softplus(rejected - chosen))",
+        "ops.mean(-ops.log(ops.sigmoid(chosen - rejected)))"),
+        lost={"bradley_terry_loss": 0.5}, message="NaN or infinite"),
+    # The prompt's (and the padding's) log-probs summed too: every check.
+    Case(W7, "log_probs_summed_over_the_prompt_too", replaced(
+        W7, "sequence-log-probs-answer", "total = ops.sum(picked * mask, axis=-1)",
+        "total = ops.sum(picked, axis=-1)"), lost={"sequence_log_probs": 3}),
+    # log(softmax): -inf for large logits, right otherwise.
+    Case(W7, "log_probs_log_of_softmax", replaced(
+        W7, "sequence-log-probs-answer", "ops.log_softmax(ops.convert_to_tensor(logits, "
+        "\"float32\"), axis=-1)", "ops.log(ops.softmax(ops.convert_to_tensor(logits, "
+        "\"float32\"), axis=-1))"), lost={"sequence_log_probs": 1}),
+    # The mean over every position of the row, not over the response's.
+    Case(W7, "log_probs_averaged_over_the_row", replaced(
+        W7, "sequence-log-probs-answer", "total / ops.maximum(ops.sum(mask, axis=-1), 1.0)",
+        "total / ops.cast(ops.shape(mask)[-1], \"float32\")"),
+        lost={"sequence_log_probs": 0.75}),
+    # nan for a row without response tokens.
+    Case(W7, "log_probs_average_nan_without_response", replaced(
+        W7, "sequence-log-probs-answer", "total / ops.maximum(ops.sum(mask, axis=-1), 1.0)",
+        "total / ops.sum(mask, axis=-1)"), lost={"sequence_log_probs": 0.25}),
+    # No beta: right only where beta is 1 (and at the start, where every reward is 0).
+    Case(W7, "dpo_without_beta", replaced_each(
+        W7, "dpo-loss-answer", ("beta * (policy_chosen - ref_chosen)",
+                                "policy_chosen - ref_chosen"),
+        ("beta * (policy_rejected - ref_rejected)", "policy_rejected - ref_rejected")),
+        lost={"dpo_loss": 2}),
+    # The reference minus the policy: every reward's sign flipped (right only at the start).
+    Case(W7, "dpo_reference_minus_policy", replaced_each(
+        W7, "dpo-loss-answer", ("beta * (policy_chosen - ref_chosen)",
+                                "beta * (ref_chosen - policy_chosen)"),
+        ("beta * (policy_rejected - ref_rejected)", "beta * (ref_rejected - policy_rejected)")),
+        lost={"dpo_loss": 2.5}),
+    # The whole batch's mean and std: groups of equal rewards no longer get 0.
+    Case(W7, "advantages_over_the_whole_batch", {"group-advantages-answer": '''\
+def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
+    rewards = ops.convert_to_tensor(rewards, "float32")
+    centred = rewards - ops.mean(rewards)
+    if scale:
+        variance = ops.sum(centred**2) / (ops.cast(ops.size(rewards), "float32") - 1)
+        centred = centred / (ops.sqrt(variance) + epsilon)
+    return centred
+'''}, lost={"group_advantages": 2}),
+    # The std of ddof=0 (ops.std's): the scaled advantages are too large.
+    Case(W7, "advantages_std_without_bessel", replaced(
+        W7, "group-advantages-answer", "/ (group_size - 1)", "/ group_size"),
+        lost={"group_advantages": 1}, message="ddof=1"),
+    # k3 of the policy minus the reference: also >= 0, but not this KL; the loss with the KL
+    # penalty uses it, and loses that check too.
+    # (exp(-d) + d - 1 is exp(d') - d' - 1 for d' = log_probs - ref_log_probs.)
+    Case(W7, "k3_of_the_other_direction", replaced(
+        W7, "k3-kl-answer", "return ops.exp(d) - d - 1.0", "return ops.exp(-d) + d - 1.0"),
+        lost={"k3_kl": 0.5, "clipped_policy_loss": 1}),
+    # max instead of min: the pessimistic bound becomes an optimistic one (right at ratio 1).
+    Case(W7, "policy_loss_max_instead_of_min", replaced(
+        W7, "policy-loss-answer", "-ops.minimum(ratio * advantages",
+        "-ops.maximum(ratio * advantages"), lost={"clipped_policy_loss": 2.5},
+        message="the minimum"),
+    # The KL penalty subtracted: a bonus for moving away from the reference.
+    Case(W7, "policy_loss_kl_subtracted", replaced(
+        W7, "policy-loss-answer", "per_token + beta * k3_kl", "per_token - beta * k3_kl"),
+        lost={"clipped_policy_loss": 1}),
+    # One mean over every token of the batch (DAPO's aggregation): long answers weigh more.
+    Case(W7, "policy_loss_mean_over_the_batch_tokens", replaced(
+        W7, "policy-loss-answer", "return ops.mean(per_answer)",
+        "return ops.sum(per_token * mask) / ops.sum(mask)"),
+        lost={"clipped_policy_loss": 3}),
+    Case(W7, "delegates_dpo_loss", {"dpo-loss-answer": '''\
+from llm_keras.alignment.dpo import dpo_loss
+'''}, lost={"dpo_loss": 3}),
+]
+
+CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3 + WEEK6 + WEEK7
 
 
 def build(case: Case, folder: Path, release_notebook: Path) -> None:
