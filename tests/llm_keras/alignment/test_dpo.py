@@ -328,9 +328,11 @@ def test_an_interrupted_dpo_run_resumes_from_its_checkpoint_step(tokenizer, dpo_
         later.unlink()
     train, val = reverse_pairs()
     capsys.readouterr()
-    # Another starting model: the reference's log-probs come from the run directory.
-    history = train_dpo(small_gpt(seed=9), tokenizer, train, CONFIG, val_pairs=val, out=cut,
-                        resume=True, verbose=0, jit_compile=JIT)  # fmt: skip
+    # Another starting model and another reference: the reference's log-probs come from the
+    # run directory, the weights from the checkpoint.
+    history = train_dpo(small_gpt(seed=9), tokenizer, train, CONFIG,
+                        reference=small_gpt(seed=5), val_pairs=val, out=cut, resume=True,
+                        verbose=0, jit_compile=JIT)  # fmt: skip
     assert "Resuming from step 20 (step-00000020.npz)." in capsys.readouterr().out
     uninterrupted = dpo_run["history"].evaluations
     assert [r["step"] for r in history.evaluations] == [20, 40]
