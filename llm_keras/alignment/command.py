@@ -73,9 +73,9 @@ from llm_keras.finetuning.command import (
 )
 
 REWARD_FILE = "reward.keras"
-# The settings of each command and their defaults (None: given by another setting). Chosen so
-# that each command takes a few minutes on a 2-core CPU for the course's small preset
-# (shakespeare-char-cpu after `llm-keras sft`); benchmarks/alignment.py measures them.
+# The settings of each command and their defaults. Chosen so that each command takes a few
+# minutes on a 2-core CPU for the course's small preset (shakespeare-char-cpu after
+# `llm-keras sft`); docs/alignment.md gives the measured times.
 REWARD_DEFAULTS = {
     "pairs": 2000,
     "sampled": False,
@@ -84,7 +84,7 @@ REWARD_DEFAULTS = {
     "learning_rate": 3e-4,
     "train_layers": "all",
     "eval_pairs": 200,
-    "eval_interval": None,  # 50, or --steps when that is not a multiple of 50
+    "eval_interval": 50,  # steps between checkpoints; --steps when 50 does not divide it
     "seed": 0,
 }
 DPO_DEFAULTS = {
@@ -97,7 +97,7 @@ DPO_DEFAULTS = {
     "learning_rate": 1e-4,
     "eval_pairs": 200,
     "eval_n": 100,
-    "eval_interval": None,  # 50, or --steps
+    "eval_interval": 50,  # or --steps
     "seed": 0,
 }
 GRPO_DEFAULTS = {
@@ -110,11 +110,9 @@ GRPO_DEFAULTS = {
     "temperature": 1.0,
     "learning_rate": 1e-4,
     "eval_n": 100,
-    "eval_interval": None,  # 10, or --steps
+    "eval_interval": 10,  # or --steps
     "seed": 0,
 }
-# Steps between checkpoints by default (when it divides --steps; else --steps).
-INTERVALS = {"reward": 50, "dpo": 50, "grpo": 10}
 # Answers sampled per prompt for --sampled pairs, and their temperature.
 SAMPLES_PER_PROMPT = 8
 SAMPLING_TEMPERATURE = 1.0
@@ -164,10 +162,10 @@ def _add_pair_options(section, defaults):
                               f"(default {defaults['eval_pairs']})")  # fmt: skip
 
 
-def _add_last_options(parser, section, command):
+def _add_last_options(parser, section, defaults):
     section.add_argument("--eval-interval", type=int,
-                         help=f"steps between checkpoints (default {INTERVALS[command]}, or "
-                              "--steps)")  # fmt: skip
+                         help=f"steps between checkpoints (default {defaults['eval_interval']}, "
+                              "or --steps)")  # fmt: skip
     section.add_argument("--seed", type=int, help="the pairs or prompts drawn, their order and "
                                                   "the sampling (default 0)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="one line per interval, no bar")
@@ -188,7 +186,7 @@ def add_reward_command(commands) -> None:
     section.add_argument("--train-layers",
                          help="all, last_block or head: what trains besides the new head "
                               f"(default {d['train_layers']})")  # fmt: skip
-    _add_last_options(reward, section, "reward")
+    _add_last_options(reward, section, d)
     reward.set_defaults(handler=run_reward)
 
 
@@ -213,7 +211,7 @@ def add_dpo_command(commands) -> None:
     section.add_argument("--eval-n", type=int,
                          help="held-out prompts whose exact match is measured before and after "
                               f"(default {d['eval_n']})")  # fmt: skip
-    _add_last_options(dpo, section, "dpo")
+    _add_last_options(dpo, section, d)
     dpo.set_defaults(handler=run_dpo)
 
 
@@ -248,7 +246,7 @@ def add_grpo_command(commands) -> None:
     section.add_argument("--eval-n", type=int,
                          help="held-out prompts whose pass@1 and pass@k are measured before "
                               f"and after (default {d['eval_n']})")  # fmt: skip
-    _add_last_options(grpo, section, "grpo")
+    _add_last_options(grpo, section, d)
     grpo.set_defaults(handler=run_grpo)
 
 
@@ -299,9 +297,8 @@ def _settings(args, out, command, defaults):
         if key not in given:
             raise ValueError(f"{option.split()[0]} is required: {option} (a new run needs it).")
     settings = {**defaults, "task_options": {}, **given}
-    if settings["eval_interval"] is None:
-        steps, every = settings["steps"], INTERVALS[command]
-        settings["eval_interval"] = every if isinstance(steps, int) and steps % every == 0 else steps
+    if "eval_interval" not in given and settings["steps"] % settings["eval_interval"]:
+        settings["eval_interval"] = settings["steps"]  # (the default does not divide --steps)
     _check_numbers(settings, command)
     return settings, None
 
