@@ -75,15 +75,16 @@ def dpo_run(sft, tmp_path_factory):
     return out
 
 
-def test_reward_saves_a_reward_model_whose_accuracy_is_the_one_recorded(reward_run, sft):
-    from llm_keras.alignment.reward_model import pairwise_accuracy
+def test_reward_saves_a_reward_model_whose_accuracy_is_the_one_recorded(reward_run):
+    from llm_keras.alignment.command import _load_reward_model  # as grpo --reward-model reads it
+    from llm_keras.alignment.reward_model import RewardModel, pairwise_accuracy
 
     record = json.loads((reward_run / "run.json").read_text())
     assert record["command"] == "reward" and record["settings"]["steps"] == 4
     assert record["pairs"] == 16 and record["eval_pairs"] == 8
     assert len(list((reward_run / "checkpoints").glob("step-*.npz"))) == 2  # steps 2 and 4
-    reward_model = keras.saving.load_model(reward_run / "reward.keras", compile=False)
-    _, tokenizer = load_for_inference(sft)
+    reward_model, tokenizer = _load_reward_model(reward_run)  # reward.keras and tokenizer/
+    assert isinstance(reward_model, RewardModel) and reward_model.train_layers == "all"
     held_out = preference_pairs(REVERSE, 8, "test", seed=0)  # the command's held-out pairs
     accuracy = pairwise_accuracy(reward_model, tokenizer, held_out)
     assert accuracy == pytest.approx(record["pairwise_accuracy_after"], abs=1e-6)
