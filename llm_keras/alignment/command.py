@@ -35,10 +35,11 @@ whose chosen answer is the likelier one, and the final reward margin.
 **grpo** (``run_grpo``) trains the SFT model with GRPO (``grpo.train_grpo``): each step samples
 ``--group-size`` answers to each of ``--prompts-per-step`` training prompts (the week 4 generator,
 KV cache), rewards them (by default 1 when the task's checker accepts the answer: a verifiable
-reward; with ``--reward-model DIR``, the score of a ``llm-keras reward`` run, which can be gamed),
-and pushes up the answers better than their group's mean with the clipped policy loss (``--epsilon``)
-and, with ``--beta`` above 0, a KL penalty towards the SFT model. It prints pass@1 and pass@k (k
-the group size) on held-out prompts, sampled at ``--temperature``, before and after.
+reward; with ``--reward-model DIR``, the score of a ``llm-keras reward`` run, which can be
+gamed), and pushes up the answers better than their group's mean with the clipped policy loss
+(``--epsilon``) and, with ``--beta`` above 0, a KL penalty towards the SFT model. It prints
+pass@1 and pass@k (k the group size) on held-out prompts, sampled at ``--temperature``, before
+and after.
 
 The ``dpo`` and ``grpo`` run directories are laid out as ``sft``'s (``model.keras``,
 ``tokenizer/``, ``run.json``, ``checkpoints/``), so ``llm-keras evaluate``, ``generate`` and
@@ -131,7 +132,8 @@ def add_alignment_commands(commands) -> None:
 def _add_run_options(parser, command):
     """--base, --out, --resume and the task options, as ``llm-keras sft`` has them."""
     parser.add_argument("--base", metavar="RUN",
-                        help="the run directory of `llm-keras sft` (a fine-tuned model)")  # fmt: skip
+                        help="the run directory of `llm-keras sft` (a fine-tuned model)",
+                        )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help=f"the {command} run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_task_options(parser, required=False)
@@ -142,7 +144,8 @@ def _add_training_options(section, defaults, unit):
                          help=f"optimizer steps (default {defaults['steps']})")  # fmt: skip
     if "batch_size" in defaults:
         section.add_argument("--batch-size", type=int,
-                             help=f"{unit} per step (default {defaults['batch_size']})")  # fmt: skip
+                             help=f"{unit} per step (default {defaults['batch_size']})",
+                             )  # fmt: skip
     section.add_argument("--learning-rate", type=float,
                          help=f"peak learning rate (default {defaults['learning_rate']:g})",
                          )  # fmt: skip
@@ -228,7 +231,8 @@ def add_grpo_command(commands) -> None:
     section = grpo.add_argument_group("GRPO settings")
     section.add_argument("--reward-model", metavar="REWARD_RUN",
                          help="reward the answers with a `llm-keras reward` run's score "
-                              "(default: 1 when the task's checker accepts the answer, else 0)")  # fmt: skip
+                              "(default: 1 when the task's checker accepts the answer, else "
+                              "0)")  # fmt: skip
     section.add_argument("--group-size", type=int,
                          help=f"answers sampled per prompt, >= 2 (default {d['group_size']}); "
                               "also the k of pass@k")  # fmt: skip
@@ -528,7 +532,8 @@ def run_dpo(args: argparse.Namespace) -> int:
     how = "averaged" if average else "summed"
     print(f"DPO (beta {config.beta:g}, log-probs {how} over the answer) on {len(train_pairs):,} "
           f"{task!r} pairs ({_pair_kinds(train_pairs)}), {config.steps} steps of "
-          f"{config.batch_size}; backend {keras.backend.backend()}; run directory {out}")  # fmt: skip
+          f"{config.batch_size}; backend {keras.backend.backend()}; run directory {out}",
+          )  # fmt: skip
     start = time.perf_counter()
     with _kept_on_interrupt(out, "dpo"):
         history = train_dpo(
@@ -589,15 +594,15 @@ def run_grpo(args: argparse.Namespace) -> int:
     from llm_keras.finetuning.evaluate import evaluate_task
     from llm_keras.training.run_directory import save_for_inference
 
-    config = GRPOConfig(**{key: settings[key] for key in (
+    eval_n = _held_out_size(task, settings["eval_n"])
+    config = GRPOConfig(eval_n=eval_n, **{key: settings[key] for key in (
         "group_size", "prompts_per_step", "steps", "epsilon", "beta", "temperature",
-        "learning_rate", "eval_interval", "eval_n", "seed")})  # fmt: skip
+        "learning_rate", "eval_interval", "seed")})  # fmt: skip
     model = _load_base(base)
     reward, what = None, "1 when the task's checker accepts the answer"
     if reward_run is not None:
         reward = reward_model_reward(*_load_reward_model(reward_run))
         what = f"the score of the reward model {reward_run}"
-    eval_n = _held_out_size(task, settings["eval_n"])
     k = settings["group_size"]
 
     def pass_at():
@@ -608,7 +613,8 @@ def run_grpo(args: argparse.Namespace) -> int:
     if saved is None:
         pass_1, pass_k = pass_at()
         print(f"Base {base}: on {eval_n} held-out prompts, {k} samples each at temperature "
-              f"{settings['temperature']:g}: pass@1 {pass_1:.3f}, pass@{k} {pass_k:.3f}.")  # fmt: skip
+              f"{settings['temperature']:g}: pass@1 {pass_1:.3f}, pass@{k} {pass_k:.3f}.",
+              )  # fmt: skip
         record = {"command": "grpo", "settings": settings, "pass_at_1_before": pass_1,
                   f"pass_at_{k}_before": pass_k}  # fmt: skip
         _write_json(out / RUN_FILE, record)
