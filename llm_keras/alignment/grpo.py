@@ -89,10 +89,10 @@ from llm_keras.config_dict import ConfigDict
 from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, PROMPT_ROLE, format_example
 from llm_keras.finetuning.evaluate import evaluate_task
 from llm_keras.finetuning.sft import pad_chats
-from llm_keras.generation.decode import _compiled, default_max_length, generate
+from llm_keras.generation.decode import compiled_for_model, default_max_length, generate
 from llm_keras.interrupts import raise_if_stop_requested, stop_at_safe_points
 from llm_keras.training.checkpoint import (
-    _digest,
+    arrays_digest,
     checkpoint_path,
     prune_checkpoints,
     save_checkpoint,
@@ -476,7 +476,7 @@ def _frozen_copy(model):
 
 def _weights_digest(model):
     """SHA-256 of a model's weights: a resumed run must compare with the same reference."""
-    return _digest({f"{i:05d}": weight for i, weight in enumerate(model.get_weights())})
+    return arrays_digest({f"{i:05d}": weight for i, weight in enumerate(model.get_weights())})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,7 +605,7 @@ def grpo_step(grpo_model, tokenizer, task, reward, config, step, reference, max_
     y = {"mask": arrays["mask"], "advantages": advantages}
     # The log-probs of the policy that sampled and of the reference, without a gradient.
     for key, network in (("old_log_probs", model), ("ref_log_probs", reference)):
-        function = _compiled(network, _sampled_log_probs, temperature=config.temperature)
+        function = compiled_for_model(network, _sampled_log_probs, temperature=config.temperature)
         y[key] = ops.convert_to_numpy(function(*map(ops.convert_to_tensor, x.values())))
     losses = [float(grpo_model.train_on_batch(x, y, return_dict=True)["loss"])
               for _ in range(config.iterations)]  # fmt: skip

@@ -41,7 +41,7 @@ from keras import ops
 
 from llm_keras.finetuning.chat_template import format_example
 from llm_keras.finetuning.sft import pad_chats
-from llm_keras.generation.decode import _compiled
+from llm_keras.generation.decode import compiled_for_model
 from llm_keras.training.losses import token_losses
 
 
@@ -182,7 +182,7 @@ def response_log_probs(model, inputs, targets, mask, average=False, batch_size=6
             f"context_length={context}: encode shorter responses, or pass a smaller seq_len."
         )
     n = len(inputs)
-    function = _compiled(model, _batch_log_probs, average=bool(average))
+    function = compiled_for_model(model, _batch_log_probs, average=bool(average))
     results = []
     for start in range(0, n, batch_size):
         batch = [array[start : start + batch_size] for array in (inputs, targets, mask)]

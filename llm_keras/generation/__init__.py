@@ -22,7 +22,8 @@ _NAMES = {
         "apply_temperature", "check_sampling_options", "greedy_token", "next_token",
         "sample_token", "top_k_filter", "top_p_filter",
     ),
-    "decode": ("check_prompts", "default_max_length", "forget_compiled", "generate", "stream_ids"),
+    "decode": ("check_prompts", "compiled_for_model", "default_max_length", "forget_compiled", "generate",
+               "stream_ids"),
     "streaming": ("IncrementalDecoder", "generate_text", "stream_text"),
     "compiled": ("compile_for_backend",),
 }  # fmt: skip

@@ -275,14 +275,14 @@ def _decode_chunks(
     )
     tokens = ops.convert_to_tensor(buffer)
     ended = ops.zeros((batch,), dtype="bool")
-    cache = _compiled(model, _prefill)(tokens) if use_cache and t < max_length else None
+    cache = compiled_for_model(model, _prefill)(tokens) if use_cache and t < max_length else None
     while t < end and not finished.all():
         cached = cache is not None and t < max_length
         # A call may run at most max_length steps, so that what it wrote is still in the window.
         stop = min(end, t + min(chunk_size or max_length, max_length))
         if cached:
             stop = min(stop, max_length)  # the cache ends where the window starts to slide
-        loop = _compiled(model, _decode_loop, cached=cached)
+        loop = compiled_for_model(model, _decode_loop, cached=cached)
         state = (tokens, ops.convert_to_tensor(t, "int32"), ended) + ((cache,) if cached else ())
         tokens, t_after, ended, *rest = loop(
             state, dict(settings, stop=ops.convert_to_tensor(stop, "int32"))
@@ -314,8 +314,14 @@ def forget_compiled(model):
     _COMPILED.pop(model, None)
 
 
-def _compiled(model, function, **options):
-    """``function`` with ``options`` fixed, compiled for ``model`` once and remembered."""
+def compiled_for_model(model, function, **options):
+    """``function`` with ``options`` fixed, compiled for ``model`` once and remembered.
+
+    ``function(model_ref, *args, **options)`` takes a weak reference to the model first. The
+    compiled function lives as long as the model and is dropped by ``forget_compiled``; the
+    alignment code (``alignment.log_probs``, ``alignment.grpo``) compiles its functions here for
+    the same reasons as generation: one compilation per shape, and none kept for a changed model.
+    """
     functions = _COMPILED.setdefault(model, {})
     key = (function.__name__, *sorted(options.items()))
     if key not in functions:

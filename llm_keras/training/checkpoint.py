@@ -95,7 +95,7 @@ def save_checkpoint(path: str | os.PathLike, model, state: dict) -> Path:
         **{f"{group}_variables": [v.path for v in vs] for group, vs in groups.items()},
         **state,
     }
-    full_state["sha256"] = _digest(arrays)
+    full_state["sha256"] = arrays_digest(arrays)
     arrays["state"] = np.array(json.dumps(full_state))
     with atomic_output(path) as file:
         np.savez(file, **arrays)
@@ -154,7 +154,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
         raise ValueError(f"{path} is not an llm_keras checkpoint (it has no state).") from None
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} is not an llm_keras checkpoint (format {state.get('format')!r}).")
-    if "sha256" in state and state["sha256"] != _digest(arrays):  # (older files have none)
+    if "sha256" in state and state["sha256"] != arrays_digest(arrays):  # (older files have none)
         raise DamagedCheckpoint(path, "its arrays differ from the SHA-256 saved with them")
     return arrays, state
 
@@ -189,7 +189,7 @@ def restore_latest_intact(directory: str | os.PathLike, model, report=print) -> 
     )
 
 
-def _digest(arrays: dict) -> str:
+def arrays_digest(arrays: dict) -> str:
     """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
