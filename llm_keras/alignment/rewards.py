@@ -84,7 +84,7 @@ def correctness_reward(task):
 
     def correctness(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
-        answers = [parse_completion(c)[0] for c in completions]
+        answers = [_before_special_tokens(parse_completion(c)[0], tokenizer) for c in completions]
         right = [task.check(p, a) for p, a in zip(prompts, answers, strict=True)]
         return np.asarray(right, dtype="float32")
 
@@ -174,7 +174,10 @@ def reward_model_reward(reward_model, tokenizer):
 
     The answer is the completion cut at the end token; the reward model reads the chat
     ``format_example(prompt, answer)``, which closes every answer with the end token, so an
-    answer cut by the token limit is scored as if it had ended.
+    answer cut by the token limit is scored as if it had ended. A weak policy also writes other
+    chat tokens (``<|user|>``, ``<|assistant|>``) into an answer; the answer is cut before the
+    first of them too (as the chat page does), since a chat holding their text cannot be encoded:
+    what the reward model scores is what the assistant said before it broke the format.
 
     Args:
         reward_model: a trained ``reward_model.RewardModel``.
@@ -186,10 +189,16 @@ def reward_model_reward(reward_model, tokenizer):
 
     def learned(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
-        answers = [parse_completion(c)[0] for c in completions]
+        answers = [_before_special_tokens(parse_completion(c)[0], tokenizer) for c in completions]
         return np.asarray(score(reward_model, tokenizer, prompts, answers), dtype="float32")
 
     return learned
+
+
+def _before_special_tokens(text, tokenizer):
+    """``text`` up to the first special token's text in it (all of it when there is none)."""
+    cut = min((text.find(t) for t in tokenizer.special_tokens if t in text), default=len(text))
+    return text[:cut]
 
 
 def check_rewards(rewards, n):

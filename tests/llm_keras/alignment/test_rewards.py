@@ -94,6 +94,12 @@ def test_reward_model_reward_scores_the_answer_before_the_end_token():
     np.testing.assert_allclose(rewards, expected, rtol=1e-6, atol=1e-6)
     assert rewards[0] == rewards[1]  # a cut answer is read as if it had ended
     assert rewards[0] != rewards[2]
+    # Other chat tokens sampled into an answer: cut before the first (their text cannot be
+    # encoded inside a chat), not a crash.
+    broken = reward_model_reward(reward_model, tokenizer)(
+        prompts, ["<|user|>1", "5<|assistant|>5<|end|>", "3<|user|><|end|>"])
+    np.testing.assert_allclose(broken, score(reward_model, tokenizer, prompts, ["", "5", "3"]),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
 
 
 def test_the_rewards_say_what_is_wrong():
