@@ -11,10 +11,14 @@
     llm-keras sft --base RUN --task arithmetic --out DIR [--lora-rank R] [--resume] ...
     llm-keras evaluate --checkpoint DIR --task arithmetic [--n 200] [--samples K --temperature T]
     llm-keras classify --base RUN --data genre [--train-layers last_block] --out DIR
+    llm-keras reward --base SFT_RUN --task arithmetic --out DIR [--sampled] [--resume] ...
+    llm-keras dpo --base SFT_RUN --task arithmetic --out DIR [--beta 0.1] [--average-log-probs]
+    llm-keras grpo --base SFT_RUN --task arithmetic --out DIR [--reward-model RUN] [--beta B]
     llm-keras budget --preset gpt2-small --tokens 10e9 --device h100 [--utilisation 0.4]
 
 Errors a user can cause (a missing file, a bad value) are printed as one plain sentence and the
-command exits with status 2; they never show a traceback.
+command exits with status 2; they never show a traceback. Ctrl-C or SIGTERM stops a command
+(status 130); a training loop stops between two steps (``llm_keras.interrupts``).
 """
 
 from __future__ import annotations
