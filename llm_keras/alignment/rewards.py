@@ -84,7 +84,7 @@ def correctness_reward(task):
 
     def correctness(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
-        answers = [_before_special_tokens(parse_completion(c)[0], tokenizer) for c in completions]
+        answers = [parse_completion(c)[0] for c in completions]
         right = [task.check(p, a) for p, a in zip(prompts, answers, strict=True)]
         return np.asarray(right, dtype="float32")
 
@@ -189,7 +189,8 @@ def reward_model_reward(reward_model, tokenizer):
 
     def learned(prompts, completions):
         prompts, completions = paired_texts(prompts, completions, "completions")
-        answers = [_before_special_tokens(parse_completion(c)[0], tokenizer) for c in completions]
+        answers = [_before_special_tokens(parse_completion(c)[0], tokenizer)
+                   for c in completions]
         return np.asarray(score(reward_model, tokenizer, prompts, answers), dtype="float32")
 
     return learned
