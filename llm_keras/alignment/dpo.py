@@ -85,6 +85,7 @@ from llm_keras.training.history import LossHistory
 from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.run_directory import save_for_inference
+from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.trainer import resume_run
 
 # The six arrays of a batch of pairs (``encode_pairs``), each (batch, seq).
@@ -641,7 +642,7 @@ def train_dpo(
     batches = PreferenceBatches(encoded["train"], references["train"], config.batch_size,
                                 config.seed, start_step=start,
                                 num_steps=max(config.steps - start, 1))  # fmt: skip
-    model_callbacks = [history, NaNGuard()]
+    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         model_callbacks += [
             Checkpoint(out, None, history, keep=config.keep_checkpoints, state=state),
@@ -650,15 +651,16 @@ def train_dpo(
     validation = None
     if val_pairs:
         validation = (encoded["val"], references["val"])
-    dpo_model.fit(
-        batches,
-        epochs=config.steps // config.eval_interval,
-        initial_epoch=start // config.eval_interval,
-        steps_per_epoch=config.eval_interval,
-        validation_data=validation,
-        validation_batch_size=config.batch_size,
-        shuffle=False,  # batch i is step start + i
-        callbacks=[*model_callbacks, *callbacks],
-        verbose=verbose,
-    )
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
+        dpo_model.fit(
+            batches,
+            epochs=config.steps // config.eval_interval,
+            initial_epoch=start // config.eval_interval,
+            steps_per_epoch=config.eval_interval,
+            validation_data=validation,
+            validation_batch_size=config.batch_size,
+            shuffle=False,  # batch i is step start + i
+            callbacks=[*model_callbacks, *callbacks],
+            verbose=verbose,
+        )
     return history

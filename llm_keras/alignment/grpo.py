@@ -514,7 +514,8 @@ def train_grpo(
         out: the run directory for checkpoints and the policy as ``model.keras`` with
             ``tokenizer/`` (``None``: keep nothing).
         resume: continue from the latest intact checkpoint in ``out``.
-        verbose: ``"auto"``/1: a progress bar; 0: none.
+        verbose: ``"auto"``/1: a progress bar; 2: one line per ``eval_interval`` (for a file or a
+            pipe: ``llm-keras grpo --quiet``); 0: none.
         jit_compile: as for ``compile_for_grpo`` (``None``: XLA on JAX and TensorFlow).
 
     Returns:
@@ -556,7 +557,7 @@ def train_grpo(
     if resume:
         start, history = resume_run(grpo_model, Path(out), state, history)
     progress = None
-    if verbose:
+    if verbose and verbose != 2:  # 2: one line per interval (a file or a pipe), as fit does
         progress = keras.utils.Progbar(
             config.steps, stateful_metrics=["loss", "reward", "right", "kl"]
         )
@@ -577,10 +578,14 @@ def train_grpo(
             if out is not None and (step + 1) % config.eval_interval == 0:
                 _save(out, grpo_model, tokenizer, state, history, step + 1,
                       config.keep_checkpoints)  # fmt: skip
+            shown = {"loss": "loss", "reward": "mean_reward", "right": "fraction_right",
+                     "kl": "kl", "pass@1": "pass_at_1"}  # fmt: skip
+            values = [(name, record[key]) for name, key in shown.items() if key in record]
             if progress is not None:
-                shown = {"loss": "loss", "reward": "mean_reward", "right": "fraction_right",
-                         "kl": "kl"}  # fmt: skip
-                progress.update(step + 1, [(name, record[key]) for name, key in shown.items()])
+                progress.update(step + 1, values)
+            elif verbose == 2 and (step + 1) % config.eval_interval == 0:
+                print(f"step {step + 1}/{config.steps} - "
+                      + " - ".join(f"{name}: {value:.4f}" for name, value in values), flush=True)
     return history
 
 

@@ -69,6 +69,7 @@ from llm_keras.training.checkpoint import Checkpoint
 from llm_keras.training.history import LossHistory
 from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.optimizer import build_optimizer
+from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.trainer import resume_run
 
 # Chats per call of the model in ``score``; a last, shorter batch is filled up to this size.
@@ -559,7 +560,7 @@ def train_reward_model(
     batches = PreferenceBatches(train["token_ids"], train["lengths"], margins, config.batch_size,
                                 config.seed, start_step=start,
                                 num_steps=max(config.steps - start, 1))  # fmt: skip
-    model_callbacks = [history, NaNGuard()]
+    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         model_callbacks.append(
@@ -569,15 +570,16 @@ def train_reward_model(
     if val_pairs:
         val_margins = np.full(len(val_pairs), config.margin, dtype="float32")
         validation = (encode_pairs(tokenizer, val_pairs, seq_len), val_margins)
-    reward_model.fit(
-        batches,
-        epochs=epochs,
-        initial_epoch=start // config.eval_interval,
-        steps_per_epoch=config.eval_interval,
-        validation_data=validation,
-        validation_batch_size=config.batch_size,
-        shuffle=False,  # batch i is step start + i
-        callbacks=[*model_callbacks, *callbacks],
-        verbose=verbose,
-    )
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
+        reward_model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=start // config.eval_interval,
+            steps_per_epoch=config.eval_interval,
+            validation_data=validation,
+            validation_batch_size=config.batch_size,
+            shuffle=False,  # batch i is step start + i
+            callbacks=[*model_callbacks, *callbacks],
+            verbose=verbose,
+        )
     return history
