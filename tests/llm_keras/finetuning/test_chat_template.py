@@ -218,7 +218,9 @@ def test_format_chat_without_a_message_ends_with_the_last_answer(chat):
 
 
 def test_format_chat_errors(chat):
-    with pytest.raises(ValueError, match=r"turns\[1\] is 'sort ab', not a \(user, assistant\) pair"):
+    with pytest.raises(
+        ValueError, match=r"turns\[1\] is 'sort ab', not a \(user, assistant\) pair"
+    ):
         format_chat(chat, [("1+1", "2"), "sort ab"], "2+2")
     with pytest.raises(ValueError, match=r"turns\[0\] is \('1\+1',\), not a \(user, assistant\)"):
         format_chat(chat, [("1+1",)])
