@@ -484,8 +484,7 @@ def _grpo(models, settings, stage, learned):
     reward_function, what = None, f"the checker + {FORMAT_WEIGHT:g} x the format reward"
     if learned:
         reward_model, reward_tokenizer, _ = models.reward_model()
-        reward_function = _readable_only(reward_model_reward(reward_model, reward_tokenizer),
-                                         reward_tokenizer)  # fmt: skip
+        reward_function = reward_model_reward(reward_model, reward_tokenizer)
         what = "the reward model's score (the checker only keeps score)"
     greedy_before = _greedy(model, tokenizer, task, n)
     pass_1_before, pass_k_before = _sampled(model, tokenizer, task, n)
@@ -533,29 +532,6 @@ def _grpo(models, settings, stage, learned):
         "trainable_parameters": _trainable(model),
         "samples": _samples_before_after(greedy_before, greedy_after),
     }
-
-
-def _readable_only(learned, tokenizer):
-    """``learned`` for the completions a reward model can read; the others (the text of a chat
-    token before the end token, e.g. ``"<|user|>37"``: ``format_example`` refuses it) get the
-    lowest score of the batch. (``rewards.reward_model_reward`` raises a ValueError on them.)"""
-    import numpy as np
-
-    from llm_keras.alignment.preferences import _encodable
-    from llm_keras.alignment.rewards import parse_completion
-
-    def reward(prompts, completions):
-        readable = [_encodable(tokenizer, p, parse_completion(c)[0])
-                    for p, c in zip(prompts, completions, strict=True)]  # fmt: skip
-        keep = [i for i, ok in enumerate(readable) if ok]
-        scores = np.zeros(len(completions), dtype="float32")
-        if not keep:  # nothing to compare: no advantage either way
-            return scores
-        scores[keep] = learned([prompts[i] for i in keep], [completions[i] for i in keep])
-        scores[[i for i, ok in enumerate(readable) if not ok]] = scores[keep].min()
-        return scores
-
-    return reward
 
 
 def grpo_verifiable(models, settings):
