@@ -70,7 +70,7 @@ import time
 from pathlib import Path
 
 import finetuning as finetuning_benchmark  # the base model, the machine, the table, the file
-from finetuning import _has_gpu, _trainable, format_row, load_line, markdown_table, uptime
+from finetuning import _has_gpu, _trainable, format_row, markdown_table, uptime
 from machine_info import describe_machine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -125,14 +125,17 @@ def main() -> None:
 
     keep_freed_host_memory()  # as llm-keras does, before JAX's threads start
     settings = dict(QUICK if args.quick else FULL)
-    record = run_all(settings, args.quick, args.cache, wanted)
+    record = run_all(settings, args.quick, args.cache, wanted,
+                     on_stage=lambda partial: finetuning_benchmark.write_result(args.out, partial))
     print()
     print(markdown_table(record))
     finetuning_benchmark.write_result(args.out, record)
     print(f"Results: {args.out} (key {record['key']!r})")
 
 
-def run_all(settings, quick, cache, wanted) -> dict:
+def run_all(settings, quick, cache, wanted, on_stage=None) -> dict:
+    """Every wanted stage; the run's record, handed to ``on_stage`` after each stage as
+    ``finetuning.run_all`` does (a run stopped half-way keeps what it finished)."""
     import keras
 
     backend = keras.backend.backend()
@@ -159,16 +162,15 @@ def run_all(settings, quick, cache, wanted) -> dict:
     print(f"Machine: {record['machine']}; backend {backend} ({device}); {record['uptime_start']}")
     models = Models(Path(cache) / backend, settings, record)
     models.sft()  # the pretrain and sft rows, from the cache or trained now
+    finetuning_benchmark.progress(record, on_stage)
     for stage in STAGES:
         if stage.__name__ in wanted:
             result = stage(models, settings)
             if not any(row is result for row in record["stages"]):  # (the cache adds its own)
                 record["stages"].append(result)
                 print(format_row(result), flush=True)
-    record["load_average_end"] = list(os.getloadavg())
-    record["uptime_end"] = uptime()
-    record["load"] = load_line(record)
-    return record
+            finetuning_benchmark.progress(record, on_stage)
+    return finetuning_benchmark.finish(record)
 
 
 # --- the models every stage starts from, kept in the cache ---------------------------------

@@ -84,7 +84,8 @@ def main() -> None:
     settings = dict(QUICK if args.quick else FULL)
     if args.pretrain_steps:
         settings["pretrain_steps"] = args.pretrain_steps
-    record = run_all(settings, args.quick, args.stages)
+    record = run_all(settings, args.quick, args.stages,
+                     on_stage=lambda partial: write_result(args.out, partial))  # fmt: skip
     print_table(record)
     write_result(args.out, record)
     print(f"Results: {args.out} (key {record['key']!r})")
@@ -97,7 +98,10 @@ def uptime() -> str:
         return ""
 
 
-def run_all(settings, quick, stages=None) -> dict:
+def run_all(settings, quick, stages=None, on_stage=None) -> dict:
+    """Every wanted stage on one base model; the run's record. ``on_stage(record)`` is called
+    after each stage with the record so far (``"complete": false``), so that a run stopped
+    half-way (a time limit, a lost machine) keeps the stages it finished."""
     import keras
 
     backend = keras.backend.backend()
@@ -119,15 +123,29 @@ def run_all(settings, quick, stages=None) -> dict:
     print(f"Machine: {record['machine']}; backend {backend} ({device}); {record['uptime_start']}")
     wanted = None if stages is None else set(stages.split(","))
     base, tokenizer = pretrain(settings, record)
+    progress(record, on_stage)
     for stage in STAGES:
         if wanted is None or stage.__name__ in wanted:
             result = stage(base, tokenizer, settings)
             record["stages"].append(result)
             print(format_row(result), flush=True)
+            progress(record, on_stage)
+    return finish(record)
+
+
+def finish(record, complete=True) -> dict:
+    """``record`` with the load at its end (and ``complete``), as written to the results."""
     record["load_average_end"] = list(os.getloadavg())
     record["uptime_end"] = uptime()
     record["load"] = load_line(record)
+    record["complete"] = complete
     return record
+
+
+def progress(record, on_stage) -> None:
+    """Hand a copy of the record so far to ``on_stage`` (if any), marked incomplete."""
+    if on_stage is not None:
+        on_stage(finish(json.loads(json.dumps(record)), complete=False))
 
 
 def load_line(record) -> str:
@@ -380,7 +398,8 @@ def write_result(path, record) -> None:
     The file's schema (version 1): ``runs``, ``{"<backend>-<cpu|gpu>": run}``, every run made;
     and at the top level, the keys of the main run (the chapter's table reads them): ``date``,
     ``backend``, ``device``, ``machine``, ``load``, ``quick``, ``settings``, ``stages``. The main
-    run is the latest full (not ``--quick``) run on a CPU, or a quick one while there is none.
+    run is the latest full (not ``--quick``) run on a CPU, or a quick one while there is none;
+    a run stopped half-way (``"complete": false``) only while there is no complete one.
     Each stage: ``stage``, ``task``, ``what``, ``metric``, ``before``, ``after``,
     ``wall_seconds``, ``steps``, ``trainable_parameters`` (and, for SFT, ``samples``: a few
     prompts with the answers before and after).
@@ -390,7 +409,8 @@ def write_result(path, record) -> None:
     if path.is_file():
         runs = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
     runs[record["key"]] = record
-    main_run = max(runs.values(), key=lambda r: (r["device"] == "cpu", not r["quick"], r["date"]))
+    main_run = max(runs.values(), key=lambda r: (r["device"] == "cpu", r.get("complete", True),
+                                                 not r["quick"], r["date"]))  # fmt: skip
     document = {"schema_version": SCHEMA_VERSION, "main_run": main_run["key"],
                 **{k: v for k, v in main_run.items() if k != "key"}, "runs": runs}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     print(machine_description())
     results = []
-    for run in args.runs.split(","):
+    for run in [run for run in args.runs.split(",") if run]:  # (--runs "" --gpu: the GPU row)
         results.append(run_worker(run, args))
         print(format_row(results[-1]), flush=True)
     if args.gpu:
