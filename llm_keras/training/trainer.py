@@ -266,12 +266,15 @@ def train(
         model_callbacks.append(
             Checkpoint(directory, tokenizer, history, keep=config.keep_checkpoints, state=state)
         )
-        if importlib.util.find_spec("tensorboard") is not None:
+        # Keras's TensorBoard callback writes with tensorflow.summary on every backend: both
+        # packages are needed (a JAX or PyTorch machine may have neither).
+        if all(importlib.util.find_spec(name) for name in ("tensorboard", "tensorflow")):
             model_callbacks.append(
                 keras.callbacks.TensorBoard(log_dir=str(directory / LOGS_DIR), write_graph=False)
             )
         elif verbose:
-            print("TensorBoard is not installed: no logs/ (pip install 'tensorboard>=2.20').")
+            print("TensorBoard logs need the tensorboard and tensorflow packages: no logs/ "
+                  "(pip install 'tensorboard>=2.20' tensorflow).")  # fmt: skip
     with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
         model.fit(
             batches,
