@@ -16,7 +16,8 @@
 # into course/results/*.json with the benchmarks' write_result (see docs/benchmarks.md).
 # If Keras cannot run on JAX there (a JAX release newer than Keras knows), the fine-tuning and
 # alignment rows run on PyTorch instead (GPU_BACKEND=torch forces it); machine.txt says which.
-# The course's data must be findable: LLM_KERAS_DATA (a folder holding tinyshakespeare.txt).
+# The course's data must be findable: LLM_KERAS_DATA, a folder holding tinyshakespeare.txt and
+# shakespeare_gutenberg.txt (the classification stages read the second).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?give the output folder}
