@@ -36,6 +36,7 @@ from llm_keras.layers import (
     TokenEmbedding,
     TransformerBlock,
 )
+from llm_keras.models import sizes
 from llm_keras.models.gpt_config import GPTConfig
 
 
@@ -316,23 +317,9 @@ class GPT(keras.Model):
         return count
 
     def flops_per_token(self, training=True, seq_len=None):
-        """Floating-point operations per token, the estimate of nanoGPT's ``estimate_mfu``.
-
-        With ``N = num_parameters(non_embedding=True)``, ``L`` layers, ``T`` tokens of context
-        (``seq_len``, by default ``context_length``) and ``d = d_model``:
-
-        - forward only: ``2 N + 4 L T d``: a multiply and an add per weight, plus the attention
-          scores ``q k^T`` and the weighted sum of values, ``2 T d`` each per layer;
-        - training (``training=True``): three times that, ``6 N + 12 L T d``, since the backward
-          pass costs twice the forward (PaLM, Chowdhery et al. 2022, appendix B).
-
-        It counts the full ``T x T`` score matrix, as the published formula does, though the
-        causal mask makes half of it unused.
-        """
-        seq_len = self.config.context_length if seq_len is None else seq_len
-        layers, d_model = self.config.n_layers, self.config.d_model
-        forward = 2 * self.num_parameters(non_embedding=True) + 4 * layers * seq_len * d_model
-        return 3 * forward if training else forward
+        """Floating-point operations per token: ``sizes.flops_per_token`` of this model's
+        configuration (``6 N + 12 L T d`` for training, nanoGPT's ``estimate_mfu``)."""
+        return sizes.flops_per_token(self.config, training=training, seq_len=seq_len)
 
     def get_config(self):
         config = super().get_config()

@@ -22,8 +22,12 @@ True
 import dataclasses
 
 from llm_keras.config_dict import ConfigDict
-from llm_keras.layers.feed_forward import ACTIVATIONS
-from llm_keras.layers.normalization import NORMS
+
+# The layers' choices, named here so that a configuration is made and checked without importing
+# Keras (``llm-keras budget`` does not); tests check they equal the layers' own
+# (``feed_forward.ACTIVATIONS``, ``normalization.NORMS``).
+ACTIVATIONS = ("gelu", "relu", "swiglu")
+NORMS = ("layernorm", "rmsnorm")
 
 POSITIONALS = ("learned", "sinusoidal", "rotary")
 
@@ -95,7 +99,7 @@ class GPTConfig(ConfigDict):
                 "set to zero during training (0.0 for none, 0.1 or 0.2 are usual)."
             )
         for name, allowed in (
-            ("norm", tuple(NORMS)),
+            ("norm", NORMS),
             ("activation", ACTIVATIONS),
             ("positional", POSITIONALS),
         ):

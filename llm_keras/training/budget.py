@@ -313,16 +313,17 @@ def compute_budget(model, n_tokens: float, device: str | Device = "h100",
         precision: ``"mixed"`` (bfloat16 compute) or ``"fp32"``.
         zero_stage, data_parallel, tensor_parallel: see ``adamw_memory_breakdown``.
 
-    The FLOPs per token are ``GPT.flops_per_token()`` (``6 N`` plus attention) and the
-    parameters ``GPT.num_parameters()``, of a model built without its weights.
+    The FLOPs per token and the parameters are ``models.sizes``'s, from the configuration
+    alone (equal to ``GPT.flops_per_token()`` and ``GPT.num_parameters()``, tested): no weight
+    is made and, for a preset or a ``GPTConfig``, Keras is not imported.
     """
     _check_positive("n_tokens", n_tokens)
     _check_utilisation(utilisation)
     chosen = find_device(device)
     _check_sharding(zero_stage, data_parallel, tensor_parallel)
-    from llm_keras.models import GPT  # (imports Keras: after the checks, so errors come at once)
+    from llm_keras.models import sizes
 
-    config = model.config if isinstance(model, GPT) else _config(model)
+    config = _config(getattr(model, "config", model))
     name = model if isinstance(model, str) else getattr(model, "name", "a GPTConfig")
     if config.n_heads % tensor_parallel:
         raise ValueError(
@@ -331,15 +332,14 @@ def compute_budget(model, n_tokens: float, device: str | Device = "h100",
         )
     activations = activation_memory_bytes(config, batch_size, precision,
                                           tensor_parallel=tensor_parallel)
-    if not isinstance(model, GPT):  # the checks above come before this costly part
-        model = _shapes_only_gpt(config)
-    n_params = model.num_parameters()
+    n_params = sizes.parameter_count(config)
     memory = adamw_memory_breakdown(n_params, precision, zero_stage, data_parallel,
                                     tensor_parallel)
     memory["activations"] = activations
-    flops_per_token = model.flops_per_token(training=True)
+    flops_per_token = sizes.flops_per_token(config, training=True)
     return ComputeBudget(
-        model=name, n_params=n_params, n_compute_params=model.num_parameters(non_embedding=True),
+        model=name, n_params=n_params,
+        n_compute_params=sizes.parameter_count(config, non_embedding=True),
         n_tokens=n_tokens, flops_per_token=flops_per_token,
         flops=flops_per_token * n_tokens, device=chosen, precision=precision,
         utilisation=utilisation, batch_size=batch_size, zero_stage=zero_stage,
@@ -350,32 +350,6 @@ def compute_budget(model, n_tokens: float, device: str | Device = "h100",
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _shapes_only_gpt(config):
-    """A GPT whose variables have shapes but no values, made in 0.1-0.3 s where building GPT-2
-    small with its 124M weights takes 3-10 s on a CPU.
-
-    Keras defers the initialisation of a variable made inside a ``StatelessScope`` and lists it
-    as pending, to initialise on the next exit from such a scope. The list is put back as it
-    was, so that no later Keras call allocates this model's weights. That list is a private part
-    of Keras (``keras.src``): where it is missing, the model is built with its weights. The
-    scaled initialisation, which reads the weights, is left out: it changes no shape.
-    """
-    import keras
-
-    from llm_keras.models import GPT
-
-    config = dataclasses.replace(config, scaled_residual_init=False)
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:
-        return GPT(config)
-    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
-    with keras.StatelessScope(initialize_variables=False):
-        model = GPT(config)
-    global_state.set_global_attribute("uninitialized_variables", pending)
-    return model
-
-
 def _config(config):
     from llm_keras.models import GPTConfig
 
@@ -383,7 +357,7 @@ def _config(config):
         return GPTConfig.preset(config)
     if not isinstance(config, GPTConfig):
         raise ValueError(
-            f"Expected a preset name or a GPTConfig, got {type(config).__name__}."
+            f"Expected a preset name, a GPTConfig or a GPT, got {type(config).__name__}."
         )
     return config
 

@@ -51,7 +51,7 @@ def load_for_inference(directory: str | os.PathLike):
             f"No trained model in {str(directory)!r}: expected {MODEL_FILE} there, written by "
             "`llm-keras train --out DIR` (pass that DIR)."
         )
-    import llm_keras.models  # noqa: F401  (registers the GPT classes for deserialisation)
+    import llm_keras.models.gpt  # noqa: F401  (registers the GPT classes for deserialisation)
     import llm_keras.finetuning.chat_template  # noqa: F401  (registers ChatTokenizer: `llm-keras sft` runs)
 
     # compile=False: generation needs the weights, not the training set-up saved with them

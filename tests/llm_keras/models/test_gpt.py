@@ -193,7 +193,7 @@ LOAD_ON_ANOTHER_BACKEND = """
 import sys
 import keras
 import numpy as np
-import llm_keras.models  # registers GPT and its layers
+import llm_keras.models.gpt  # registers GPT and its layers
 
 model = keras.saving.load_model(sys.argv[1])
 np.save(sys.argv[3], keras.ops.convert_to_numpy(model(np.load(sys.argv[2]))))
