@@ -20,7 +20,6 @@ callbacks log, sample, and checkpoint. So the progress bar's "Epoch 3/8" means "
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import keras
@@ -36,6 +35,7 @@ from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.sample_text import SampleText
 from llm_keras.training.schedule import WarmupCosineDecay
+from llm_keras.training.tensorboard_logs import TensorBoardLogs, tensorboard_available
 
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 LOGS_DIR = "logs"
@@ -266,15 +266,10 @@ def train(
         model_callbacks.append(
             Checkpoint(directory, tokenizer, history, keep=config.keep_checkpoints, state=state)
         )
-        # Keras's TensorBoard callback writes with tensorflow.summary on every backend: both
-        # packages are needed (a JAX or PyTorch machine may have neither).
-        if all(importlib.util.find_spec(name) for name in ("tensorboard", "tensorflow")):
-            model_callbacks.append(
-                keras.callbacks.TensorBoard(log_dir=str(directory / LOGS_DIR), write_graph=False)
-            )
+        if tensorboard_available():  # (written without TensorFlow: tensorboard_logs.py)
+            model_callbacks.append(TensorBoardLogs(directory / LOGS_DIR))
         elif verbose:
-            print("TensorBoard logs need the tensorboard and tensorflow packages: no logs/ "
-                  "(pip install 'tensorboard>=2.20' tensorflow).")  # fmt: skip
+            print("TensorBoard is not installed: no logs/ (pip install 'tensorboard>=2.20').")
     with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
         model.fit(
             batches,
