@@ -7,7 +7,8 @@ run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
 file, the backend, this module's preamble, the figures' matplotlibrc, and the code and notebooks
-a chapter can read (``llm_keras/**/*.py`` and ``solutions/**/*.ipynb``): a chapter is run again
+a chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``, the benchmark results
+``course/results/*.json`` and the figures ``course/figures/*``): a chapter is run again
 when any of them changed, and not otherwise. (``--fresh`` re-runs everything.)
 """
 
@@ -59,10 +60,12 @@ def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
 
 
 def sources_digest(repo_root: Path) -> str:
-    """Hash of what a chapter's code can read besides itself: ``llm_keras``'s modules and the
-    week notebooks of ``solutions/`` (their names and contents)."""
+    """Hash of what a chapter's code can read besides itself: ``llm_keras``'s modules, the
+    week notebooks of ``solutions/``, the benchmark results of ``course/results/`` and the
+    committed figures of ``course/figures/`` (their names and contents)."""
     digest = hashlib.sha256()
-    for folder, pattern in (("llm_keras", "*.py"), ("solutions", "*.ipynb")):
+    for folder, pattern in (("llm_keras", "*.py"), ("solutions", "*.ipynb"),
+                            ("course/results", "*.json"), ("course/figures", "*")):  # fmt: skip
         for path in sorted((repo_root / folder).rglob(pattern)):
             digest.update(path.relative_to(repo_root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())

@@ -109,7 +109,7 @@ def test_a_reference_module_is_summed_up_by_its_docstrings_first_paragraph():
     assert _inline_code("``a < b`` and ``c``") == "<code>a &lt; b</code> and <code>c</code>"
 
 
-def test_the_chapter_cache_is_keyed_on_the_library_and_the_notebooks(tmp_path):
+def test_the_chapter_cache_is_keyed_on_the_library_notebooks_results_and_figures(tmp_path):
     from weasyprint_build.chapters import read_chapter
     from weasyprint_build.execute import cache_key, sources_digest
 
@@ -131,3 +131,13 @@ def test_the_chapter_cache_is_keyed_on_the_library_and_the_notebooks(tmp_path):
     (tmp_path / "llm_keras" / "notes.txt").write_text("not code")
     keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
     assert len(set(keys[:3])) == 3 and keys[3] == keys[2]
+    # A benchmark's results and a committed figure are read by chapters too.
+    (tmp_path / "course" / "results").mkdir(parents=True)
+    (tmp_path / "course" / "figures").mkdir(parents=True)
+    (tmp_path / "course" / "results" / "run.json").write_text('{"loss": 1.9}')
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    (tmp_path / "course" / "results" / "run.json").write_text('{"loss": 1.8}')
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    (tmp_path / "course" / "figures" / "demo.svg").write_text("<svg/>")
+    keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
+    assert len(set(keys[3:])) == 4
