@@ -1,6 +1,7 @@
 """LSH: bands and rows, the S-curve, the index, and near_duplicates, against datasketch."""
 
 import dataclasses
+import doctest
 import itertools
 import json
 import math
@@ -10,6 +11,7 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
+from llm_keras.data import lsh as lsh_module
 from llm_keras.data.corpora import corpus_path
 from llm_keras.data.lsh import (
     DROP_REASON,
@@ -224,3 +226,8 @@ def test_connected_components():
     assert connected_components(3, []) == [] and connected_components(2, [(0, 1), (1, 0)]) == [
         [0, 1]
     ]
+
+
+def test_docstring_examples():
+    result = doctest.testmod(lsh_module)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,5 +1,6 @@
 """Shingles, exact Jaccard, and MinHash signatures equal to datasketch's on the same shingles."""
 
+import doctest
 import hashlib
 import itertools
 import struct
@@ -174,3 +175,8 @@ def test_estimate_jaccard_of_matrices():
 def test_minhasher_options_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MinHasher(**kwargs)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(minhash_module)
+    assert result.attempted > 0 and result.failed == 0

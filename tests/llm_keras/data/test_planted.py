@@ -1,10 +1,12 @@
 """Planted near-duplicates, and the precision and recall of near_duplicates measured on them."""
 
 import collections
+import doctest
 import itertools
 
 import pytest
 
+from llm_keras.data import planted as planted_module
 from llm_keras.data.corpora import corpus_path
 from llm_keras.data.lsh import near_duplicates
 from llm_keras.data.planted import pair_precision_recall, planted_near_duplicates
@@ -126,3 +128,8 @@ def test_near_duplicates_finds_the_planted_copies(documents, edit_rate, least_re
     corpus, truth = planted_near_duplicates(documents, 100, edit_rate, seed=0)
     precision, recall = pair_precision_recall(near_duplicates(corpus, threshold=0.8), truth)
     assert precision >= 0.95 and recall >= least_recall
+
+
+def test_docstring_examples():
+    result = doctest.testmod(planted_module)
+    assert result.attempted > 0 and result.failed == 0
