@@ -76,14 +76,12 @@ import numpy as np
 from keras import ops
 
 from llm_keras.alignment.log_probs import encode_responses, response_log_probs, sequence_log_probs
-from llm_keras.config_dict import ConfigDict
 from llm_keras.files import atomic_output
-from llm_keras.finetuning.chat_template import format_example
-from llm_keras.finetuning.sft import PaddedChats, SFTConfig
+from llm_keras.finetuning.chat_template import check_vocabulary, format_example
+from llm_keras.finetuning.sft import FineTuningConfig, SeededBatches, compile_for_fine_tuning
 from llm_keras.training.checkpoint import Checkpoint
 from llm_keras.training.history import LossHistory
 from llm_keras.training.nan_guard import NaNGuard
-from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.run_directory import save_for_inference
 from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.trainer import resume_run
@@ -384,70 +382,32 @@ class DPOModel(keras.Model):
         return cls(policy, **config)
 
 
-class PreferenceBatches(PaddedChats):
-    """The training batches ``(pairs, reference_log_probs)`` from step ``start_step`` on.
-
-    The rows of step ``s`` are those ``PaddedChats`` draws for SFT (a generator seeded with
-    ``(seed, s)``), so a run resumed at step ``s`` sees the batches it would have seen.
-    """
-
-    def __init__(self, encoded_pairs, reference_log_probs, batch_size, seed, start_step=0,
-                 num_steps=1):  # fmt: skip
-        rows = np.arange(len(reference_log_probs))
-        super().__init__(rows, rows, rows, batch_size, seed, start_step, num_steps)
-        self.encoded_pairs, self.reference_log_probs = encoded_pairs, reference_log_probs
-
-    def __getitem__(self, index):
-        rows = super().__getitem__(index)[0]  # (batch_size,) row numbers
-        pairs = {key: array[rows] for key, array in self.encoded_pairs.items()}
-        return pairs, self.reference_log_probs[rows]
-
-
 # ---------------------------------------------------------------------------------------------
 # Settings and training
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
-class DPOConfig(ConfigDict):
+class DPOConfig(FineTuningConfig):
     """How to train with DPO: the loss's settings and the optimizer's (as ``SFTConfig``).
+
+    The fields are ``sft.FineTuningConfig``'s (``batch_size`` pairs per step; ``beta_1`` and
+    ``beta_2`` are Adam's, not DPO's ``beta``), with fewer steps and a lower learning rate by
+    default, and:
 
     Args:
         beta: how strongly the policy is held to the reference (> 0; the paper's 0.1).
         average_log_probs: ``False``: answers' log-probs summed over their tokens (the paper,
             TRL); ``True``: averaged (Raschka, TRL's ``"sigmoid_norm"``).
-        steps: optimizer steps; a multiple of ``eval_interval``.
-        batch_size: pairs per step.
-        learning_rate: the peak learning rate, reached after the warm-up.
-        min_learning_rate: the floor of the cosine decay (at ``steps``).
-        warmup_steps: steps of linear warm-up.
-        weight_decay: AdamW's decoupled weight decay on 2-D weights.
-        beta_1, beta_2: Adam's decay rates (not DPO's ``beta``).
-        grad_clip: the largest global gradient norm (0: no clipping).
-        eval_interval: steps between validations and checkpoints (one Keras epoch).
-        seq_len: positions per row; ``None``: the longest chat's (at most ``context_length``).
-        seed: seeds the order of the pairs.
-        keep_checkpoints: how many checkpoints to keep.
-        steps_per_execution: steps per compiled call on JAX and TensorFlow (PyTorch runs one);
-            a divisor of ``eval_interval``.
     """
 
-    beta: float = 0.1
-    average_log_probs: bool = False
     steps: int = 200
-    batch_size: int = 32
     learning_rate: float = 1e-4
     min_learning_rate: float = 1e-5
     warmup_steps: int = 20
-    weight_decay: float = 0.0
-    beta_1: float = 0.9
-    beta_2: float = 0.99
-    grad_clip: float = 1.0
     eval_interval: int = 50
-    seq_len: int | None = None
-    seed: int = 0
-    keep_checkpoints: int = 2
-    steps_per_execution: int = 1
+    beta: float = 0.1
+    average_log_probs: bool = False
 
     def __post_init__(self):
         _check_beta(self.beta)
@@ -456,38 +416,7 @@ class DPOConfig(ConfigDict):
                 f"average_log_probs must be True or False, got "
                 f"average_log_probs={self.average_log_probs!r}."
             )
-        if self.seq_len is not None and (
-            isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
-        ):
-            raise ValueError(
-                f"seq_len must be a positive integer or None (the longest chat's), got "
-                f"seq_len={self.seq_len!r}."
-            )
-        self.training_config()  # checks the other fields, naming the one that is wrong
-
-    training_config = SFTConfig.training_config  # the same optimizer settings, the same checks
-
-
-def compile_for_dpo(dpo_model, config, jit_compile=None):
-    """Compile a ``DPOModel`` with ``DPOLoss``, the reward metrics, and AdamW with ``config``'s
-    schedule.
-
-    ``jit_compile=None``: compiled on JAX and TensorFlow, eager on PyTorch (as
-    ``compile_for_training``: ``torch.compile`` is slower for these models).
-    """
-    optimizer = build_optimizer(
-        dpo_model, config.training_config().schedule(), weight_decay=config.weight_decay,
-        beta_1=config.beta_1, beta_2=config.beta_2, clipnorm=config.grad_clip,
-    )  # fmt: skip
-    backend = keras.backend.backend()
-    dpo_model.compile(
-        optimizer=optimizer,
-        loss=DPOLoss(config.beta),
-        metrics=[RewardStatistic(statistic, config.beta) for statistic in REWARD_STATISTICS],
-        jit_compile=backend != "torch" if jit_compile is None else jit_compile,
-        steps_per_execution=config.steps_per_execution if backend != "torch" else 1,
-    )
-    return dpo_model
+        super().__post_init__()
 
 
 class DPOHistory(LossHistory):
@@ -590,7 +519,8 @@ def train_dpo(
         verbose: Keras's progress bar (``"auto"``/1: a bar; 2: a line per interval; 0: none).
         callbacks: more Keras callbacks.
         state: more JSON-ready entries for each checkpoint (e.g. the SFT run and the task).
-        jit_compile: as for ``compile_for_dpo`` (``None``: XLA on JAX and TensorFlow).
+        jit_compile: as for ``sft.compile_for_fine_tuning`` (``None``: XLA on JAX and
+            TensorFlow).
 
     Returns:
         The ``DPOHistory``: ``evaluations[-1]["train_loss"]``, ``["train_reward_margin"]``,
@@ -603,13 +533,11 @@ def train_dpo(
     """
     if not isinstance(config, DPOConfig):
         raise ValueError(f"config must be a DPOConfig, got {type(config).__name__}.")
-    for name, network in (("model", model), ("reference", reference)):
-        if network is not None and network.config.vocab_size < tokenizer.vocab_size:
-            raise ValueError(
-                f"The {name} has {network.config.vocab_size} token ids but the tokenizer "
-                f"{tokenizer.vocab_size}: DPO starts from a model fine-tuned with this "
-                "tokenizer (grow_vocabulary, then fine_tune)."
-            )
+    check_vocabulary(
+        tokenizer,
+        {"model": model, "reference": reference},
+        "DPO starts from a model fine-tuned with this tokenizer (grow_vocabulary, then fine_tune).",
+    )
     if out is None and resume:
         raise ValueError("resume=True needs the run directory (out) that holds the checkpoints.")
     train_pairs = _check_pairs(train_pairs, "train_pairs")
@@ -631,17 +559,20 @@ def train_dpo(
     references = _reference_log_probs(reference or model, encoded, config.average_log_probs,
                                       out, resume)  # fmt: skip
 
-    dpo_model = compile_for_dpo(DPOModel(model, config.average_log_probs), config, jit_compile)
+    dpo_model = compile_for_fine_tuning(
+        DPOModel(model, config.average_log_probs), config, DPOLoss(config.beta),
+        metrics=[RewardStatistic(statistic, config.beta) for statistic in REWARD_STATISTICS],
+        jit_compile=jit_compile,
+    )  # fmt: skip
     state = {"dpo_config": config.to_dict(),
              "pairs_sha256": _pairs_digest(train_pairs, val_pairs), **(state or {})}  # fmt: skip
     history = DPOHistory(2 * config.batch_size * seq_len)  # tokens: both answers of each pair
     start = 0
     if resume:
-        start, resumed = resume_run(dpo_model, Path(out), state, history)
-        history = DPOHistory(history.tokens_per_step, history.log_every, resumed.state())
-    batches = PreferenceBatches(encoded["train"], references["train"], config.batch_size,
-                                config.seed, start_step=start,
-                                num_steps=max(config.steps - start, 1))  # fmt: skip
+        start, history = resume_run(dpo_model, Path(out), state, history)
+    batches = SeededBatches((encoded["train"], references["train"]), config.batch_size,
+                            config.seed, start_step=start,
+                            num_steps=max(config.steps - start, 1))  # fmt: skip
     model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         model_callbacks += [

@@ -73,6 +73,7 @@ import dataclasses
 import numbers
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -86,9 +87,14 @@ from llm_keras.alignment.rewards import (
     format_reward,
 )
 from llm_keras.config_dict import ConfigDict
-from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, PROMPT_ROLE, format_example
+from llm_keras.finetuning.chat_template import (
+    ASSISTANT_ROLE,
+    PROMPT_ROLE,
+    check_vocabulary,
+    format_example,
+)
 from llm_keras.finetuning.evaluate import evaluate_task
-from llm_keras.finetuning.sft import pad_chats
+from llm_keras.finetuning.sft import compile_for_fine_tuning, pad_chats
 from llm_keras.generation.decode import compiled_for_model, default_max_length, generate
 from llm_keras.interrupts import raise_if_stop_requested, stop_at_safe_points
 from llm_keras.training.checkpoint import (
@@ -341,6 +347,8 @@ class GRPOConfig(ConfigDict):
     eval_n: int = 100
     seed: int = 0
     keep_checkpoints: int = 2
+    # Not a setting: each update is one call of ``train_on_batch`` (``compile_for_fine_tuning``).
+    steps_per_execution: ClassVar[int] = 1
 
     def __post_init__(self):
         for name in ("group_size", "prompts_per_step", "steps", "max_new_tokens", "iterations",
@@ -382,23 +390,11 @@ class GRPOConfig(ConfigDict):
                 f"{(self.steps // self.eval_interval + 1) * self.eval_interval}."
             )
 
-
-def compile_for_grpo(grpo_model, config, jit_compile=None):
-    """Compile a ``GRPOModel`` with AdamW at ``config``'s constant learning rate (the loss is
-    its ``compute_loss``).
-
-    ``jit_compile=None``: compiled on JAX and TensorFlow, eager on PyTorch (as
-    ``compile_for_training``: ``torch.compile`` is slower for these models).
-    """
-    optimizer = build_optimizer(
-        grpo_model, config.learning_rate, weight_decay=config.weight_decay,
-        clipnorm=config.grad_clip,
-    )  # fmt: skip
-    backend = keras.backend.backend()
-    grpo_model.compile(
-        optimizer=optimizer, jit_compile=backend != "torch" if jit_compile is None else jit_compile
-    )
-    return grpo_model
+    def optimizer(self, model):
+        """AdamW for ``model`` (``build_optimizer``: weight decay on 2-D weights only, clipped
+        gradients) at the constant ``learning_rate``, with Adam's default decay rates."""
+        return build_optimizer(model, self.learning_rate, weight_decay=self.weight_decay,
+                               clipnorm=self.grad_clip)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +512,8 @@ def train_grpo(
         resume: continue from the latest intact checkpoint in ``out``.
         verbose: ``"auto"``/1: a progress bar; 2: one line per ``eval_interval`` (for a file or a
             pipe: ``llm-keras grpo --quiet``); 0: none.
-        jit_compile: as for ``compile_for_grpo`` (``None``: XLA on JAX and TensorFlow).
+        jit_compile: as for ``sft.compile_for_fine_tuning`` (``None``: XLA on JAX and
+            TensorFlow).
 
     Returns:
         A ``LossHistory`` whose ``evaluations`` hold one record per step: ``step``, ``loss``
@@ -532,13 +529,12 @@ def train_grpo(
     """
     if not isinstance(config, GRPOConfig):
         raise ValueError(f"config must be a GRPOConfig, got {type(config).__name__}.")
-    for name, network in (("model", model), ("reference", reference)):
-        if network is not None and network.config.vocab_size < tokenizer.vocab_size:
-            raise ValueError(
-                f"The {name} has {network.config.vocab_size} token ids but the tokenizer "
-                f"{tokenizer.vocab_size}: GRPO starts from a model fine-tuned with this "
-                "tokenizer (grow_vocabulary, then fine_tune)."
-            )
+    check_vocabulary(
+        tokenizer,
+        {"model": model, "reference": reference},
+        "GRPO starts from a model fine-tuned with this tokenizer (grow_vocabulary, then "
+        "fine_tune).",
+    )
     if out is None and resume:
         raise ValueError("resume=True needs the run directory (out) that holds the checkpoints.")
     reward = default_reward(task, config.format_weight) if reward is None else reward
@@ -549,7 +545,7 @@ def train_grpo(
     reference = _frozen_copy(model) if reference is None else reference
 
     grpo_model = GRPOModel(model, config.epsilon, config.beta, config.temperature)
-    compile_for_grpo(grpo_model, config, jit_compile)
+    compile_for_fine_tuning(grpo_model, config, jit_compile=jit_compile)  # the loss: its own
     state = {"grpo_config": config.to_dict(), "task": getattr(task, "name", ""),
              "reference_sha256": _weights_digest(reference)}  # fmt: skip
     history = LossHistory(config.prompts_per_step * config.group_size, log_every=1)

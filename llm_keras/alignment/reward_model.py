@@ -33,7 +33,7 @@ underflows to 0 and the loss becomes ``inf``, while ``softplus(1000)`` is exactl
 ``token_ids (batch, 2, seq)`` and ``lengths (batch, 2)``, the chosen chat first: ``RewardModel``
 scores any leading shape, here ``(batch, 2)``, and ``BradleyTerryLoss`` compares the two
 columns. Keras's own compiled train step (``fit``) does the rest, on every backend, with week
-3's optimizer, schedule, NaN guard and checkpoints, and the batches of ``sft.PaddedChats`` (the
+3's optimizer, schedule, NaN guard and checkpoints, and the batches of ``sft.SeededBatches`` (the
 pairs of step ``s`` are drawn from ``(seed, s)`` alone, so a resumed run is exact). The history
 keeps the loss and the *pairwise accuracy*: the share of pairs whose chosen answer gets the
 higher reward (a tie counts as wrong).
@@ -56,19 +56,13 @@ import numpy as np
 from keras import ops
 
 from llm_keras.alignment.log_probs import paired_texts
-from llm_keras.config_dict import ConfigDict
-from llm_keras.finetuning.chat_template import format_example
-from llm_keras.finetuning.classification import (
-    TRAIN_LAYERS,
-    LastTokenClassifier,
-    last_token_features,
-)
-from llm_keras.finetuning.sft import PaddedChats, SFTConfig
+from llm_keras.finetuning.chat_template import check_vocabulary, format_example
+from llm_keras.finetuning.classification import last_token_features, set_trainable_layers
+from llm_keras.finetuning.sft import FineTuningConfig, SeededBatches, compile_for_fine_tuning
 from llm_keras.models.gpt import GPT
 from llm_keras.training.checkpoint import Checkpoint
 from llm_keras.training.history import LossHistory
 from llm_keras.training.nan_guard import NaNGuard
-from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.trainer import resume_run
 
@@ -186,16 +180,11 @@ class RewardModel(keras.Model):
                 f"RewardModel expects a GPT, got {type(gpt).__name__}: load one with "
                 "llm_keras.training.run_directory.load_for_inference(run_directory)."
             )
-        if train_layers not in TRAIN_LAYERS:
-            raise ValueError(
-                f"Unknown train_layers={train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}."
-            )
         self.gpt = gpt
         self.train_layers = train_layers
         self.head = keras.layers.Dense(1, dtype=gpt.dtype_policy, name="head")
         self.head.build((None, gpt.config.d_model))
-        # The classifier's choice of trained weights, for the same train_layers.
-        LastTokenClassifier._freeze(self)
+        set_trainable_layers(gpt, train_layers)  # as LastTokenClassifier does
 
     def build(self, input_shape=None):
         # Built in __init__ (the GPT builds itself); Keras calls build again on load.
@@ -373,42 +362,20 @@ def pairwise_accuracy(reward_model, tokenizer, pairs, batch_size=SCORE_BATCH_SIZ
 
 
 @dataclasses.dataclass
-class RewardConfig(ConfigDict):
-    """How to train a reward model: the optimizer settings of ``TrainingConfig`` and the margin.
+class RewardConfig(FineTuningConfig):
+    """How to train a reward model: the optimizer settings of SFT and the margin.
+
+    The fields are ``sft.FineTuningConfig``'s (``batch_size`` pairs per step, twice as many
+    chats; ``seed`` of their order), with fewer steps by default, and:
 
     Args:
-        steps: optimizer steps; a multiple of ``eval_interval``.
-        batch_size: pairs per step (twice as many chats).
-        learning_rate: the peak learning rate, reached after the warm-up.
-        min_learning_rate: the floor of the cosine decay (at ``steps``).
-        warmup_steps: steps of linear warm-up.
-        weight_decay: AdamW's decoupled weight decay on 2-D weights.
-        beta_1, beta_2: Adam's decay rates.
-        grad_clip: the largest global gradient norm (0: no clipping).
-        eval_interval: steps between validations and checkpoints (one Keras epoch).
         margin: the Bradley-Terry margin of every pair (0: none).
-        seq_len: positions per chat; ``None``: the longest chat's (at most ``context_length``).
-        seed: seeds the order of the pairs.
-        keep_checkpoints: how many checkpoints to keep.
-        steps_per_execution: steps per compiled call on JAX and TensorFlow (PyTorch runs one);
-            a divisor of ``eval_interval``.
     """
 
     steps: int = 200
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    min_learning_rate: float = 1e-4
     warmup_steps: int = 20
-    weight_decay: float = 0.0
-    beta_1: float = 0.9
-    beta_2: float = 0.99
-    grad_clip: float = 1.0
     eval_interval: int = 50
     margin: float = 0.0
-    seq_len: int | None = None
-    seed: int = 0
-    keep_checkpoints: int = 2
-    steps_per_execution: int = 1
 
     def __post_init__(self):
         if (
@@ -417,40 +384,7 @@ class RewardConfig(ConfigDict):
             or not (np.isfinite(self.margin))
         ):
             raise ValueError(f"margin must be a finite number, got margin={self.margin!r}.")
-        if self.seq_len is not None and (
-            isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
-        ):
-            raise ValueError(
-                f"seq_len must be a positive integer or None (the longest chat's), got "
-                f"seq_len={self.seq_len!r}."
-            )
-        self.training_config()  # checks the other fields, naming the one that is wrong
-
-    training_config = SFTConfig.training_config  # the same optimizer settings, the same checks
-
-
-def compile_for_reward_model(reward_model, config, jit_compile=None):
-    """Compile ``reward_model`` with ``BradleyTerryLoss``, the pairwise accuracy and AdamW with
-    ``config``'s schedule.
-
-    ``jit_compile=None``: compiled on JAX and TensorFlow, eager on PyTorch (as
-    ``sft.compile_for_sft`` and week 3's ``compile_for_training``: ``torch.compile`` is slower
-    for these small models).
-    """
-    training = config.training_config()
-    optimizer = build_optimizer(
-        reward_model, training.schedule(), weight_decay=config.weight_decay,
-        beta_1=config.beta_1, beta_2=config.beta_2, clipnorm=config.grad_clip,
-    )  # fmt: skip
-    backend = keras.backend.backend()
-    reward_model.compile(
-        optimizer=optimizer,
-        loss=BradleyTerryLoss(),
-        metrics=[keras.metrics.MeanMetricWrapper(pairwise_correct, name="pairwise_accuracy")],
-        jit_compile=backend != "torch" if jit_compile is None else jit_compile,
-        steps_per_execution=config.steps_per_execution if backend != "torch" else 1,
-    )
-    return reward_model
+        super().__post_init__()
 
 
 class RewardHistory(LossHistory):
@@ -465,15 +399,6 @@ class RewardHistory(LossHistory):
                           ("val_accuracy", "val_pairwise_accuracy")):  # fmt: skip
             if name in logs:
                 self.evaluations[-1][key] = float(logs[name])
-
-
-class PreferenceBatches(PaddedChats):
-    """The pairs of steps ``start_step ..``, drawn as ``sft.PaddedChats`` draws chats (seeded by
-    ``(seed, step)``), as ``fit`` wants them: ``({"token_ids", "lengths"}, margins)``."""
-
-    def __getitem__(self, index):
-        token_ids, lengths, margins = super().__getitem__(index)
-        return {"token_ids": token_ids, "lengths": lengths}, margins
 
 
 def train_reward_model(
@@ -493,7 +418,7 @@ def train_reward_model(
 
     Args:
         reward_model: a ``RewardModel`` (its ``train_layers`` say what trains). It is compiled
-            here (``compile_for_reward_model``).
+            here (``compile_for_fine_tuning``, with the loss and the pairwise accuracy).
         tokenizer: the ``ChatTokenizer`` of its GPT.
         train_pairs: ``preferences.PreferencePair``s.
         config: the ``RewardConfig``.
@@ -505,7 +430,8 @@ def train_reward_model(
         verbose: Keras's progress bar (``"auto"``/1: a bar; 2: a line per interval; 0: none).
         callbacks: more Keras callbacks.
         state: more JSON-ready entries for each checkpoint (e.g. the base run and the task).
-        jit_compile: as for ``compile_for_reward_model`` (``None``: XLA on JAX and TensorFlow).
+        jit_compile: as for ``sft.compile_for_fine_tuning`` (``None``: XLA on JAX and
+            TensorFlow).
 
     Returns:
         The ``RewardHistory``: per interval ``train_loss``, ``train_accuracy`` and, with
@@ -522,13 +448,12 @@ def train_reward_model(
         )
     if not isinstance(config, RewardConfig):
         raise ValueError(f"config must be a RewardConfig, got {type(config).__name__}.")
-    gpt_config = reward_model.gpt.config
-    if gpt_config.vocab_size < tokenizer.vocab_size:
-        raise ValueError(
-            f"The GPT has {gpt_config.vocab_size} token ids but the tokenizer "
-            f"{tokenizer.vocab_size}: start from a fine-tuned model, or grow its vocabulary "
-            f"first (grow_vocabulary(gpt, {tokenizer.vocab_size}))."
-        )
+    check_vocabulary(
+        tokenizer,
+        {"GPT": reward_model.gpt},
+        "start from a fine-tuned model, or grow its vocabulary first "
+        f"(grow_vocabulary(gpt, {tokenizer.vocab_size})).",
+    )
     if out is None and resume:
         raise ValueError("resume=True needs the run directory (out) that holds the checkpoints.")
     train_pairs, val_pairs = list(train_pairs), list(val_pairs or ())
@@ -540,14 +465,18 @@ def train_reward_model(
     seq_len = config.seq_len
     if seq_len is None:  # the longest chat of both splits
         seq_len = encode_pairs(tokenizer, train_pairs + val_pairs)["token_ids"].shape[-1]
-    if seq_len > gpt_config.context_length:
+    if seq_len > reward_model.gpt.config.context_length:
         raise ValueError(
             f"The longest chat needs seq_len={seq_len} positions, more than the model's "
-            f"context_length={gpt_config.context_length}: use shorter examples."
+            f"context_length={reward_model.gpt.config.context_length}: use shorter examples."
         )
     train = encode_pairs(tokenizer, train_pairs, seq_len)
     margins = np.full(len(train_pairs), config.margin, dtype="float32")
-    compile_for_reward_model(reward_model, config, jit_compile)
+    compile_for_fine_tuning(
+        reward_model, config, BradleyTerryLoss(),
+        metrics=[keras.metrics.MeanMetricWrapper(pairwise_correct, name="pairwise_accuracy")],
+        jit_compile=jit_compile,
+    )  # fmt: skip
 
     epochs = config.steps // config.eval_interval
     state = {"reward_config": config.to_dict(), "train_layers": reward_model.train_layers,
@@ -555,11 +484,9 @@ def train_reward_model(
     history = RewardHistory(config.batch_size * 2 * seq_len)
     start = 0
     if resume:
-        start, restored = resume_run(reward_model, Path(out), state, history)
-        history = RewardHistory(history.tokens_per_step, state=restored.state())
-    batches = PreferenceBatches(train["token_ids"], train["lengths"], margins, config.batch_size,
-                                config.seed, start_step=start,
-                                num_steps=max(config.steps - start, 1))  # fmt: skip
+        start, history = resume_run(reward_model, Path(out), state, history)
+    batches = SeededBatches((train, margins), config.batch_size, config.seed, start_step=start,
+                            num_steps=max(config.steps - start, 1))  # fmt: skip
     model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)

@@ -441,6 +441,30 @@ def grow_vocabulary(model: GPT, vocab_size: int, seed: int = 0, init: str = "mea
     return grown
 
 
+def check_vocabulary(tokenizer: Tokenizer, models: dict, what_to_do: str) -> None:
+    """Every model of ``models`` has an id for each of ``tokenizer``'s tokens, or a ValueError.
+
+    SFT, the reward model, DPO and GRPO check the models they are given with it before any work
+    (a base model whose vocabulary was not grown would fail deep inside a backend instead).
+
+    Args:
+        tokenizer: a ``ChatTokenizer`` (anything with ``vocab_size``).
+        models: ``{name: GPT or None}``, the name as the message calls the model (``"model"``,
+            ``"reference"``...); ``None`` is skipped.
+        what_to_do: the end of the message: how to get a model that fits.
+
+    Raises:
+        ValueError: ``"The {name} has {model's vocab_size} token ids but the tokenizer
+        {tokenizer.vocab_size}: {what_to_do}"``, for the first model that has too few.
+    """
+    for name, model in models.items():
+        if model is not None and model.config.vocab_size < tokenizer.vocab_size:
+            raise ValueError(
+                f"The {name} has {model.config.vocab_size} token ids but the tokenizer "
+                f"{tokenizer.vocab_size}: {what_to_do}"
+            )
+
+
 def _new_rows(table: np.ndarray, count: int, rng: np.random.Generator, init: str) -> np.ndarray:
     """``count`` new rows ``(count, d_model)`` for a trained token table ``(V, d_model)``."""
     if init == "normal":

@@ -501,6 +501,40 @@ def last_token_features(hidden, lengths):
 TRAIN_LAYERS = ("head", "last_block", "all")
 
 
+def set_trainable_layers(gpt, train_layers):
+    """Freeze or unfreeze ``gpt``'s sublayers for a new head on its last token.
+
+    Sets ``trainable`` on each sublayer of ``gpt`` (in place) as ``train_layers`` says; the new
+    head itself, which is not part of ``gpt``, always trains. ``LastTokenClassifier`` and the
+    reward model of week 7 (``alignment.reward_model.RewardModel``) both call it.
+
+    Args:
+        gpt: a ``GPT``.
+        train_layers: ``"head"``: every sublayer frozen (a feature extractor);
+            ``"last_block"``: the last block and ``final_norm`` train (Raschka's choice);
+            ``"all"``: every sublayer a last-token head uses trains. ``lm_head`` (an untied
+            output head, not used to read the last token's features) is always frozen.
+
+    Raises:
+        ValueError: an unknown ``train_layers`` (one of ``TRAIN_LAYERS``).
+    """
+    if train_layers not in TRAIN_LAYERS:
+        raise ValueError(
+            f"Unknown train_layers={train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}."
+        )
+    trains = {
+        "head": (),
+        "last_block": (gpt.blocks[-1], gpt.final_norm),
+        "all": (gpt.token_embedding, gpt.position_embedding, *gpt.blocks, gpt.final_norm),
+    }[train_layers]
+    chosen = {id(layer) for layer in trains if layer is not None}
+    every = (gpt.token_embedding, gpt.position_embedding, *gpt.blocks, gpt.final_norm,
+             gpt.lm_head)  # fmt: skip
+    for layer in every:
+        if layer is not None:
+            layer.trainable = id(layer) in chosen
+
+
 @keras.saving.register_keras_serializable(package="llm_keras")
 class LastTokenClassifier(keras.Model):
     """A GPT with a new classification head on its last token's hidden state.
@@ -537,10 +571,6 @@ class LastTokenClassifier(keras.Model):
                 f"LastTokenClassifier expects a GPT, got {type(gpt).__name__}: load one with "
                 "llm_keras.training.run_directory.load_for_inference(run_directory)."
             )
-        if train_layers not in TRAIN_LAYERS:
-            raise ValueError(
-                f"Unknown train_layers={train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}."
-            )
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes={num_classes!r} must be an integer >= 2.")
         self.gpt = gpt
@@ -548,22 +578,7 @@ class LastTokenClassifier(keras.Model):
         self.train_layers = train_layers
         self.head = keras.layers.Dense(num_classes, dtype=gpt.dtype_policy, name="head")
         self.head.build((None, gpt.config.d_model))
-        self._freeze()
-
-    def _freeze(self):
-        """Set ``trainable`` on the GPT's sublayers as ``train_layers`` says."""
-        gpt = self.gpt
-        trains = {
-            "head": (),
-            "last_block": (gpt.blocks[-1], gpt.final_norm),
-            "all": (gpt.token_embedding, gpt.position_embedding, *gpt.blocks, gpt.final_norm),
-        }[self.train_layers]
-        chosen = {id(layer) for layer in trains if layer is not None}
-        every = (gpt.token_embedding, gpt.position_embedding, *gpt.blocks, gpt.final_norm,
-                 gpt.lm_head)  # fmt: skip
-        for layer in every:
-            if layer is not None:
-                layer.trainable = id(layer) in chosen
+        set_trainable_layers(gpt, train_layers)
 
     def build(self, input_shape=None):
         # Built in __init__ (the GPT builds itself); Keras calls build again on load.

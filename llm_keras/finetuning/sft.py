@@ -48,8 +48,10 @@ less than one of long answers. This loss uses Keras's ``"mean_with_sample_weight
 **Training** (``fine_tune``). ``model.fit`` as in week 3 (``training/trainer.py``), reusing its
 pieces: AdamW with warm-up and cosine decay (``build_optimizer``), the progress bar, the loss
 history, a NaN guard, resumable checkpoints (``Checkpoint``, ``restore_latest_intact``). The
-chats of step ``s`` are drawn from a generator seeded with ``(seed, s)`` alone, so a resumed run
-sees the batches the uninterrupted run would have seen.
+optimizer settings (``FineTuningConfig``) and the compilation (``compile_for_fine_tuning``) are
+those of every later stage too: the reward model and DPO extend the settings, GRPO compiles
+through the same function. The chats of step ``s`` are drawn from a generator seeded with
+``(seed, s)`` alone, so a resumed run sees the batches the uninterrupted run would have seen.
 
     >>> tokenizer = ChatTokenizer(base_tokenizer, task.characters)
     >>> model = grow_vocabulary(base_model, tokenizer.vocab_size)
@@ -66,7 +68,7 @@ import keras
 import numpy as np
 
 from llm_keras.config_dict import ConfigDict
-from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, format_example
+from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, check_vocabulary, format_example
 from llm_keras.training.checkpoint import Checkpoint
 from llm_keras.training.history import LossHistory
 from llm_keras.training.losses import token_losses
@@ -167,7 +169,7 @@ class MaskedCausalLMLoss(keras.losses.Loss):
 
     Example:
         >>> model.compile(optimizer=..., loss=MaskedCausalLMLoss())
-        >>> model.fit(PaddedChats(inputs, targets, weights, ...), ...)
+        >>> model.fit(SeededBatches((inputs, targets, weights), ...), ...)
     """
 
     def __init__(self, name="masked_causal_lm_loss", reduction="mean_with_sample_weight",
@@ -184,22 +186,42 @@ class MaskedCausalLMLoss(keras.losses.Loss):
         return token_losses(y_true, y_pred)  # (batch, seq); Keras weighs and reduces
 
 
-class PaddedChats(keras.utils.PyDataset):
+class SeededBatches(keras.utils.PyDataset):
     """The training batches of steps ``start_step .. start_step + num_steps - 1``, for ``fit``.
 
-    Item ``i`` is ``(inputs, targets, weights)`` of ``batch_size`` rows of ``pad_chats``'s
-    arrays, drawn without replacement by a generator seeded with ``(seed, start_step + i)``: a
-    run resumed at step ``s`` passes ``start_step=s`` and sees the batches it would have seen.
+    Item ``i`` is ``data`` with ``batch_size`` of its rows, drawn without replacement by a
+    generator seeded with ``(seed, start_step + i)``: a run resumed at step ``s`` passes
+    ``start_step=s`` and sees the batches it would have seen. Every stage that trains with
+    ``fit`` draws its batches here: SFT's padded chats, the reward model's and DPO's pairs.
+
+    Args:
+        data: what ``fit`` takes, e.g. ``(inputs, targets, weights)`` (``pad_chats``); each item
+            an array, or a dict of arrays, with the same number of rows.
+        batch_size: rows per batch.
+        seed: seeds the rows of every step.
+        start_step: the step of item 0.
+        num_steps: items (``fit``'s steps).
+
+    Example:
+        >>> batches = SeededBatches(pad_chats(chats, seq_len, end_id), 32, seed=0, num_steps=300)
+        >>> inputs, targets, weights = batches[0]               # each (32, seq_len)
     """
 
-    def __init__(self, inputs, targets, weights, batch_size, seed, start_step=0, num_steps=1):
+    def __init__(self, data, batch_size, seed, start_step=0, num_steps=1):
         super().__init__(workers=1, use_multiprocessing=False)
-        if batch_size > len(inputs):
+        rows = {len(array) for array in keras.tree.flatten(data)}
+        if len(rows) != 1:
             raise ValueError(
-                f"batch_size={batch_size} is larger than the {len(inputs)} training chats: use "
-                "a smaller batch_size or more examples."
+                f"The arrays of data have different numbers of rows, {sorted(rows)}: give one "
+                "row of each per example."
             )
-        self.arrays = (inputs, targets, weights)
+        (rows,) = rows
+        if batch_size > rows:
+            raise ValueError(
+                f"batch_size={batch_size} is larger than the {rows} training examples: use a "
+                "smaller batch_size or more examples."
+            )
+        self.data, self.rows = data, rows
         self.batch_size, self.seed = batch_size, seed
         self.start_step, self.num_steps = start_step, num_steps
 
@@ -210,17 +232,21 @@ class PaddedChats(keras.utils.PyDataset):
         if not 0 <= index < self.num_steps:
             raise IndexError(f"batch {index} is outside [0, {self.num_steps})")
         rng = np.random.default_rng((self.seed, self.start_step + index))
-        rows = rng.choice(len(self.arrays[0]), self.batch_size, replace=False)
-        return tuple(array[rows] for array in self.arrays)
+        rows = rng.choice(self.rows, self.batch_size, replace=False)
+        return keras.tree.map_structure(lambda array: array[rows], self.data)
 
 
 @dataclasses.dataclass
-class SFTConfig(ConfigDict):
-    """How to fine-tune: the optimizer settings of ``TrainingConfig`` and the loss mask.
+class FineTuningConfig(ConfigDict):
+    """The optimizer settings every fine-tuning stage shares: ``TrainingConfig``'s, for chats.
+
+    ``SFTConfig``, the reward model's ``RewardConfig`` and DPO's ``DPOConfig`` extend it with
+    the settings of their own loss (and their own defaults); the checks and the schedule are
+    these.
 
     Args:
         steps: optimizer steps; a multiple of ``eval_interval``.
-        batch_size: chats per step.
+        batch_size: examples per step (chats, or pairs of chats).
         learning_rate: the peak learning rate, reached after the warm-up.
         min_learning_rate: the floor of the cosine decay (at ``steps``).
         warmup_steps: steps of linear warm-up.
@@ -228,10 +254,8 @@ class SFTConfig(ConfigDict):
         beta_1, beta_2: Adam's decay rates.
         grad_clip: the largest global gradient norm (0: no clipping).
         eval_interval: steps between validations and checkpoints (one Keras epoch).
-        mask_prompt: ``True``: loss on the assistant's tokens only; ``False``: on every token of
-            the chat (the ablation).
         seq_len: positions per row; ``None``: the longest chat's (at most ``context_length``).
-        seed: seeds the order of the chats.
+        seed: seeds the order of the examples.
         keep_checkpoints: how many checkpoints to keep.
         steps_per_execution: steps per compiled call on JAX and TensorFlow (PyTorch runs one);
             a divisor of ``eval_interval``.
@@ -247,17 +271,12 @@ class SFTConfig(ConfigDict):
     beta_2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 100
-    mask_prompt: bool = True
     seq_len: int | None = None
     seed: int = 0
     keep_checkpoints: int = 2
     steps_per_execution: int = 1
 
     def __post_init__(self):
-        if not isinstance(self.mask_prompt, bool):
-            raise ValueError(
-                f"mask_prompt must be True or False, got mask_prompt={self.mask_prompt!r}."
-            )
         if self.seq_len is not None and (
             isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
         ):
@@ -273,22 +292,63 @@ class SFTConfig(ConfigDict):
         settings = {k: v for k, v in self.to_dict().items() if k in shared}
         return TrainingConfig(**settings, eval_batches=1, sample_tokens=0)
 
+    def optimizer(self, model):
+        """AdamW for ``model`` (``build_optimizer``: weight decay on 2-D weights only, clipped
+        gradients) with the warm-up and cosine decay of these settings."""
+        return build_optimizer(
+            model, self.training_config().schedule(), weight_decay=self.weight_decay,
+            beta_1=self.beta_1, beta_2=self.beta_2, clipnorm=self.grad_clip,
+        )  # fmt: skip
 
-def compile_for_sft(model, config, jit_compile=None):
-    """Compile ``model`` with ``MaskedCausalLMLoss`` and AdamW with ``config``'s schedule.
 
-    ``jit_compile=None``: compiled on JAX and TensorFlow, eager on PyTorch (as
-    ``compile_for_training``).
+@dataclasses.dataclass
+class SFTConfig(FineTuningConfig):
+    """How to fine-tune: the optimizer settings of ``FineTuningConfig`` and the loss mask.
+
+    The fields are ``FineTuningConfig``'s (``steps``, ``batch_size`` chats per step, ``seed`` of
+    their order...) and:
+
+    Args:
+        mask_prompt: ``True``: loss on the assistant's tokens only; ``False``: on every token of
+            the chat (the ablation).
     """
-    training = config.training_config()
-    optimizer = build_optimizer(
-        model, training.schedule(), weight_decay=config.weight_decay, beta_1=config.beta_1,
-        beta_2=config.beta_2, clipnorm=config.grad_clip,
-    )  # fmt: skip
+
+    mask_prompt: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.mask_prompt, bool):
+            raise ValueError(
+                f"mask_prompt must be True or False, got mask_prompt={self.mask_prompt!r}."
+            )
+        super().__post_init__()
+
+
+def compile_for_fine_tuning(model, config, loss=None, metrics=None, jit_compile=None):
+    """Compile ``model`` for a fine-tuning or alignment stage: its loss and metrics, and the
+    optimizer of its settings.
+
+    Every stage compiles through here: SFT with ``MaskedCausalLMLoss``, the reward model with
+    the Bradley-Terry loss and pairwise accuracy, DPO with its loss and reward statistics, GRPO
+    with none (its model computes its own loss).
+
+    Args:
+        model: the Keras model ``fit`` (or ``train_on_batch``) trains.
+        config: the stage's settings: ``config.optimizer(model)`` gives the optimizer
+            (``FineTuningConfig.optimizer``: AdamW, warm-up and cosine decay, clipping) and
+            ``config.steps_per_execution`` the steps per compiled call.
+        loss: a Keras loss (``None``: the model's own ``compute_loss``).
+        metrics: Keras metrics (``None``: the loss only).
+        jit_compile: ``None``: compiled on JAX and TensorFlow, eager on PyTorch (as week 3's
+            ``compile_for_training``: ``torch.compile`` is slower for these small models).
+
+    Returns:
+        ``model``, compiled.
+    """
     backend = keras.backend.backend()
     model.compile(
-        optimizer=optimizer,
-        loss=MaskedCausalLMLoss(),
+        optimizer=config.optimizer(model),
+        loss=loss,
+        metrics=metrics,
         jit_compile=backend != "torch" if jit_compile is None else jit_compile,
         steps_per_execution=config.steps_per_execution if backend != "torch" else 1,
     )
@@ -312,7 +372,7 @@ def fine_tune(
 
     Args:
         model: a ``GPT`` whose vocabulary holds the tokenizer's (``grow_vocabulary``). It is
-            compiled here (``compile_for_sft``).
+            compiled here (``compile_for_fine_tuning``, with ``MaskedCausalLMLoss``).
         tokenizer: the ``ChatTokenizer``.
         train_examples: ``tasks.Example``s (``prompt``, ``answer``).
         config: the ``SFTConfig``.
@@ -325,7 +385,7 @@ def fine_tune(
         verbose: Keras's progress bar (``"auto"``/1: a bar; 2: a line per interval; 0: none).
         callbacks: more Keras callbacks.
         state: more JSON-ready entries for each checkpoint (e.g. the base run and the task).
-        jit_compile: as for ``compile_for_sft`` (``None``: XLA on JAX and TensorFlow).
+        jit_compile: as for ``compile_for_fine_tuning`` (``None``: XLA on JAX and TensorFlow).
 
     Returns:
         The ``LossHistory`` (``evaluations[-1]["train_loss"]``, ``["val_loss"]``).
@@ -336,12 +396,11 @@ def fine_tune(
     """
     if not isinstance(config, SFTConfig):
         raise ValueError(f"config must be an SFTConfig, got {type(config).__name__}.")
-    if model.config.vocab_size < tokenizer.vocab_size:
-        raise ValueError(
-            f"The model has {model.config.vocab_size} token ids but the tokenizer "
-            f"{tokenizer.vocab_size}: grow the model's vocabulary first "
-            f"(grow_vocabulary(model, {tokenizer.vocab_size}))."
-        )
+    check_vocabulary(
+        tokenizer,
+        {"model": model},
+        f"grow the model's vocabulary first (grow_vocabulary(model, {tokenizer.vocab_size})).",
+    )
     if out is None and resume:
         raise ValueError("resume=True needs the run directory (out) that holds the checkpoints.")
     train_chats = [format_example(tokenizer, e.prompt, e.answer) for e in train_examples]
@@ -355,7 +414,7 @@ def fine_tune(
             f"context_length={model.config.context_length}: use shorter examples."
         )
     arrays = pad_chats(train_chats, seq_len, tokenizer.end_id, config.mask_prompt)
-    compile_for_sft(model, config, jit_compile)
+    compile_for_fine_tuning(model, config, MaskedCausalLMLoss(), jit_compile=jit_compile)
 
     epochs = config.steps // config.eval_interval
     state = {"sft_config": config.to_dict(), **(state or {})}
@@ -363,8 +422,8 @@ def fine_tune(
     start = 0
     if resume:
         start, history = resume_run(model, Path(out), state, history)
-    batches = PaddedChats(*arrays, config.batch_size, config.seed, start_step=start,
-                          num_steps=max(config.steps - start, 1))  # fmt: skip
+    batches = SeededBatches(arrays, config.batch_size, config.seed, start_step=start,
+                            num_steps=max(config.steps - start, 1))  # fmt: skip
     model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)

@@ -289,8 +289,10 @@ def resume_run(model, directory, state, history, report=print):
     """Restore ``model`` from the latest intact checkpoint in ``directory`` for a resumed run.
 
     Refuses a checkpoint written with other ``state`` entries (settings), says "Resuming from
-    step N" and returns ``(micro_batches_done, LossHistory)``. Shared by ``train`` and
-    ``llm_keras.finetuning.sft.fine_tune``.
+    step N" and returns ``(micro_batches_done, history)``: a new history of ``history``'s own
+    class (``LossHistory``, or a subclass such as the reward model's ``RewardHistory``, with
+    the same ``tokens_per_step`` and ``log_every``) holding the records saved so far. Shared by
+    ``train`` and every fine-tuning and alignment stage (``sft.fine_tune``, ``train_dpo``...).
     """
     path, saved = restore_latest_intact(directory, model, report)
     for key, value in state.items():
@@ -299,7 +301,7 @@ def resume_run(model, directory, state, history, report=print):
                 f"{path} was written with other settings ({key}: {saved.get(key)!r}, now "
                 f"{value!r}). Resume with the settings the run started with."
             )
-    resumed = LossHistory(history.tokens_per_step, history.log_every, saved["history"])
+    resumed = type(history)(history.tokens_per_step, history.log_every, saved["history"])
     accumulation = saved.get("training_config", {}).get("gradient_accumulation_steps", 1)
     report(f"Resuming from step {saved['step'] // accumulation} ({path.name}).")
     return saved["step"], resumed

@@ -23,6 +23,7 @@ from llm_keras.alignment.grpo import (
 )
 from llm_keras.alignment.rewards import parse_completion
 from llm_keras.finetuning.chat_template import add_chat_tokens
+from llm_keras.finetuning.sft import compile_for_fine_tuning
 from llm_keras.finetuning.tasks import Example
 from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import CharTokenizer
@@ -267,6 +268,21 @@ def test_grpo_config_checks_its_fields_and_round_trips():
     ):
         with pytest.raises(ValueError, match=message):
             GRPOConfig(**fields)
+
+
+def test_grpo_compiles_with_adamw_at_a_constant_learning_rate(tokenizer):
+    """compile_for_fine_tuning, the compile of every stage, with GRPO's optimizer: no warm-up,
+    no decay, Adam's default decay rates; the loss is GRPOModel's own compute_loss."""
+    config = GRPOConfig(learning_rate=3e-3, weight_decay=0.01, grad_clip=0.5)
+    model = compile_for_fine_tuning(GRPOModel(small_gpt(tokenizer.vocab_size)), config)
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.AdamW) and model.loss is None
+    assert (optimizer.weight_decay, optimizer.beta_1, optimizer.beta_2, optimizer.global_clipnorm
+            ) == (0.01, 0.9, 0.99, 0.5)  # fmt: skip
+    for step in (0, 50, 10_000):
+        optimizer.iterations.assign(step)
+        assert float(to_numpy(optimizer.learning_rate)) == pytest.approx(3e-3, rel=1e-6)
+    assert "steps_per_execution" not in config.to_dict()  # not a setting of a GRPO run
 
 
 # --- sampling and training ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from llm_keras.alignment.preferences import PreferencePair, preference_pairs
 from llm_keras.alignment.reward_model import (
     BradleyTerryLoss,
     RewardConfig,
+    RewardHistory,
     RewardModel,
     bradley_terry_loss,
     encode_chats,
@@ -356,6 +357,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tokenizer, reward_run, t
     assert [r["step"] for r in history.evaluations] == [40, 80]
     assert history.evaluations[0] == uninterrupted[0]  # restored from the checkpoint
     assert history.evaluations[1]["train_loss"] == uninterrupted[1]["train_loss"]
+    # resume_run hands back a history of the class it was given: the accuracies go on too.
+    assert type(history) is RewardHistory
+    assert history.evaluations[1]["train_accuracy"] == uninterrupted[1]["train_accuracy"]
     a, b = np.load(latest_checkpoint(whole)), np.load(latest_checkpoint(cut))
     for name in a.files:
         if name != "state":

@@ -17,6 +17,7 @@ from llm_keras.finetuning.classification import (
     letters_in_order,
     majority_baseline,
     normalize_characters,
+    set_trainable_layers,
     shakespeare_works,
     train_classifier,
 )
@@ -154,6 +155,25 @@ def test_unknown_train_layers_and_bad_inputs_are_named():
     classifier = LastTokenClassifier(tiny_gpt(), num_classes=3)
     with pytest.raises(ValueError, match="expects a dict.*encode_texts"):
         classifier(batch()["token_ids"])
+
+
+def test_set_trainable_layers_sets_every_sublayer_each_time():
+    """The public function both last-token heads use (the classifier and week 7's reward model):
+    called again, it unfreezes and freezes to match (the sizes as in the test above)."""
+    gpt = tiny_gpt(tie_weights=False)
+
+    def trainable():
+        return sum(int(np.prod(w.shape)) for w in gpt.trainable_weights)
+
+    set_trainable_layers(gpt, "all")
+    assert trainable() == 2 * 3_280 + 32 + 320 + 192  # not the untied lm_head
+    set_trainable_layers(gpt, "last_block")
+    assert trainable() == 3_280 + 32
+    assert {w.path.split("/")[1] for w in gpt.trainable_weights} == {"block_1", "final_norm"}
+    set_trainable_layers(gpt, "head")
+    assert trainable() == 0
+    with pytest.raises(ValueError, match="train_layers='body'.*head, last_block, all"):
+        set_trainable_layers(gpt, "body")
 
 
 def test_keras_file_round_trip_keeps_outputs_and_frozen_weights(tmp_path):

@@ -11,9 +11,11 @@ import pytest
 from llm_keras.finetuning.chat_template import add_chat_tokens, format_example
 from llm_keras.finetuning.evaluate import complete, evaluate_task, exact_match
 from llm_keras.finetuning.sft import (
+    FineTuningConfig,
     MaskedCausalLMLoss,
+    SeededBatches,
     SFTConfig,
-    compile_for_sft,
+    compile_for_fine_tuning,
     fine_tune,
     pad_chats,
     sft_loss_mask,
@@ -136,7 +138,8 @@ def test_the_masked_loss_is_the_mean_over_weighted_targets_only():
 
 def test_the_compiled_model_computes_the_masked_loss_of_its_logits(tokenizer):
     # The path of fit and evaluate: compile, then compute_loss with the sample weights.
-    model = compile_for_sft(small_gpt(tokenizer.vocab_size), SFTConfig(), jit_compile=JIT)
+    model = compile_for_fine_tuning(small_gpt(tokenizer.vocab_size), SFTConfig(),
+                                    MaskedCausalLMLoss(), jit_compile=JIT)  # fmt: skip
     # (Every model call of these tests has one shape, (2, 10): JAX compiles its eager ops once.)
     chats = [format_example(tokenizer, p, p[::-1]) for p in ("abc", "d")]  # 10 and 6 tokens
     inputs, targets, weights = pad_chats(chats, seq_len=10, pad_id=END)
@@ -200,6 +203,62 @@ def test_sft_config_checks_its_fields_and_round_trips():
     ):
         with pytest.raises(ValueError, match=message):
             SFTConfig(**fields)
+
+
+def test_seeded_batches_draw_the_rows_of_each_step_from_its_seed_alone():
+    """A run resumed at step 3 sees the batches of steps 3.. the uninterrupted run saw; every
+    array of a batch, nested in a dict or not, holds the same rows, each row once."""
+    rows = np.arange(20)
+    data = ({"ids": np.stack([rows, -rows], axis=1), "lengths": rows * 10}, rows.astype("float32"))
+    whole = SeededBatches(data, 8, seed=7, num_steps=6)
+    resumed = SeededBatches(data, 8, seed=7, start_step=3, num_steps=3)
+    assert len(whole) == 6 and len(resumed) == 3
+    for step in range(6):
+        inputs, targets = whole[step]
+        drawn = targets.astype(int)
+        assert sorted(set(drawn)) == sorted(drawn) and len(drawn) == 8  # no row twice
+        np.testing.assert_array_equal(inputs["ids"], np.stack([drawn, -drawn], axis=1))
+        np.testing.assert_array_equal(inputs["lengths"], drawn * 10)
+        if step >= 3:
+            np.testing.assert_array_equal(resumed[step - 3][1], targets)
+    assert not np.array_equal(whole[0][1], whole[1][1])  # each step its own rows
+    other_seed = SeededBatches(data, 8, seed=8, num_steps=1)
+    assert not np.array_equal(other_seed[0][1], whole[0][1])
+    with pytest.raises(IndexError):
+        whole[6]
+    with pytest.raises(ValueError, match="batch_size=21 is larger than the 20 training examples"):
+        SeededBatches(data, 21, seed=0)
+    with pytest.raises(ValueError, match=r"different numbers of rows, \[19, 20\]"):
+        SeededBatches((rows, rows[:-1]), 4, seed=0)
+
+
+def test_compile_for_fine_tuning_uses_the_optimizer_its_settings_describe(tokenizer):
+    """AdamW with these settings' decay rates, weight decay and clipping, at the learning rate of
+    nanoGPT's schedule (written out here): linear warm-up to the peak, cosine decay to the floor
+    at ``steps``. The reward model's and DPO's settings extend these (their own tests)."""
+    config = SFTConfig(steps=100, eval_interval=50, learning_rate=2e-3, min_learning_rate=2e-4,
+                       warmup_steps=10, weight_decay=0.05, beta_1=0.8, beta_2=0.95,
+                       grad_clip=0.5, steps_per_execution=5)  # fmt: skip
+    assert isinstance(config, FineTuningConfig)
+    model = compile_for_fine_tuning(small_gpt(tokenizer.vocab_size), config, MaskedCausalLMLoss(),
+                                    jit_compile=JIT)  # fmt: skip
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    assert isinstance(model.loss, MaskedCausalLMLoss)
+    assert (optimizer.weight_decay, optimizer.beta_1, optimizer.beta_2, optimizer.global_clipnorm
+            ) == (0.05, 0.8, 0.95, 0.5)  # fmt: skip
+    backend = keras.backend.backend()
+    assert model.steps_per_execution == (1 if backend == "torch" else 5)
+
+    def expected(step):
+        if step < 10:
+            return 2e-3 * (step + 1) / 11
+        progress = min((step - 10) / (100 - 10), 1.0)
+        return 2e-4 + 0.5 * (1 + np.cos(np.pi * progress)) * (2e-3 - 2e-4)
+
+    for step in (0, 9, 10, 55, 100, 150):
+        optimizer.iterations.assign(step)
+        assert float(to_numpy(optimizer.learning_rate)) == pytest.approx(expected(step), rel=1e-5)
 
 
 def reverse_examples():
