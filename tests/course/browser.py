@@ -43,6 +43,48 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+# The window of the Gradio pages' tests (and of their pictures in the book).
+GRADIO_VIEWPORT = {"width": 1100, "height": 760}
+
+
+def gradio_test_tools():
+    """Playwright's sync API for a test of a Gradio page; called at the top of a test module,
+    it skips the module when playwright or gradio is not installed."""
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="pip install playwright (the browser test drives Chromium with it)",
+    )
+    pytest.importorskip("gradio", reason="pip install gradio (llm-keras serve is a Gradio app)")
+    return playwright_api
+
+
+def gradio_page_fixtures(playwright_api, ready: str, *server_options):
+    """The two module fixtures of a test of ``llm-keras serve``'s page, which its module takes as
+    ``server, browser_page = gradio_page_fixtures(playwright_api, ready, *options)``.
+
+    ``server`` serves the run of the module's own ``checkpoint`` fixture (``(directory, ...)``)
+    with ``server_options`` (``serving``: a free port of 127.0.0.1) and yields ``(url,
+    log_path)``; ``browser_page`` opens that URL in a fresh headless Chromium (``page_at``, its
+    own empty profile, a ``GRADIO_VIEWPORT`` window) once the selector ``ready`` is there, and
+    yields ``(page, requested)``: every URL the browser requested.
+    """
+
+    @pytest.fixture(scope="module")
+    def server(checkpoint, data_dir, tmp_path_factory):
+        directory = checkpoint[0]
+        log_path = tmp_path_factory.mktemp("server_log") / "server.log"
+        with serving(directory, data_dir, log_path, *server_options) as url:
+            yield url, log_path
+
+    @pytest.fixture(scope="module")
+    def browser_page(server):
+        url, _ = server
+        with page_at(playwright_api, url, ready, GRADIO_VIEWPORT) as (page, requested):
+            yield page, requested
+
+    return server, browser_page
+
+
 def run_environment(data_dir) -> dict:
     """The environment of the tests' subprocesses: the backend, the data, nothing sent out."""
     return {**os.environ, "KERAS_BACKEND": BACKEND, "LLM_KERAS_DATA": str(data_dir),
@@ -114,7 +156,9 @@ def wait_until_answering(process, request, log_path: Path, seconds: float, what:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer within {seconds:g} s:\n{log_path.read_text()[-3000:]}")
+            pytest.fail(
+                f"{what} did not answer within {seconds:g} s:\n{log_path.read_text()[-3000:]}"
+            )
         time.sleep(0.25)
 
 

@@ -25,21 +25,17 @@ from pathlib import Path
 import pytest
 
 from tests.course.browser import (
+    gradio_page_fixtures,
+    gradio_test_tools,
     needs_chromium,
-    page_at,
     requests_elsewhere,
     run_module,
     save_pictures,
-    serving,
     set_number,
     toast_with,
 )
 
-playwright_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="pip install playwright (the browser test drives Chromium with it)",
-)
-pytest.importorskip("gradio", reason="pip install gradio (llm-keras serve is a Gradio app)")
+playwright_api = gradio_test_tools()  # skips this module without playwright or gradio
 
 MAX_NEW_TOKENS, TEMPERATURE, TOP_K = 40, 1.0, 0
 # Each message and the seed of its answer: with the fixed-distribution model, 12 digits then 7.
@@ -62,22 +58,9 @@ def checkpoint(tmp_path_factory, data_dir):
     return directory, json.loads(expected.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def server(checkpoint, data_dir, tmp_path_factory):
-    directory, _ = checkpoint
-    log_path = tmp_path_factory.mktemp("gradio_chat_log") / "server.log"
-    with serving(directory, data_dir, log_path, "--max-new-tokens", 100) as url:
-        yield url, log_path
-
-
-@pytest.fixture(scope="module")
-def browser_page(server):
-    url, _ = server
-    with page_at(playwright_api, url, "#message textarea", {"width": 1100, "height": 760}) as (
-        page,
-        requested,
-    ):
-        yield page, requested
+# server: `llm-keras serve` of the chat run; browser_page: a page of a fresh headless Chromium.
+server, browser_page = gradio_page_fixtures(playwright_api, "#message textarea",
+                                            "--max-new-tokens", 100)  # fmt: skip
 
 
 # The chat box's bubbles, [role, text] in order (role "user" or "bot").

@@ -21,21 +21,17 @@ from __future__ import annotations
 import pytest
 
 from tests.course.browser import (
+    gradio_page_fixtures,
+    gradio_test_tools,
     needs_chromium,
-    page_at,
     requests_elsewhere,
     run_module,
     save_pictures,
-    serving,
     set_number,
     toast_with,
 )
 
-playwright_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="pip install playwright (the browser test drives Chromium with it)",
-)
-pytest.importorskip("gradio", reason="pip install gradio (llm-keras serve is a Gradio app)")
+playwright_api = gradio_test_tools()  # skips this module without playwright or gradio
 
 PROMPT, MAX_NEW_TOKENS, TEMPERATURE, TOP_K, SEED = "ROMEO:", 150, 0.9, 30, 7
 MAX_PROMPT_CHARS = 100
@@ -52,25 +48,12 @@ def checkpoint(tmp_path_factory, data_dir):
     return directory, (directory / "expected.txt").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def server(checkpoint, data_dir, tmp_path_factory):
-    """``python -m llm_keras.serving`` (= ``llm-keras serve``) on a free port of 127.0.0.1."""
-    directory, _ = checkpoint
-    log_path = tmp_path_factory.mktemp("gradio_demo_log") / "server.log"
-    with serving(directory, data_dir, log_path, "--max-prompt-chars", MAX_PROMPT_CHARS,
-                 "--max-new-tokens", 300) as url:  # fmt: skip
-        yield url, log_path
-
-
-@pytest.fixture(scope="module")
-def browser_page(server):
-    """A page of a fresh headless Chromium (its own empty profile), and every URL it requested."""
-    url, _ = server
-    with page_at(playwright_api, url, "#prompt textarea", {"width": 1100, "height": 760}) as (
-        page,
-        requested,
-    ):
-        yield page, requested
+# server: `llm-keras serve` of the checkpoint on a free port of 127.0.0.1; browser_page: a page of
+# a fresh headless Chromium at its URL, and every URL the browser requested.
+server, browser_page = gradio_page_fixtures(
+    playwright_api, "#prompt textarea", "--max-prompt-chars", MAX_PROMPT_CHARS,
+    "--max-new-tokens", 300,
+)  # fmt: skip
 
 
 def wait_until_idle(page):
