@@ -234,6 +234,26 @@ class LSHIndex:
         return [band.tobytes() for band in values[:used].reshape(self.bands, self.rows)]
 
 
+def candidate_pairs(signatures, bands: int, rows: int) -> set[tuple[int, int]]:
+    """The LSH candidate pairs of a matrix of signatures: rows that share a bucket in some band.
+
+    Args:
+        signatures: ``(documents, num_perm)``, e.g. ``MinHasher.signatures(...)``.
+        bands, rows: the LSH parameters (``lsh_parameters``).
+
+    Returns:
+        A set of ``(i, j)`` row indices, ``i < j``.
+
+    Example:
+        >>> sorted(candidate_pairs([[1, 2, 3, 4], [1, 2, 0, 0], [0, 0, 3, 4]], bands=2, rows=2))
+        [(0, 1), (0, 2)]
+    """
+    index = LSHIndex(bands, rows)
+    for position, signature in enumerate(signatures):
+        index.insert(position, signature)
+    return index.candidate_pairs()
+
+
 @dataclass
 class NearDuplicateExample:
     """A dropped document beside the one kept in its cluster, for a reader to judge."""
@@ -358,10 +378,7 @@ def near_duplicates(
     bands, rows = lsh_parameters(threshold, num_perm)
     hasher = MinHasher(num_perm, seed)
     signatures = hasher.signatures((shingles(d, n, unit) for d in documents), progress=progress)
-    index = LSHIndex(bands, rows)
-    for position, signature in enumerate(signatures):
-        index.insert(position, signature)
-    pairs = index.candidate_pairs()
+    pairs = candidate_pairs(signatures, bands, rows)
     report = NearDuplicateReport() if report is None else report
     report.candidate_pairs = len(pairs)
     shingles_of = _ShingleCache(documents, n, unit)

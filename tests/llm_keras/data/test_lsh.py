@@ -17,6 +17,7 @@ from llm_keras.data.lsh import (
     DROP_REASON,
     LSHIndex,
     NearDuplicateReport,
+    candidate_pairs,
     connected_components,
     lsh_parameters,
     near_duplicates,
@@ -101,7 +102,7 @@ def test_s_curve():
     )
 
 
-def test_index_query_is_every_key_with_an_equal_band():
+def test_index_finds_every_key_with_an_equal_band():
     rng = np.random.default_rng(0)
     signatures = rng.integers(0, 3, size=(60, 12)).astype(np.uint64)  # small values: collisions
     index = LSHIndex(bands=3, rows=4)
@@ -112,6 +113,13 @@ def test_index_query_is_every_key_with_an_equal_band():
         equal_band = (signatures.reshape(60, 3, 4) == query.reshape(3, 4)).all(axis=2).any(axis=1)
         assert index.query(query) == [f"doc{k}" for k in np.flatnonzero(equal_band)]
     assert index.query(np.full(12, 7)) == []
+    bands = signatures.reshape(60, 3, 4)
+    expected = {
+        (f"doc{i}", f"doc{j}")
+        for i, j in itertools.combinations(range(60), 2)
+        if (bands[i] == bands[j]).all(axis=1).any()
+    }
+    assert index.candidate_pairs() == expected and len(expected) > 50
 
 
 def test_index_checks_its_input():
@@ -131,10 +139,8 @@ def test_candidate_pairs_equal_datasketchs(planted, threshold):
     corpus, _ = planted
     signatures = MinHasher(128, 1).signatures(shingles(d) for d in corpus)
     expected = datasketch_pairs(signatures, threshold, 128)
-    index = LSHIndex(*lsh_parameters(threshold, 128))
-    for key, signature in enumerate(signatures):
-        index.insert(key, signature)
-    assert index.candidate_pairs() == expected
+    bands, rows = lsh_parameters(threshold, 128)
+    assert candidate_pairs(signatures, bands, rows) == expected
     report = NearDuplicateReport()
     clusters = near_duplicates(corpus, threshold, report=report)
     assert report.candidate_pairs == len(expected) >= 10
@@ -148,10 +154,7 @@ def test_lsh_finds_pairs_as_often_as_the_s_curve_says(planted):
     5.4), and so is the number found below and above s = 0.85 (44 for 48.8, 25 for 26.9)."""
     corpus, truth = planted
     signatures = MinHasher(128, 1).signatures(shingles(d) for d in corpus)
-    index = LSHIndex(9, 13)
-    for key, signature in enumerate(signatures):
-        index.insert(key, signature)
-    candidates = index.candidate_pairs()
+    candidates = candidate_pairs(signatures, 9, 13)
     sets = [shingles(d) for d in corpus]
     pairs = {(cluster[0], other) for cluster in truth for other in cluster[1:]}
     similarity = np.array([jaccard(sets[i], sets[j]) for i, j in pairs])
@@ -167,14 +170,10 @@ def test_verify_keeps_the_candidates_above_the_threshold(planted):
     loose, exact = NearDuplicateReport(), NearDuplicateReport()
     unverified = near_duplicates(corpus, 0.8, report=loose)
     verified = near_duplicates(corpus, 0.8, verify=True, report=exact)
-    index = LSHIndex(9, 13)
-    for key, signature in enumerate(MinHasher().signatures(shingles(d) for d in corpus)):
-        index.insert(key, signature)
+    candidates = candidate_pairs(MinHasher().signatures(shingles(d) for d in corpus), 9, 13)
     sets = [shingles(d) for d in corpus]
     above = {
-        (i, j)
-        for i, j in index.candidate_pairs()
-        if len(sets[i] & sets[j]) >= 0.8 * len(sets[i] | sets[j])
+        (i, j) for i, j in candidates if len(sets[i] & sets[j]) >= 0.8 * len(sets[i] | sets[j])
     }
     assert loose.verified_pairs is None and exact.candidate_pairs == loose.candidate_pairs
     assert exact.verified_pairs == len(above) < loose.candidate_pairs  # false positives removed
