@@ -24,7 +24,7 @@ from autograder.sandbox.launcher import Limits, bubblewrap_problem
 from tests.course.weeks import corpus
 
 REPO = corpus.REPO
-WEEKS = ("week1", "week2", "week3", "week5", "week4", "week6", "week7")
+WEEKS = ("week1", "week2", "week3", "week5", "week4", "week6", "week7", "week1-data")
 BACKENDS = corpus.ALL_BACKENDS
 # The grader's defaults are 30 s per cell and 300 s per submission; the corpus needs far less.
 LIMITS = Limits(cell_timeout=60.0, submission_timeout=180.0, memory_bytes=3072 << 20)

@@ -24,6 +24,7 @@ NOTEBOOKS = {
     "week3": REPO / "solutions" / "week3" / "pretraining-a-gpt.ipynb",
     "week6": REPO / "solutions" / "week6" / "fine-tuning.ipynb",
     "week7": REPO / "solutions" / "week7" / "alignment.ipynb",
+    "week1-data": REPO / "solutions" / "week1-data" / "data-curation.ipynb",
 }
 POINTS = {
     "week1": {"char_tokenizer": 2, "get_pair_counts": 1, "merge": 1, "train_bpe": 3,
@@ -42,6 +43,7 @@ POINTS = {
               "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
     "week7": {"bradley_terry_loss": 2, "sequence_log_probs": 3, "dpo_loss": 3,
               "group_advantages": 2, "k3_kl": 1, "clipped_policy_loss": 3},
+    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -51,7 +53,8 @@ ALL_BACKENDS = ("jax", "tensorflow", "torch")
 QUICKEST = {"week1": ("jax",), "week2": ("torch",), "week5": ("jax",), "week4": ("torch",),
             "week3": ("torch",),  # week 3's model, optimizer and loop: eager PyTorch too
             "week6": ("torch",),  # week 6's small layer and losses: eager PyTorch too
-            "week7": ("torch",)}  # week 7's losses: eager PyTorch too
+            "week7": ("torch",),  # week 7's losses: eager PyTorch too
+            "week1-data": ("jax",)}  # week 1's data curation: plain Python and NumPy
 
 
 def answer_cells(week: str) -> dict[str, str]:
@@ -754,7 +757,54 @@ from llm_keras.alignment.dpo import dpo_loss
 '''}, lost={"dpo_loss": 3}),
 ]
 
-CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3 + WEEK6 + WEEK7
+W1D = "week1-data"
+WEEK1_DATA = [
+    Case(W1D, "reference", backends=ALL_BACKENDS),
+    Case(W1D, "release", release=True, backends=ALL_BACKENDS),
+    # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
+    Case(W1D, "blank_lines_without_spaces", replaced(
+        W1D, "shingles-answer", "PARAGRAPH_BREAK.split(text)", 'text.split("\\n\\n")'),
+        lost={"shingles": 1.5}),
+    # A paragraph shorter than n gives no shingle.
+    Case(W1D, "short_paragraphs_dropped", replaced(
+        W1D, "shingles-answer", "if 0 < len(words) < n:", "if False:"),
+        lost={"shingles": 0.5}),
+    # The digest's first 4 bytes read big-endian: every hash and signature differs (not the
+    # empty set's).
+    Case(W1D, "hash_big_endian", replaced(
+        W1D, "minhash-answer", '.digest()[:4], "little")', '.digest()[:4], "big")'),
+        lost={"minhash_signature": 2.25}),
+    # Python integers never wrap around modulo 2**64: other permutations than datasketch's.
+    Case(W1D, "python_ints_do_not_wrap", replaced(
+        W1D, "minhash-answer",
+        "(hashes[:, None] * a + b) % np.uint64(MERSENNE_PRIME)",
+        "np.array([[(int(x) * int(ai) + int(bi)) % MERSENNE_PRIME for ai, bi in zip(a, b)] "
+        "for x in hashes], dtype=np.uint64)"),
+        lost={"minhash_signature": 1.5}),
+    Case(W1D, "empty_set_zeros", replaced(
+        W1D, "minhash-answer", "np.full(len(a), MAX_HASH, dtype=np.uint64)",
+        "np.zeros(len(a), dtype=np.uint64)"), lost={"minhash_signature": 0.75}),
+    # The intersection over the sum of the sizes (the Dice coefficient's half).
+    Case(W1D, "jaccard_over_the_sum_of_sizes", replaced(
+        W1D, "jaccard-answer", "len(a & b) / union", "len(a & b) / (len(a) + len(b))"),
+        lost={"jaccard": 0.8}),
+    Case(W1D, "jaccard_of_empty_sets_zero", replaced(
+        W1D, "jaccard-answer", "if union else 1.0", "if union else 0.0"),
+        lost={"jaccard": 0.4}),
+    # The number of equal positions instead of their share.
+    Case(W1D, "estimate_counts_equal_positions", replaced(
+        W1D, "jaccard-answer", "float(np.mean(np.asarray(signature_a) == ",
+        "float(np.sum(np.asarray(signature_a) == "), lost={"jaccard": 0.8}),
+    Case(W1D, "delegates_shingles", {"shingles-answer": '''\
+from llm_keras.data.minhash import shingles as library_shingles
+
+
+def shingles(text, n=5):
+    return library_shingles(text, n=n)
+'''}, lost={"shingles": 2}, message="No credit"),
+]
+
+CASES = WEEK1 + WEEK2 + WEEK5 + WEEK4 + WEEK3 + WEEK6 + WEEK7 + WEEK1_DATA
 
 
 def build(case: Case, folder: Path, release_notebook: Path) -> None:
