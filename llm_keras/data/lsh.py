@@ -343,7 +343,9 @@ def near_duplicates(
     """The clusters of near-duplicate documents: MinHash signatures, LSH, connected components.
 
     About 2 seconds for 10,000 documents of 200 words on one CPU core, most of it hashing
-    shingles.
+    shingles. Documents without shingles (empty or whitespace only) are all alike (two empty
+    sets have Jaccard similarity 1) and make one cluster: drop them first (``clean_documents``
+    does).
 
     Args:
         documents: the documents, a sequence of strings held in memory (an iterable is read
