@@ -205,6 +205,7 @@ def test_near_duplicates_of_small_documents():
     assert near_duplicates(documents) == [[0, 2], [1, 3]]  # J = 6/7 and 1
     assert near_duplicates(iter(documents), threshold=0.9, verify=True) == [[1, 3]]
     assert near_duplicates([]) == []
+    assert near_duplicates(["", "a b c", " \n "]) == [[0, 2]]  # no shingles: all alike
 
 
 def test_near_duplicates_checks_its_options():
