@@ -55,14 +55,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import time
 from pathlib import Path
 
 from llm_keras.finetuning.command import (
     EVAL_SEED,
     RUN_FILE,
-    TASK_OPTIONS,
     _add_task_options,
     _chat_tokenizer,
     _held_out_size,
@@ -71,6 +69,7 @@ from llm_keras.finetuning.command import (
     _task,
     _verbosity,
     _write_json,
+    command_settings,
 )
 
 REWARD_FILE = "reward.keras"
@@ -258,53 +257,11 @@ def add_grpo_command(commands) -> None:
 
 
 def _settings(args, out, command, defaults):
-    """The run's settings and its saved record (``None`` for a new run): from the command line,
-    or for ``--resume`` from ``out/run.json``, where an option given again must match (as
-    ``llm-keras sft``)."""
-    given = {key: getattr(args, key) for key in defaults}
-    given = {key: value for key, value in given.items() if value is not None}
-    if "reward_model" in given:  # a run directory: compared as an absolute path
-        given["reward_model"] = str(Path(given["reward_model"]).expanduser().resolve())
-    options = {dest: getattr(args, dest) for dest, _, _ in TASK_OPTIONS.values()}
-    options = {dest: value for dest, value in options.items() if value is not None}
-    if args.base is not None:
-        given["base"] = str(Path(args.base).expanduser().resolve())
-    if args.task is not None:
-        given["task"] = args.task
-    if options:
-        given["task_options"] = options
-    if args.resume:
-        run_file = out / RUN_FILE
-        if not run_file.is_file():
-            raise ValueError(
-                f"--resume: there is no {command} run to resume in {out} (no {RUN_FILE}). Start "
-                "one without --resume."
-            )
-        saved = json.loads(run_file.read_text(encoding="utf-8"))
-        if saved.get("command") != command:
-            raise ValueError(f"--resume: {out} is not an `llm-keras {command}` run directory.")
-        settings = saved.get("settings", {})
-        for key, value in given.items():
-            if settings.get(key) != value:
-                option = "--" + key.replace("_", "-")
-                raise ValueError(
-                    f"--resume: {option} {value!r} differs from the run's {settings.get(key)!r}; "
-                    "a resumed run keeps its settings (leave the option out)."
-                )
-        return settings, saved
-    if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
-        raise ValueError(
-            f"{out} already holds a run (checkpoints/): pass --resume to continue it, or choose "
-            "another --out."
-        )
-    for option, key in (("--base RUN", "base"), ("--task NAME", "task")):
-        if key not in given:
-            raise ValueError(f"{option.split()[0]} is required: {option} (a new run needs it).")
-    settings = {**defaults, "task_options": {}, **given}
-    if "eval_interval" not in given and settings["steps"] % settings["eval_interval"]:
-        settings["eval_interval"] = settings["steps"]  # (the default does not divide --steps)
-    _check_numbers(settings, command)
-    return settings, None
+    """The run's settings and its saved record (``None`` for a new run), as ``llm-keras sft``
+    reads them (``finetuning.command.command_settings``), with this command's checks."""
+    return command_settings(args, out, command, defaults,
+                            check=lambda settings: _check_numbers(settings, command),
+                            run_directories=("reward_model",))  # fmt: skip
 
 
 # option -> (the test a good value passes, what to give)

@@ -75,7 +75,7 @@ SFT_DEFAULTS = {
     "mask_prompt": True,
     "examples": 4000,
     "eval_n": 100,
-    "eval_interval": None,  # 100, or --steps when that is not a multiple of 100
+    "eval_interval": 100,  # or --steps when that is not a multiple of 100
     "seed": 0,
 }
 # Task options on the command line: option -> (keyword of the task's constructor, type, help).
@@ -213,11 +213,11 @@ def add_classify_command(commands) -> None:
 def run_sft(args: argparse.Namespace) -> int:
     """The handler of ``llm-keras sft`` (errors are ValueErrors naming the bad option)."""
     out = Path(args.out)
-    settings, saved = _sft_settings(args, out)
+    settings, saved = command_settings(args, out, "sft", SFT_DEFAULTS, _check_sft_numbers)
     task = _task(settings["task"], settings["task_options"])
     base = _run_directory(settings["base"], "--base")
 
-    from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
+    from llm_keras.finetuning.chat_template import grow_vocabulary
     from llm_keras.finetuning.evaluate import evaluate_task
     from llm_keras.finetuning.lora import apply_lora, merge_lora
     from llm_keras.finetuning.sft import SFTConfig, fine_tune
@@ -294,11 +294,34 @@ def run_sft(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sft_settings(args, out):
-    """The run's settings and its saved record (``None`` for a new run): from the command line,
-    or for ``--resume`` from ``out/run.json``, where an option given again must match."""
-    given = {key: getattr(args, key) for key in SFT_DEFAULTS}
+def command_settings(args, out, command, defaults, check, run_directories=()):
+    """A run's settings and its saved record (``None`` for a new run), for ``llm-keras sft`` and
+    the alignment commands (``reward``, ``dpo``, ``grpo``) alike.
+
+    A new run takes ``--base``, ``--task``, the task options and the options of ``defaults``
+    from the command line, the defaults for the rest; ``--resume`` takes them from
+    ``out/run.json``, where an option given again must have the value the run started with.
+
+    Args:
+        args: the parsed command line (``base``, ``task``, ``resume``, the task options and
+            every key of ``defaults``; ``None`` where an option was not given).
+        out: the run directory (``--out``).
+        command: the command's name, as ``run.json`` records it.
+        defaults: the command's settings and their defaults. When ``eval_interval`` is not
+            given and its default does not divide ``steps``, it becomes ``steps``.
+        check: ``check(settings)`` raises a ValueError naming the option of a bad value (before
+            any backend work); called for a new run only (a resumed one was checked then).
+        run_directories: settings that name a run directory (``--base`` always does): kept as
+            absolute paths, so that a run resumed from elsewhere compares equal.
+
+    Returns:
+        ``(settings, saved)``: ``saved`` is ``run.json``'s record when resuming, else ``None``.
+    """
+    given = {key: getattr(args, key) for key in defaults}
     given = {key: value for key, value in given.items() if value is not None}
+    for key in run_directories:
+        if key in given:
+            given[key] = str(Path(given[key]).expanduser().resolve())
     options = {dest: getattr(args, dest) for dest, _, _ in TASK_OPTIONS.values()}
     options = {dest: value for dest, value in options.items() if value is not None}
     if args.base is not None:
@@ -311,13 +334,13 @@ def _sft_settings(args, out):
         run_file = out / RUN_FILE
         if not run_file.is_file():
             raise ValueError(
-                f"--resume: there is no sft run to resume in {out} (no {RUN_FILE}). Start one "
-                "without --resume."
+                f"--resume: there is no {command} run to resume in {out} (no {RUN_FILE}). Start "
+                "one without --resume."
             )
         saved = json.loads(run_file.read_text(encoding="utf-8"))
+        if saved.get("command") != command:
+            raise ValueError(f"--resume: {out} is not an `llm-keras {command}` run directory.")
         settings = saved.get("settings", {})
-        if saved.get("command") != "sft":
-            raise ValueError(f"--resume: {out} is not an `llm-keras sft` run directory.")
         for key, value in given.items():
             if settings.get(key) != value:
                 option = "--" + key.replace("_", "-")
@@ -334,11 +357,11 @@ def _sft_settings(args, out):
     for option, key in (("--base RUN", "base"), ("--task NAME", "task")):
         if key not in given:
             raise ValueError(f"{option.split()[0]} is required: {option} (a new run needs it).")
-    settings = {**SFT_DEFAULTS, "task_options": {}, **given}
-    if settings["eval_interval"] is None:
-        steps = settings["steps"]
-        settings["eval_interval"] = 100 if isinstance(steps, int) and steps % 100 == 0 else steps
-    _check_sft_numbers(settings)
+    settings = {**defaults, "task_options": {}, **given}
+    steps = settings["steps"]
+    if "eval_interval" not in given and steps > 0 and steps % settings["eval_interval"]:
+        settings["eval_interval"] = steps  # (the default does not divide --steps)
+    check(settings)
     return settings, None
 
 

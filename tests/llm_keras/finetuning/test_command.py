@@ -1,9 +1,11 @@
 """``llm-keras sft``, ``evaluate`` and ``classify`` (llm_keras.finetuning.command), run in-process
 through ``llm_keras.cli.main`` on a tiny base run made with the Python API."""
 
+import argparse
 import json
 import shutil
 import string
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -143,6 +145,47 @@ def test_a_finished_run_is_not_overwritten_without_resume(base, sft_run, capsys)
     assert "pass --resume" in message
     assert "--steps 8" in error_of(["sft", "--out", str(out), "--resume", "--steps", "8"], capsys)
     assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_command_settings_fill_in_defaults_check_them_and_keep_them_on_resume(tmp_path):
+    """The settings helper of sft and of the alignment commands, without a backend."""
+    from llm_keras.finetuning.command import RUN_FILE, TASK_OPTIONS, command_settings
+
+    defaults = {"steps": 600, "eval_interval": 100, "reward_model": None, "seed": 0}
+    checked = []
+
+    def args(**given):
+        values = {key: None for key in defaults}
+        values.update({dest: None for dest, _, _ in TASK_OPTIONS.values()})
+        values.update(base=None, task=None, resume=False)
+        return argparse.Namespace(**{**values, **given})
+
+    def settings(**given):
+        return command_settings(args(**given), tmp_path, "sft", defaults, checked.append,
+                                run_directories=("reward_model",))  # fmt: skip
+
+    new, saved = settings(base="runs/b", task="reverse", steps=250, max_length=3)
+    assert saved is None and checked == [new]
+    assert new == {"steps": 250, "eval_interval": 250, "reward_model": None, "seed": 0,
+                   "task_options": {"max_length": 3}, "base": str(Path.cwd() / "runs/b"),
+                   "task": "reverse"}  # fmt: skip
+    assert settings(base="b", task="t", steps=300)[0]["eval_interval"] == 100  # 100 divides 300
+    assert settings(base="b", task="t", steps=250, eval_interval=50)[0]["eval_interval"] == 50
+    with_reward = settings(base="b", task="t", reward_model="r")[0]  # a run directory
+    assert with_reward["reward_model"] == str(Path.cwd() / "r")
+    with pytest.raises(ValueError, match="--task is required"):
+        settings(base="b")
+    # --resume reads run.json; an option given again must be the run's.
+    (tmp_path / RUN_FILE).write_text(json.dumps({"command": "sft", "settings": new}))
+    assert settings(resume=True) == (new, {"command": "sft", "settings": new})
+    assert settings(resume=True, steps=250, max_length=3)[0] == new
+    with pytest.raises(ValueError, match=r"--resume: --steps 300 differs from the run's 250"):
+        settings(resume=True, steps=300)
+    with pytest.raises(ValueError, match="--resume: --task-options .* differs"):
+        settings(resume=True, max_length=4)
+    with pytest.raises(ValueError, match="is not an `llm-keras dpo` run directory"):
+        command_settings(args(resume=True), tmp_path, "dpo", defaults, checked.append)
+    assert len(checked) == 4  # the new runs only
 
 
 def test_classify_saves_a_classifier_whose_accuracy_is_the_one_printed(base, tmp_path):
