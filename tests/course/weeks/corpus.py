@@ -758,9 +758,50 @@ from llm_keras.alignment.dpo import dpo_loss
 ]
 
 W1D = "week1-data"
+INDEPENDENT_SHINGLES = '''\
+def shingles(text, n=5):
+    found = set()
+    for paragraph in PARAGRAPH_BREAK.split(text):
+        words = paragraph.split()
+        if words:  # a short paragraph is one window: words[0:n] is all of it
+            found |= {" ".join(words[i:i + n]) for i in range(max(len(words) - n + 1, 1))}
+    return found
+'''
+INDEPENDENT_MINHASH = '''\
+import struct
+
+
+def shingle_hash(shingle):
+    return struct.unpack("<I", hashlib.sha1(shingle.encode("utf-8")).digest()[:4])[0]
+
+
+def minhash_signature(shingle_set, a, b):
+    hashes = [shingle_hash(s) for s in shingle_set]
+    wrap = 2**64
+    signature = [min([(((int(ai) * x) % wrap + int(bi)) % wrap % MERSENNE_PRIME) & MAX_HASH
+                      for x in hashes], default=MAX_HASH) for ai, bi in zip(a, b)]
+    return np.array(signature, dtype=np.uint64)
+'''
+INDEPENDENT_JACCARD = '''\
+def jaccard(a, b):
+    if not a and not b:
+        return 1.0
+    return len(a.intersection(b)) / len(a.union(b))
+
+
+def estimate_jaccard(signature_a, signature_b):
+    same = sum(int(x) == int(y) for x, y in zip(signature_a, signature_b))
+    return same / len(signature_a)
+'''
 WEEK1_DATA = [
     Case(W1D, "reference", backends=ALL_BACKENDS),
     Case(W1D, "release", release=True, backends=ALL_BACKENDS),
+    # Right answers written another way (Python integers made to wrap as uint64 does, struct for
+    # the little-endian bytes): full marks on every backend.
+    Case(W1D, "independent_solution", {"shingles-answer": INDEPENDENT_SHINGLES,
+                                       "minhash-answer": INDEPENDENT_MINHASH,
+                                       "jaccard-answer": INDEPENDENT_JACCARD},
+         backends=ALL_BACKENDS),
     # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
         W1D, "shingles-answer", "PARAGRAPH_BREAK.split(text)", 'text.split("\\n\\n")'),
