@@ -54,7 +54,8 @@ input is a batch of pairs, a dict of six ``(batch, seq)`` arrays (``encode_pairs
 are the reference log-probs ``(batch, 2)``, and its output the policy's ``(batch, 2)`` (chosen,
 rejected; both answers go through the policy in one pass of ``2 * batch`` rows). ``DPOLoss``
 turns output and labels into the loss, ``RewardStatistic`` metrics into the implicit rewards, and
-Keras's compiled train step runs it on JAX, TensorFlow and PyTorch alike. The policy runs
+Keras's compiled train step runs it on JAX, TensorFlow and PyTorch alike, in SFT's resumable
+loop (``sft.fit_resumably``). The policy runs
 without dropout (TRL's ``disable_dropout``): the reference log-probs were computed without it,
 and with it the policy would differ from itself at step 0.
 
@@ -78,13 +79,9 @@ from keras import ops
 from llm_keras.alignment.log_probs import encode_responses, response_log_probs, sequence_log_probs
 from llm_keras.files import atomic_output
 from llm_keras.finetuning.chat_template import check_vocabulary, format_example
-from llm_keras.finetuning.sft import FineTuningConfig, SeededBatches, compile_for_fine_tuning
-from llm_keras.training.checkpoint import Checkpoint
+from llm_keras.finetuning.sft import FineTuningConfig, compile_for_fine_tuning, fit_resumably
 from llm_keras.training.history import LossHistory
-from llm_keras.training.nan_guard import NaNGuard
 from llm_keras.training.run_directory import save_for_inference
-from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
-from llm_keras.training.trainer import resume_run
 
 # The six arrays of a batch of pairs (``encode_pairs``), each (batch, seq).
 PAIR_KEYS = ("chosen_inputs", "chosen_targets", "chosen_mask",
@@ -567,31 +564,9 @@ def train_dpo(
     state = {"dpo_config": config.to_dict(),
              "pairs_sha256": _pairs_digest(train_pairs, val_pairs), **(state or {})}  # fmt: skip
     history = DPOHistory(2 * config.batch_size * seq_len)  # tokens: both answers of each pair
-    start = 0
-    if resume:
-        start, history = resume_run(dpo_model, Path(out), state, history)
-    batches = SeededBatches((encoded["train"], references["train"]), config.batch_size,
-                            config.seed, start_step=start,
-                            num_steps=max(config.steps - start, 1))  # fmt: skip
-    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
-    if out is not None:
-        model_callbacks += [
-            Checkpoint(out, None, history, keep=config.keep_checkpoints, state=state),
-            _SavePolicy(out, tokenizer),
-        ]
-    validation = None
-    if val_pairs:
-        validation = (encoded["val"], references["val"])
-    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
-        dpo_model.fit(
-            batches,
-            epochs=config.steps // config.eval_interval,
-            initial_epoch=start // config.eval_interval,
-            steps_per_epoch=config.eval_interval,
-            validation_data=validation,
-            validation_batch_size=config.batch_size,
-            shuffle=False,  # batch i is step start + i
-            callbacks=[*model_callbacks, *callbacks],
-            verbose=verbose,
-        )
-    return history
+    validation = (encoded["val"], references["val"]) if val_pairs else None
+    if out is not None:  # the policy as model.keras, after each checkpoint (of the DPOModel)
+        callbacks = [_SavePolicy(out, tokenizer), *callbacks]
+    return fit_resumably(dpo_model, (encoded["train"], references["train"]), validation, config,
+                         history, state, out=out, resume=resume, verbose=verbose,
+                         callbacks=callbacks)  # fmt: skip

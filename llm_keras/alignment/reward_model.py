@@ -32,9 +32,9 @@ underflows to 0 and the loss becomes ``inf``, while ``softplus(1000)`` is exactl
 **Training** (``train_reward_model``). Each example is a pair of chats, so a batch is
 ``token_ids (batch, 2, seq)`` and ``lengths (batch, 2)``, the chosen chat first: ``RewardModel``
 scores any leading shape, here ``(batch, 2)``, and ``BradleyTerryLoss`` compares the two
-columns. Keras's own compiled train step (``fit``) does the rest, on every backend, with week
-3's optimizer, schedule, NaN guard and checkpoints, and the batches of ``sft.SeededBatches`` (the
-pairs of step ``s`` are drawn from ``(seed, s)`` alone, so a resumed run is exact). The history
+columns. Keras's own compiled train step (``fit``) does the rest, on every backend, in SFT's
+training loop (``sft.fit_resumably``: week 3's optimizer, schedule, NaN guard and checkpoints;
+the pairs of step ``s`` are drawn from ``(seed, s)`` alone, so a resumed run is exact). The history
 keeps the loss and the *pairwise accuracy*: the share of pairs whose chosen answer gets the
 higher reward (a tie counts as wrong).
 
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -58,13 +57,9 @@ from keras import ops
 from llm_keras.alignment.log_probs import paired_texts
 from llm_keras.finetuning.chat_template import check_vocabulary, format_example
 from llm_keras.finetuning.classification import last_token_features, set_trainable_layers
-from llm_keras.finetuning.sft import FineTuningConfig, SeededBatches, compile_for_fine_tuning
+from llm_keras.finetuning.sft import FineTuningConfig, compile_for_fine_tuning, fit_resumably
 from llm_keras.models.gpt import GPT
-from llm_keras.training.checkpoint import Checkpoint
 from llm_keras.training.history import LossHistory
-from llm_keras.training.nan_guard import NaNGuard
-from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
-from llm_keras.training.trainer import resume_run
 
 # Chats per call of the model in ``score``; a last, shorter batch is filled up to this size.
 SCORE_BATCH_SIZE = 64
@@ -478,35 +473,13 @@ def train_reward_model(
         jit_compile=jit_compile,
     )  # fmt: skip
 
-    epochs = config.steps // config.eval_interval
-    state = {"reward_config": config.to_dict(), "train_layers": reward_model.train_layers,
-             **(state or {})}  # fmt: skip
-    history = RewardHistory(config.batch_size * 2 * seq_len)
-    start = 0
-    if resume:
-        start, history = resume_run(reward_model, Path(out), state, history)
-    batches = SeededBatches((train, margins), config.batch_size, config.seed, start_step=start,
-                            num_steps=max(config.steps - start, 1))  # fmt: skip
-    model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        model_callbacks.append(
-            Checkpoint(out, tokenizer, history, keep=config.keep_checkpoints, state=state)
-        )
     validation = None
     if val_pairs:
         val_margins = np.full(len(val_pairs), config.margin, dtype="float32")
         validation = (encode_pairs(tokenizer, val_pairs, seq_len), val_margins)
-    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
-        reward_model.fit(
-            batches,
-            epochs=epochs,
-            initial_epoch=start // config.eval_interval,
-            steps_per_epoch=config.eval_interval,
-            validation_data=validation,
-            validation_batch_size=config.batch_size,
-            shuffle=False,  # batch i is step start + i
-            callbacks=[*model_callbacks, *callbacks],
-            verbose=verbose,
-        )
-    return history
+    state = {"reward_config": config.to_dict(), "train_layers": reward_model.train_layers,
+             **(state or {})}  # fmt: skip
+    history = RewardHistory(config.batch_size * 2 * seq_len)
+    return fit_resumably(reward_model, (train, margins), validation, config, history, state,
+                         out=out, resume=resume, tokenizer=tokenizer, verbose=verbose,
+                         callbacks=callbacks)  # fmt: skip

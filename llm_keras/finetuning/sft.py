@@ -48,10 +48,11 @@ less than one of long answers. This loss uses Keras's ``"mean_with_sample_weight
 **Training** (``fine_tune``). ``model.fit`` as in week 3 (``training/trainer.py``), reusing its
 pieces: AdamW with warm-up and cosine decay (``build_optimizer``), the progress bar, the loss
 history, a NaN guard, resumable checkpoints (``Checkpoint``, ``restore_latest_intact``). The
-optimizer settings (``FineTuningConfig``) and the compilation (``compile_for_fine_tuning``) are
-those of every later stage too: the reward model and DPO extend the settings, GRPO compiles
-through the same function. The chats of step ``s`` are drawn from a generator seeded with
-``(seed, s)`` alone, so a resumed run sees the batches the uninterrupted run would have seen.
+optimizer settings (``FineTuningConfig``), the compilation (``compile_for_fine_tuning``) and the
+loop (``fit_resumably``) are those of the later stages too: the reward model and DPO extend the
+settings and train in the same loop, GRPO compiles through the same function. The chats of step
+``s`` are drawn from a generator seeded with ``(seed, s)`` alone (``SeededBatches``), so a
+resumed run sees the batches the uninterrupted run would have seen.
 
     >>> tokenizer = ChatTokenizer(base_tokenizer, task.characters)
     >>> model = grow_vocabulary(base_model, tokenizer.vocab_size)
@@ -416,13 +417,47 @@ def fine_tune(
     arrays = pad_chats(train_chats, seq_len, tokenizer.end_id, config.mask_prompt)
     compile_for_fine_tuning(model, config, MaskedCausalLMLoss(), jit_compile=jit_compile)
 
-    epochs = config.steps // config.eval_interval
+    validation = None
+    if val_chats:
+        # The answers' loss, masked in both runs of the ablation, so that they compare.
+        validation = pad_chats(val_chats, seq_len, tokenizer.end_id, mask_prompt=True)
     state = {"sft_config": config.to_dict(), **(state or {})}
     history = LossHistory(config.batch_size * seq_len)
+    return fit_resumably(model, arrays, validation, config, history, state, out=out,
+                         resume=resume, tokenizer=tokenizer, verbose=verbose,
+                         callbacks=callbacks)  # fmt: skip
+
+
+def fit_resumably(model, data, validation, config, history, state, out=None, resume=False,
+                  tokenizer=None, verbose="auto", callbacks=()):  # fmt: skip
+    """``model.fit`` on ``SeededBatches`` of ``data``, one Keras epoch per ``eval_interval``,
+    resumable: the training loop SFT, the reward model and DPO share.
+
+    With ``history`` and a ``NaNGuard`` as callbacks, Ctrl-C stopping between two steps
+    (``stop_at_safe_points``) and, with ``out``, a ``Checkpoint`` at the end of each interval.
+
+    Args:
+        model: compiled (``compile_for_fine_tuning``).
+        data: the training arrays, as ``SeededBatches`` takes them.
+        validation: ``fit``'s ``validation_data`` (``None``: none), in batches of
+            ``config.batch_size``.
+        config: a ``FineTuningConfig`` (``steps``, ``eval_interval``, ``batch_size``, ``seed``,
+            ``keep_checkpoints``).
+        history: a new ``LossHistory`` (or subclass) for the run.
+        state: the JSON-ready settings each checkpoint records; a resumed run must have the same.
+        out: the run directory (``None``: no checkpoint).
+        resume: continue from the latest intact checkpoint in ``out`` (``resume_run``).
+        tokenizer: written with ``model.keras`` at each checkpoint (``None``: no ``model.keras``).
+        verbose: Keras's progress bar (``"auto"``/1: a bar; 2: a line per interval; 0: none).
+        callbacks: more Keras callbacks, after these.
+
+    Returns:
+        The history (when resuming, one of the same class holding the records saved so far).
+    """
     start = 0
     if resume:
         start, history = resume_run(model, Path(out), state, history)
-    batches = SeededBatches(arrays, config.batch_size, config.seed, start_step=start,
+    batches = SeededBatches(data, config.batch_size, config.seed, start_step=start,
                             num_steps=max(config.steps - start, 1))  # fmt: skip
     model_callbacks = [history, NaNGuard(), StopBetweenSteps()]
     if out is not None:
@@ -430,14 +465,10 @@ def fine_tune(
         model_callbacks.append(
             Checkpoint(out, tokenizer, history, keep=config.keep_checkpoints, state=state)
         )
-    validation = None
-    if val_chats:
-        # The answers' loss, masked in both runs of the ablation, so that they compare.
-        validation = pad_chats(val_chats, seq_len, tokenizer.end_id, mask_prompt=True)
     with stop_at_safe_points():  # Ctrl-C waits for the step in progress (safe_stop.py)
         model.fit(
             batches,
-            epochs=epochs,
+            epochs=config.steps // config.eval_interval,
             initial_epoch=start // config.eval_interval,
             steps_per_epoch=config.eval_interval,
             validation_data=validation,
