@@ -2,6 +2,7 @@
 
     llm-keras data path tiny_shakespeare
     llm-keras data clean RAW.txt CLEAN.txt [--unit line|paragraph] [--max-chars N] ...
+    llm-keras data curate RAW... --out DIR [--tokenizer char|DIR] [--engine dask] [--resume] ...
     llm-keras tokenize train --corpus FILE --vocab-size N [--special TOKEN ...] --out DIR
     llm-keras tokenize encode --tokenizer DIR (--text TEXT | --file FILE) [--out IDS.npy]
     llm-keras tokenize decode --tokenizer DIR (--ids ID ... | --file IDS)
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="llm-keras", description="Build a large language model from scratch in Keras 3."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_data(commands)
+    from llm_keras.data.command import add_data_command
+
+    add_data_command(commands)
     _add_tokenize(commands)
     from llm_keras.alignment.command import add_alignment_commands
     from llm_keras.finetuning.command import add_finetuning_commands
@@ -125,52 +128,6 @@ def _not_utf8(error: UnicodeDecodeError, args) -> str:
     where = " or ".join(files) or "the input file"
     return (f"{where} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
             f"{error.start}): convert it first, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.txt`.")
-
-
-# --- llm-keras data -------------------------------------------------------------------------
-
-
-def _add_data(commands) -> None:
-    data = commands.add_parser("data", help="find the course's corpora, clean raw text")
-    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    path = actions.add_parser("path", help="print the checked local path of a corpus (downloading it if needed)")
-    path.add_argument("name", help="tiny_shakespeare or shakespeare_gutenberg")
-    path.add_argument("--path", type=Path, help="a file or folder to look in first")
-    path.set_defaults(handler=_data_path)
-
-    clean = actions.add_parser("clean", help="normalise, filter and deduplicate a raw text file")
-    clean.add_argument("input", type=Path, help="raw UTF-8 text file")
-    clean.add_argument("output", type=Path, help="cleaned file to write (may be the input)")
-    clean.add_argument("--unit", choices=["line", "paragraph"], default="line",
-                       help="what one document is (default: line)")
-    clean.add_argument("--unicode-form", choices=["NFC", "NFKC", "none"], default="NFC")
-    clean.add_argument("--min-nonspace-chars", type=int, default=1,
-                       help="drop documents with fewer non-space characters (default 1: drop empty ones)")
-    clean.add_argument("--min-chars", type=int, default=0)
-    clean.add_argument("--max-chars", type=int, default=None)
-    clean.add_argument("--no-dedup", dest="deduplicate", action="store_false",
-                       help="keep exact duplicates")
-    clean.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict")
-    clean.set_defaults(handler=_data_clean)
-
-
-def _data_path(args) -> None:
-    from llm_keras.data import corpus_path
-
-    print(corpus_path(args.name, args.path))
-
-
-def _data_clean(args) -> None:
-    from llm_keras.data import clean_file
-
-    report = clean_file(
-        args.input, args.output, unit=args.unit, encoding_errors=args.encoding_errors,
-        unicode_form=None if args.unicode_form == "none" else args.unicode_form,
-        min_nonspace_chars=args.min_nonspace_chars, min_chars=args.min_chars,
-        max_chars=args.max_chars, deduplicate=args.deduplicate,
-    )
-    print(report)
 
 
 # --- llm-keras tokenize ---------------------------------------------------------------------
