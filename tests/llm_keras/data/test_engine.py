@@ -48,3 +48,29 @@ def test_make_engine_checks_its_options():
         make_engine("local", workers=2)
     with pytest.raises(ValueError, match="workers=0 must be a whole number >= 1"):
         DaskEngine(workers=0)
+
+
+def test_the_pipeline_on_dask_writes_the_same_shards_and_report(tmp_path, data_dir):
+    from llm_keras.data.pipeline import CurationSettings, curate
+    from llm_keras.data.streaming import read_documents
+
+    paragraphs = list(read_documents(data_dir / "shakespeare_gutenberg.txt", "paragraph"))
+    raw = tmp_path / "raw.txt"
+    raw.write_text("\n\n".join(paragraphs[:1500] + paragraphs[:200]) + "\n", encoding="utf-8")
+    settings = CurationSettings(
+        quality=False, languages=(), pii=False, part_documents=100, shard_tokens=50_000
+    )
+    local = curate([raw], tmp_path / "local", settings, progress=False)
+    with DaskEngine(workers=2) as engine:
+        dask = curate([raw], tmp_path / "dask", settings, engine=engine, progress=False)
+    assert dask.engine == "dask, 2 workers" and local.engine == "local"
+    assert dask.counts() == local.counts()
+    assert local.dropped["duplicate"]["documents"] >= 150
+    written = sorted(
+        p.relative_to(tmp_path / "local")
+        for p in (tmp_path / "local").rglob("*")
+        if p.is_file() and p.name != "report.json"
+    )
+    assert len(written) > 40 and any(p.suffix == ".bin" for p in written)
+    for path in written:  # every shard, the manifest, the tokenizer, every part's output
+        assert (tmp_path / "dask" / path).read_bytes() == (tmp_path / "local" / path).read_bytes()
