@@ -178,8 +178,9 @@ class CurationReport(ConfigDict):
     Attributes:
         steps: per step of ``STEPS`` that ran: ``{"documents_in", "bytes_in",
             "documents_out", "bytes_out"}`` (bytes: UTF-8 bytes of the documents' text; for
-            ``tokenise`` and ``shards`` ``tokens_out`` too).
-        dropped: per drop reason, in the order met: ``{"documents", "bytes"}``.
+            ``tokenise``, ``tokens_out`` too).
+        dropped: per drop reason that dropped a document, in the order of the steps:
+            ``{"documents", "bytes"}``.
         pii: replacements per placeholder (``"<EMAIL>"``...) and ``"documents"`` changed.
         near_duplicates: ``{"clusters", "bands", "rows", "examples"}``: clusters of more than
             one document, the LSH parameters, and a few (kept, dropped) pairs of texts.
@@ -527,16 +528,8 @@ def _read(files: list[Path], work: Path, settings: CurationSettings, report, pro
 
 def _documents(files: list[Path], settings: CurationSettings, progress: bool):
     for path in files:
-        if settings.unit == "file":
-            with open(path, encoding="utf-8", errors=settings.encoding_errors, newline="") as f:
-                try:
-                    yield f.read()
-                except UnicodeDecodeError as error:
-                    raise ValueError(
-                        f"{path} is not valid UTF-8 ({error.reason} at byte {error.start:,}): "
-                        f"convert it to UTF-8, or pass encoding_errors='replace' to read "
-                        f"undecodable bytes as U+FFFD."
-                    ) from None
+        if settings.unit == "file":  # (checked to be UTF-8 by _describe)
+            yield path.read_text(encoding="utf-8", errors=settings.encoding_errors)
         else:
             yield from read_documents(
                 path, settings.unit, encoding_errors=settings.encoding_errors, progress=progress
@@ -776,9 +769,10 @@ def _filter_step(report: CurationReport, step: str, previous: str, dropped: dict
 
 def _add_drops(report: CurationReport, dropped: dict) -> None:
     for reason, (documents, size) in dropped.items():
-        row = report.dropped.setdefault(reason, {"documents": 0, "bytes": 0})
-        row["documents"] += documents
-        row["bytes"] += size
+        if documents:  # the report lists the reasons that dropped something
+            row = report.dropped.setdefault(reason, {"documents": 0, "bytes": 0})
+            row["documents"] += documents
+            row["bytes"] += size
 
 
 def _merge(dropped) -> dict:

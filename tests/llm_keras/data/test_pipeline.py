@@ -211,3 +211,21 @@ def test_resume_refuses_other_settings(raw_corpus, tmp_path):
     assert curate(
         [raw_corpus], tmp_path / "out", CurationSettings(**SETTINGS), resume=True, progress=False
     ).counts()["dropped"]
+
+
+def test_a_folder_of_files_one_document_each(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "b").mkdir(parents=True)
+    texts = {
+        "b/2.txt": "Second file,\nits two lines.",
+        "1.txt": "First file.\n\nOne paragraph more.",
+    }
+    for name, text in texts.items():
+        (raw / name).write_text(text, encoding="utf-8")
+    (raw / "notes.md").write_text("not a .txt file")
+    settings = CurationSettings(unit="file", near_dup_threshold=None, **SETTINGS)
+    report = curate([raw], tmp_path / "out", settings, progress=False)
+    assert report.steps["read"]["documents_out"] == 2 and report.dropped == {}
+    tokenizer = Tokenizer.load(tmp_path / "out" / "tokenizer")
+    text = tokenizer.decode(shard_ids(tmp_path / "out").tolist())
+    assert text == texts["1.txt"] + "\n\n" + texts["b/2.txt"] + "\n\n"  # sorted paths, separated
