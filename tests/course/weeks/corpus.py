@@ -43,7 +43,7 @@ POINTS = {
               "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
     "week7": {"bradley_terry_loss": 2, "sequence_log_probs": 3, "dpo_loss": 3,
               "group_advantages": 2, "k3_kl": 1, "clipped_policy_loss": 3},
-    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2},
+    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2, "lsh": 2},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -782,6 +782,20 @@ def minhash_signature(shingle_set, a, b):
                       for x in hashes], default=MAX_HASH) for ai, bi in zip(a, b)]
     return np.array(signature, dtype=np.uint64)
 '''
+INDEPENDENT_LSH = '''\
+from itertools import combinations
+
+
+def s_curve(similarity, bands, rows):
+    return 1.0 - np.power(1.0 - np.power(similarity, rows), bands)
+
+
+def candidate_pairs(signatures, bands, rows):
+    signatures = np.asarray(signatures)
+    return {(int(i), int(j)) for i, j in combinations(range(len(signatures)), 2)
+            if any(np.array_equal(signatures[i, k * rows:(k + 1) * rows],
+                                  signatures[j, k * rows:(k + 1) * rows]) for k in range(bands))}
+'''
 INDEPENDENT_JACCARD = '''\
 def jaccard(a, b):
     if not a and not b:
@@ -800,7 +814,8 @@ WEEK1_DATA = [
     # the little-endian bytes): full marks on every backend.
     Case(W1D, "independent_solution", {"shingles-answer": INDEPENDENT_SHINGLES,
                                        "minhash-answer": INDEPENDENT_MINHASH,
-                                       "jaccard-answer": INDEPENDENT_JACCARD},
+                                       "jaccard-answer": INDEPENDENT_JACCARD,
+                                       "lsh-answer": INDEPENDENT_LSH},
          backends=ALL_BACKENDS),
     # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
@@ -836,6 +851,14 @@ WEEK1_DATA = [
     Case(W1D, "estimate_counts_equal_positions", replaced(
         W1D, "jaccard-answer", "float(np.mean(np.asarray(signature_a) == ",
         "float(np.sum(np.asarray(signature_a) == "), lost={"jaccard": 0.8}),
+    # Bands and rows swapped in the S-curve (the probe draws more bands than rows).
+    Case(W1D, "s_curve_bands_and_rows_swapped", replaced(
+        W1D, "lsh-answer", "1 - (1 - similarity**rows) ** bands",
+        "1 - (1 - similarity**bands) ** rows"), lost={"lsh": 1}),
+    # Every pair in both orders: (j, i) beside (i, j).
+    Case(W1D, "pairs_in_both_orders", replaced(
+        W1D, "lsh-answer", "for j in documents if i < j}", "for j in documents if i != j}"),
+        lost={"lsh": 1}),
     Case(W1D, "delegates_shingles", {"shingles-answer": '''\
 from llm_keras.data.minhash import shingles as library_shingles
 

@@ -19,15 +19,17 @@ CASES = {case.name: case for case in corpus.WEEK1_DATA}
 
 
 # Two notebooks, each with one wrong answer per exercise (a check cell fails for its own
-# exercise only, so one run shows three): {case: (check cell, the call its message names)}.
+# exercise only, so one run shows four): {case: (check cell, the call its message names)}.
 WRONG = (
     {"python_ints_do_not_wrap": ("minhash-check", 'minhash_signature({"to be or"}, a, b)'),
      "blank_lines_without_spaces": ("shingles-check",
                                     'shingles("a b a b a\\n \\t \\nHello,  world", n=2)'),
-     "jaccard_of_empty_sets_zero": ("jaccard-check", "jaccard(set(), set())")},
+     "jaccard_of_empty_sets_zero": ("jaccard-check", "jaccard(set(), set())"),
+     "s_curve_bands_and_rows_swapped": ("lsh-check", "s_curve(0.8, bands=9, rows=13)")},
     {"hash_big_endian": ("minhash-check", 'shingle_hash("to be or")'),
      "short_paragraphs_dropped": ("shingles-check", 'shingles("one two\\n\\nthree", n=5)'),
-     "estimate_counts_equal_positions": ("jaccard-check", "estimate_jaccard([7, 1, 4, 4, 9]")},
+     "estimate_counts_equal_positions": ("jaccard-check", "estimate_jaccard([7, 1, 4, 4, 9]"),
+     "pairs_in_both_orders": ("lsh-check", "candidate_pairs(signatures, bands=2, rows=2)")},
 )
 
 
