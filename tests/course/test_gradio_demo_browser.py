@@ -10,7 +10,16 @@ not know) must appear as messages on the page, never as tracebacks.
 
 It saves the page as ``gradio-demo.png`` (a screenshot) and ``gradio-demo.svg`` (vector, for the
 course PDF) in its temporary folder; ``LLM_COURSE_UPDATE_FIGURES=1`` copies them to
-``course/figures/`` for the book (``browser.save_pictures``): a test run never rewrites them.
+``course/figures/`` for the book (``browser.save_pictures``), with ``gradio-demo.json``, which says
+which model the page served (the chapter's caption reads it): a test run never rewrites them.
+
+The server serves a small untrained model made for the test, or, with
+``LLM_COURSE_DEMO_RUN=DIR``, the trained run directory ``DIR`` (``llm-keras train --out DIR``): the
+book's picture is taken that way, from the model of week 3's command,
+
+    llm-keras train --preset shakespeare-char-cpu --data tiny_shakespeare --out runs/cpu
+    LLM_COURSE_DEMO_RUN=runs/cpu LLM_COURSE_UPDATE_FIGURES=1 .venv/bin/python -m pytest \
+        -p no:cacheprovider tests/course/test_gradio_demo_browser.py
 
 Chromium runs as root here, so it needs ``--no-sandbox``; the background-networking flags stop it
 from calling Google's services, which this machine's closed network would refuse.
@@ -18,9 +27,14 @@ from calling Google's services, which this machine's closed network would refuse
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.course.browser import (
+    FIGURES,
     gradio_page_fixtures,
     gradio_test_tools,
     needs_chromium,
@@ -39,13 +53,32 @@ MAX_PROMPT_CHARS = 100
 pytestmark = needs_chromium
 
 
+def demo_run() -> list[Path]:
+    """``[LLM_COURSE_DEMO_RUN]`` as an absolute path when it is set (the run to serve), else []."""
+    run = os.environ.get("LLM_COURSE_DEMO_RUN")
+    if not run:
+        return []
+    path = Path(run).resolve()
+    if not (path / "model.keras").is_file():
+        pytest.fail(
+            f"LLM_COURSE_DEMO_RUN={run} is not a run directory (it has no model.keras): give the "
+            "--out folder of llm-keras train, or leave it unset to serve an untrained model."
+        )
+    return [path]
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data_dir):
-    """A run directory, and the text its model generates for PROMPT with the test's settings."""
+    """The run directory to serve, the text its model generates for PROMPT with the test's
+    settings, and which model it is (a phrase)."""
     directory = tmp_path_factory.mktemp("gradio_demo_run")
+    run = demo_run()
     run_module("tests.course.gradio_demo_checkpoint",
-               [directory, PROMPT, MAX_NEW_TOKENS, TEMPERATURE, TOP_K, SEED], data_dir)  # fmt: skip
-    return directory, (directory / "expected.txt").read_text(encoding="utf-8")
+               [directory, PROMPT, MAX_NEW_TOKENS, TEMPERATURE, TOP_K, SEED, *run],
+               data_dir)  # fmt: skip
+    expected, model = ((directory / name).read_text(encoding="utf-8")
+                       for name in ("expected.txt", "model.txt"))  # fmt: skip
+    return (run[0] if run else directory), expected, model
 
 
 # server: `llm-keras serve` of the checkpoint on a free port of 127.0.0.1; browser_page: a page of
@@ -70,7 +103,7 @@ def test_prompt_streams_the_models_text_without_leaving_this_machine(
     browser_page, checkpoint, server, tmp_path
 ):
     page, requested = browser_page
-    _, expected = checkpoint
+    _, expected, served_model = checkpoint
     page.locator("#prompt textarea").press_sequentially(PROMPT)
     set_number(page, "max-new-tokens", MAX_NEW_TOKENS)
     set_number(page, "temperature", TEMPERATURE)
@@ -102,6 +135,10 @@ def test_prompt_streams_the_models_text_without_leaving_this_machine(
     assert [len(t) for t in partial] == sorted({len(t) for t in partial})
 
     save_pictures(page, "gradio-demo", tmp_path)
+    if os.environ.get("LLM_COURSE_UPDATE_FIGURES") == "1":  # what the book's caption says
+        picture = {"model": served_model, "prompt": PROMPT, "max_new_tokens": MAX_NEW_TOKENS,
+                   "temperature": TEMPERATURE, "top_k": TOP_K, "seed": SEED}  # fmt: skip
+        (FIGURES / "gradio-demo.json").write_text(json.dumps(picture, indent=1) + "\n")
 
     url, _ = server
     elsewhere = requests_elsewhere(requested, url)
