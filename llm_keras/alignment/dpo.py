@@ -80,6 +80,7 @@ from llm_keras.alignment.log_probs import encode_responses, response_log_probs, 
 from llm_keras.files import atomic_output
 from llm_keras.finetuning.chat_template import check_vocabulary, format_example
 from llm_keras.finetuning.sft import FineTuningConfig, compile_for_fine_tuning, fit_resumably
+from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.training.history import LossHistory
 from llm_keras.training.run_directory import save_for_inference
 
@@ -320,7 +321,7 @@ def preference_accuracy(model, tokenizer, pairs, reference, average=False, batch
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
-class DPOModel(keras.Model):
+class DPOModel(WrappedGPT):
     """The policy, seen by ``fit`` as a model from a batch of pairs to their log-probs.
 
     Args:
@@ -337,16 +338,14 @@ class DPOModel(keras.Model):
         (column 1) answers, with a gradient. The policy runs without dropout.
     """
 
+    wrapped = "policy"  # saved in the config under this name (WrappedGPT)
+
     def __init__(self, policy, average_log_probs=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(average_log_probs, bool):
             raise ValueError(f"average_log_probs must be True or False, got {average_log_probs!r}.")
         self.policy = policy
         self.average_log_probs = average_log_probs
-
-    def build(self, input_shape=None):
-        # The policy is built already; Keras calls build again on load.
-        self.built = True
 
     def call(self, pairs, training=None):
         if not isinstance(pairs, dict) or set(pairs) != set(PAIR_KEYS):
@@ -365,18 +364,7 @@ class DPOModel(keras.Model):
         return ops.transpose(ops.reshape(log_probs, (2, -1)))  # (batch, 2)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            policy=keras.saving.serialize_keras_object(self.policy),
-            average_log_probs=self.average_log_probs,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        policy = keras.saving.deserialize_keras_object(config.pop("policy"))
-        return cls(policy, **config)
+        return {**super().get_config(), "average_log_probs": self.average_log_probs}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ from llm_keras.finetuning.chat_template import (
 )
 from llm_keras.finetuning.evaluate import evaluate_task
 from llm_keras.finetuning.sft import compile_for_fine_tuning, pad_chats
+from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.generation.decode import compiled_for_model, default_max_length, generate
 from llm_keras.interrupts import raise_if_stop_requested, stop_at_safe_points
 from llm_keras.training.checkpoint import (
@@ -234,7 +235,7 @@ def clipped_policy_loss(log_probs, old_log_probs, advantages, mask, epsilon=0.2,
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
-class GRPOModel(keras.Model):
+class GRPOModel(WrappedGPT):
     """The policy, seen by Keras's train step as a model from sampled chats to log-probs.
 
     Args:
@@ -259,14 +260,12 @@ class GRPOModel(keras.Model):
     ``"advantages"`` ``(batch,)``, and returns ``clipped_policy_loss``.
     """
 
+    wrapped = "policy"  # saved in the config under this name (WrappedGPT)
+
     def __init__(self, policy, epsilon=0.2, beta=0.0, temperature=1.0, **kwargs):
         super().__init__(**kwargs)
         self.policy = policy
         self.epsilon, self.beta, self.temperature = epsilon, beta, temperature
-
-    def build(self, input_shape=None):
-        # The policy is built already; Keras calls build again on load.
-        self.built = True
 
     def call(self, batch, training=None):
         logits = self.policy(batch["inputs"], training=False)  # (batch, seq, vocab_size)
@@ -279,20 +278,8 @@ class GRPOModel(keras.Model):
         )  # fmt: skip
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            policy=keras.saving.serialize_keras_object(self.policy),
-            epsilon=self.epsilon,
-            beta=self.beta,
-            temperature=self.temperature,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        policy = keras.saving.deserialize_keras_object(config.pop("policy"))
-        return cls(policy, **config)
+        return {**super().get_config(), "epsilon": self.epsilon, "beta": self.beta,
+                "temperature": self.temperature}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from llm_keras.alignment.log_probs import paired_texts
 from llm_keras.finetuning.chat_template import check_vocabulary, format_example
 from llm_keras.finetuning.classification import last_token_features, set_trainable_layers
 from llm_keras.finetuning.sft import FineTuningConfig, compile_for_fine_tuning, fit_resumably
+from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.models.gpt import GPT
 from llm_keras.training.history import LossHistory
 
@@ -141,7 +142,7 @@ class BradleyTerryLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
-class RewardModel(keras.Model):
+class RewardModel(WrappedGPT):
     """A GPT with a scalar head on its last token's hidden state: one reward per chat.
 
     Args:
@@ -153,6 +154,7 @@ class RewardModel(keras.Model):
         **kwargs: passed to ``keras.Model`` (``name``).
 
     Sublayers: ``gpt``, and ``head``, a ``keras.layers.Dense(1)`` in the GPT's dtype policy.
+    Saved with the GPT (``WrappedGPT``).
 
     Call arguments:
         inputs: a dict ``{"token_ids": (..., seq) int, "lengths": (...) int}``: chats
@@ -181,10 +183,6 @@ class RewardModel(keras.Model):
         self.head.build((None, gpt.config.d_model))
         set_trainable_layers(gpt, train_layers)  # as LastTokenClassifier does
 
-    def build(self, input_shape=None):
-        # Built in __init__ (the GPT builds itself); Keras calls build again on load.
-        self.built = True
-
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict) or set(inputs) != {"token_ids", "lengths"}:
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
@@ -206,18 +204,8 @@ class RewardModel(keras.Model):
         rewards = ops.cast(self.head(features), "float32")[:, 0]  # (chats,)
         return ops.reshape(rewards, ops.shape(lengths))  # (...)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            gpt=keras.saving.serialize_keras_object(self.gpt), train_layers=self.train_layers
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        gpt = keras.saving.deserialize_keras_object(config.pop("gpt"))
-        return cls(gpt, **config)
+    def get_config(self):  # the GPT's config is WrappedGPT's
+        return {**super().get_config(), "train_layers": self.train_layers}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ import numpy as np
 from keras import ops
 
 from llm_keras.data.corpora import load_corpus
+from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.models.gpt import GPT, _values_are_known
 from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.schedule import WarmupCosineDecay
@@ -536,7 +537,7 @@ def set_trainable_layers(gpt, train_layers):
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
-class LastTokenClassifier(keras.Model):
+class LastTokenClassifier(WrappedGPT):
     """A GPT with a new classification head on its last token's hidden state.
 
     Args:
@@ -549,7 +550,7 @@ class LastTokenClassifier(keras.Model):
         **kwargs: passed to ``keras.Model`` (``name``).
 
     Sublayers: ``gpt``, and ``head``, a ``keras.layers.Dense(num_classes)`` in the GPT's dtype
-    policy.
+    policy. Saved with the GPT (``WrappedGPT``).
 
     Call arguments:
         inputs: a dict ``{"token_ids": (batch, seq) int, "lengths": (batch,) int}``: each row
@@ -580,10 +581,6 @@ class LastTokenClassifier(keras.Model):
         self.head.build((None, gpt.config.d_model))
         set_trainable_layers(gpt, train_layers)
 
-    def build(self, input_shape=None):
-        # Built in __init__ (the GPT builds itself); Keras calls build again on load.
-        self.built = True
-
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict) or set(inputs) != {"token_ids", "lengths"}:
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
@@ -596,20 +593,9 @@ class LastTokenClassifier(keras.Model):
         features = last_token_features(hidden, inputs["lengths"])  # (batch, d_model)
         return ops.cast(self.head(features), "float32")  # (batch, num_classes)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            gpt=keras.saving.serialize_keras_object(self.gpt),
-            num_classes=self.num_classes,
-            train_layers=self.train_layers,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        gpt = keras.saving.deserialize_keras_object(config.pop("gpt"))
-        return cls(gpt, **config)
+    def get_config(self):  # the GPT's config is WrappedGPT's
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "train_layers": self.train_layers}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
