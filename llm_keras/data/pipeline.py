@@ -230,10 +230,16 @@ class CurationReport(ConfigDict):
         )
         lines = [header]
         for step, row in self.steps.items():
+            seconds = f"{self.seconds[step]:.1f}" if step in self.seconds else ""
             lines.append(
                 f"{step:<12} {row['documents_in']:>13,} {row['documents_out']:>10,} "
-                f"{row['bytes_in'] / 1e6:>9.2f} {row['bytes_out'] / 1e6:>9.2f} "
-                f"{self.seconds.get(step, 0.0):>7.1f}"
+                f"{row['bytes_in'] / 1e6:>9.2f} {row['bytes_out'] / 1e6:>9.2f} {seconds:>7}"
+            )
+        if self.seconds:
+            lines.append(
+                f"(quality, language, PII and the MinHash signatures: one task per part, "
+                f"{self.seconds.get('filter', 0):.1f} s; shards {self.seconds.get('shards', 0):.1f}"
+                f" s; in all {sum(self.seconds.values()):.1f} s)"
             )
         read = self.steps.get("read", {"documents_out": 0, "bytes_out": 0})
         lines += ["", f"{'dropped':<22} {'documents':>10} {'share':>7} {'MB':>9} {'share':>7}"]

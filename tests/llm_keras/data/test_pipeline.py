@@ -132,6 +132,19 @@ def test_the_drops_equal_a_step_by_step_reference(raw_corpus, tmp_path):
     text = tokenizer.decode(shard_ids(tmp_path / "out").tolist())
     assert [t for t in text.split("\n\n") if t] == survivors
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report.to_dict()
+    printed = str(report).splitlines()  # the table the command prints
+    duplicate = dropped["duplicate"]
+    assert any(
+        line.split()
+        == [
+            "duplicate",
+            f"{duplicate['documents']:,}",
+            f"{duplicate['documents'] / read['documents_out']:.1%}",
+            f"{duplicate['bytes'] / 1e6:.2f}",
+            f"{duplicate['bytes'] / read['bytes_out']:.1%}",
+        ]
+        for line in printed
+    )
 
 
 def test_the_size_of_the_parts_changes_nothing(raw_corpus, tmp_path):
