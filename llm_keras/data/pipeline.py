@@ -59,7 +59,7 @@ import numpy as np
 from tqdm import tqdm
 
 from llm_keras.config_dict import ConfigDict
-from llm_keras.data.cleaning import UNICODE_FORMS, normalize_text
+from llm_keras.data.cleaning import UNICODE_FORMS, CleaningReport, clean_documents, normalize_text
 from llm_keras.data.download import file_digest
 from llm_keras.data.engine import LocalEngine
 from llm_keras.data.streaming import read_documents
@@ -579,10 +579,18 @@ def _normalise_part(work: str, part: int, settings: dict) -> dict:
 
 
 def length_drop_reason(text: str, settings: CurationSettings) -> str | None:
-    """The length filter of ``clean_documents`` that drops ``text``, or ``None``."""
-    from llm_keras.data.cleaning import _drop_reason
-
-    return _drop_reason(text, settings.min_nonspace_chars, settings.min_chars, settings.max_chars)
+    """The length filter of ``clean_documents`` that drops ``text`` (normalised), or ``None``."""
+    report = CleaningReport()
+    options = {
+        "min_nonspace_chars": settings.min_nonspace_chars,
+        "min_chars": settings.min_chars,
+        "max_chars": settings.max_chars,
+    }
+    for _ in clean_documents(
+        [text], unicode_form=None, deduplicate=False, report=report, **options
+    ):
+        return None
+    return next(reason for reason, count in report.dropped.items() if count)
 
 
 def _count(dropped: dict, reason: str, size: int) -> None:
