@@ -56,10 +56,10 @@ def describe(model, run=None) -> str:
         return f"the GPT of the run directory {run.name} ({size})"
     last = read_checkpoint(checkpoint)[1]["history"]["evaluations"][-1]
     preset = json.loads(settings.read_text())["preset"]
-    command = f"llm-keras train --preset {preset}" if preset else "llm-keras train"
+    model_name = f"the {preset} preset" if preset else "the GPT"
     return (
-        f"the model that {command} trained in {last['step']:,} steps ({size}, validation loss "
-        f"{last['val_loss']:.2f} nats per character)"
+        f"{model_name} trained by llm-keras train for {last['step']:,} steps ({size}, validation "
+        f"loss {last['val_loss']:.2f} nats per character)"
     )
 
 
