@@ -4,7 +4,6 @@ through ``llm_keras.cli.main`` on a tiny fine-tuned run made with the Python API
 
 import json
 import shutil
-import string
 
 import keras
 import numpy as np
@@ -14,9 +13,8 @@ from llm_keras.alignment.preferences import preference_pairs
 from llm_keras.cli import main
 from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
 from llm_keras.finetuning.tasks import get_task
-from llm_keras.models import GPT, GPTConfig
-from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.run_directory import load_for_inference, save_for_inference
+from tests.llm_keras.finetuning.tiny_runs import save_base_run
 from tests.llm_keras.training.conftest import tiny_gpt  # noqa: F401  (one torch thread)
 
 # Words of 2 letters: 676 prompts ("reverse ab" -> "ba"), chats of 14 tokens: small and fast.
@@ -29,13 +27,7 @@ SHORT = ["--steps", "4", "--eval-interval", "2", "--quiet"]
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A base run directory: an untrained GPT and a character tokenizer without chat tokens."""
-    directory = tmp_path_factory.mktemp("base")
-    tokenizer = CharTokenizer(string.ascii_lowercase + " \n")
-    keras.utils.set_random_seed(0)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=24, n_layers=1,
-                       n_heads=2, d_model=32)  # fmt: skip
-    save_for_inference(directory, GPT(config), tokenizer)
-    return directory
+    return save_base_run(tmp_path_factory.mktemp("base"))
 
 
 @pytest.fixture(scope="module")

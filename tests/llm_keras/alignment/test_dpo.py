@@ -30,6 +30,7 @@ from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.checkpoint import latest_checkpoint, list_checkpoints
 from llm_keras.training.gradients import value_and_gradients
 from llm_keras.training.run_directory import load_for_inference
+from tests.llm_keras.finetuning import tiny_runs
 from tests.llm_keras.keras_test_case import assert_close, run_serialization_test, to_numpy
 from tests.llm_keras.training.conftest import tiny_gpt  # noqa: F401  (one torch thread)
 
@@ -46,10 +47,7 @@ def tokenizer():
 
 
 def small_gpt(seed=0):
-    keras.utils.set_random_seed(seed)
-    config = GPTConfig.preset("shakespeare-char-cpu", vocab_size=7, context_length=16,
-                              d_model=32, n_layers=1, n_heads=2)  # fmt: skip
-    return GPT(config)
+    return tiny_runs.small_gpt(vocab_size=7, seed=seed)  # "abcd" and the 3 chat tokens
 
 
 # --- the loss against NumPy ------------------------------------------------------------------

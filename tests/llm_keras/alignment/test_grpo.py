@@ -25,10 +25,10 @@ from llm_keras.alignment.rewards import parse_completion
 from llm_keras.finetuning.chat_template import add_chat_tokens
 from llm_keras.finetuning.sft import compile_for_fine_tuning
 from llm_keras.finetuning.tasks import Example
-from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.checkpoint import latest_checkpoint, list_checkpoints
 from llm_keras.training.gradients import value_and_gradients
+from tests.llm_keras.finetuning import tiny_runs
 from tests.llm_keras.keras_test_case import assert_close, to_numpy
 from tests.llm_keras.training.conftest import tiny_gpt  # noqa: F401  (one torch thread)
 
@@ -214,10 +214,7 @@ def tokenizer():
 
 
 def small_gpt(vocab_size, seed=0):
-    keras.utils.set_random_seed(seed)
-    config = GPTConfig.preset("shakespeare-char-cpu", vocab_size=vocab_size, context_length=16,
-                              d_model=32, n_layers=1, n_heads=2, dropout=0.1)  # fmt: skip
-    return GPT(config)
+    return tiny_runs.small_gpt(vocab_size, seed, dropout=0.1)  # (the policy runs without it)
 
 
 def numpy_log_probs(logits, targets):

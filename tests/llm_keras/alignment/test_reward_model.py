@@ -28,6 +28,7 @@ from llm_keras.finetuning.tasks import get_task
 from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.checkpoint import latest_checkpoint, list_checkpoints
 from llm_keras.training.gradients import value_and_gradients
+from tests.llm_keras.finetuning.tiny_runs import expected_trainable
 from tests.llm_keras.keras_test_case import assert_close, run_model_saving_test, to_numpy
 from tests.llm_keras.training.conftest import tiny_gpt  # (one torch thread)
 
@@ -195,17 +196,6 @@ def test_a_batch_of_pairs_gets_the_rewards_of_its_chats(tokenizer):
         model({"token_ids": inputs["token_ids"], "lengths": flat["lengths"]})
     with pytest.raises(ValueError, match="expects a dict.*encode_chats"):
         model(flat["token_ids"])
-
-
-def expected_trainable(train_layers, gpt):
-    """The path prefixes of the weights ``train_layers`` trains (``gpt``'s name starts them)."""
-    body = {
-        "head": [],
-        "last_block": [f"block_{gpt.config.n_layers - 1}/", "final_norm/"],
-        "all": ["token_embedding/", "position_embedding/", "final_norm/"]
-        + [f"block_{i}/" for i in range(gpt.config.n_layers)],
-    }[train_layers]
-    return ("head/", *(f"{gpt.name}/{prefix}" for prefix in body))
 
 
 @pytest.mark.parametrize("train_layers", ["head", "last_block", "all"])

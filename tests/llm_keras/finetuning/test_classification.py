@@ -24,6 +24,7 @@ from llm_keras.finetuning.classification import (
 from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.optimizer import build_optimizer
+from tests.llm_keras.finetuning.tiny_runs import expected_trainable
 from tests.llm_keras.keras_test_case import assert_close, run_model_saving_test, to_numpy
 
 if keras.backend.backend() == "torch":  # as tests/llm_keras/training/conftest.py says why
@@ -94,24 +95,13 @@ def test_logits_are_the_head_on_the_last_token_hidden_state():
     assert_close(logits, last @ kernel + bias)
 
 
-def expected_trainable(train_layers, gpt):
-    """The path prefixes of the weights ``train_layers`` trains (``gpt``'s name starts them)."""
-    body = {
-        "head": [],
-        "last_block": [f"block_{gpt.config.n_layers - 1}/", "final_norm/"],
-        "all": ["token_embedding/", "position_embedding/", "final_norm/"]
-        + [f"block_{i}/" for i in range(gpt.config.n_layers)],
-    }[train_layers]
-    return ["head/"] + [f"{gpt.name}/{prefix}" for prefix in body]
-
-
 @pytest.mark.parametrize("train_layers", ["head", "last_block", "all"])
 def test_the_trainable_weights_are_the_documented_ones(train_layers):
     gpt = tiny_gpt(tie_weights=False)  # an untied lm_head: unused, so frozen even with "all"
     classifier = LastTokenClassifier(gpt, num_classes=3, train_layers=train_layers)
     trainable = {w.path for w in classifier.trainable_weights}
     every = {w.path for w in classifier.weights}
-    prefixes = tuple(expected_trainable(train_layers, gpt))
+    prefixes = expected_trainable(train_layers, gpt)
     assert trainable == {p for p in every if p.startswith(prefixes)}
     assert not any(p.startswith(f"{gpt.name}/lm_head/") for p in trainable)
     # d_model 16, d_ff 64: a block has 4 (16 x 16 + 16) + (16 x 64 + 64 + 64 x 16 + 16) + 4 x 16

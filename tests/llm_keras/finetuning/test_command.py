@@ -4,7 +4,6 @@ through ``llm_keras.cli.main`` on a tiny base run made with the Python API."""
 import argparse
 import json
 import shutil
-import string
 from pathlib import Path
 
 import keras
@@ -14,9 +13,8 @@ import pytest
 from llm_keras.cli import main
 from llm_keras.finetuning.chat_template import ChatTokenizer
 from llm_keras.finetuning.lora import LoRADense
-from llm_keras.models import GPT, GPTConfig
-from llm_keras.tokenizers import CharTokenizer
-from llm_keras.training.run_directory import load_for_inference, save_for_inference
+from llm_keras.training.run_directory import load_for_inference
+from tests.llm_keras.finetuning.tiny_runs import save_base_run
 
 # Words of 2 letters: 676 prompts ("reverse ab" -> "ba"), chats of 14 tokens: small and fast.
 TASK = ["--task", "reverse", "--min-length", "2", "--max-length", "2"]
@@ -27,13 +25,7 @@ SFT = ["--steps", "4", "--eval-interval", "2", "--batch-size", "4", "--examples"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A base run directory: an untrained GPT and a character tokenizer without digits."""
-    directory = tmp_path_factory.mktemp("base")
-    tokenizer = CharTokenizer(string.ascii_lowercase + " \n")
-    keras.utils.set_random_seed(0)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=24, n_layers=1,
-                       n_heads=2, d_model=32)  # fmt: skip
-    save_for_inference(directory, GPT(config), tokenizer)
-    return directory
+    return save_base_run(tmp_path_factory.mktemp("base"))
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ from llm_keras.finetuning.sft import (
     sft_loss_mask,
 )
 from llm_keras.finetuning.tasks import Example
-from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import CharTokenizer
 from llm_keras.training.checkpoint import latest_checkpoint, list_checkpoints
 from llm_keras.training.gradients import value_and_gradients
 from llm_keras.training.losses import CausalLMLoss
+from tests.llm_keras.finetuning.tiny_runs import small_gpt
 from tests.llm_keras.keras_test_case import assert_close, to_numpy
 from tests.llm_keras.training.conftest import tiny_gpt  # noqa: F401  (one torch thread)
 
@@ -38,13 +38,6 @@ JIT = False if keras.backend.backend() == "tensorflow" else None
 @pytest.fixture(scope="module")
 def tokenizer():
     return add_chat_tokens(CharTokenizer(LETTERS))
-
-
-def small_gpt(vocab_size, seed=0):
-    keras.utils.set_random_seed(seed)
-    config = GPTConfig.preset("shakespeare-char-cpu", vocab_size=vocab_size, context_length=16,
-                              d_model=32, n_layers=1, n_heads=2)  # fmt: skip
-    return GPT(config)
 
 
 # --- the mask ----------------------------------------------------------------------------------
