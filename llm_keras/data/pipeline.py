@@ -64,6 +64,7 @@ from llm_keras.data.download import file_digest
 from llm_keras.data.engine import LocalEngine
 from llm_keras.data.streaming import read_documents
 from llm_keras.files import atomic_output
+from llm_keras.tokenizers.base import FILE_NAME as TOKENIZER_FILE
 
 STEPS = (
     "read",
@@ -329,6 +330,7 @@ def curate(
     run = {
         "settings": settings.to_dict(),
         "inputs": [_describe(file, settings.encoding_errors) for file in files],
+        "tokenizer": _tokenizer_digest(settings.tokenizer),
     }
     _prepare(out, run, resume)
     work = out / WORK
@@ -388,6 +390,18 @@ def _describe(path: Path, encoding_errors: str) -> dict:
     return {"path": str(path.resolve()), "bytes": size, "sha256": sha256}
 
 
+def _tokenizer_digest(tokenizer: str) -> str | None:
+    """The SHA-256 of the saved tokenizer ``tokenizer`` (loaded once, to fail now if it is not
+    one), or ``None`` for ``"char"``."""
+    if tokenizer == "char":
+        return None
+    from llm_keras.tokenizers import Tokenizer
+
+    Tokenizer.load(tokenizer)
+    path = Path(tokenizer)
+    return file_digest(path / TOKENIZER_FILE if path.is_dir() else path)[1]
+
+
 def _prepare(out: Path, run: dict, resume: bool) -> None:
     """Start a run in ``out``, or check that the run there is this one (``resume``)."""
     run_file = out / RUN_FILE
@@ -400,7 +414,9 @@ def _prepare(out: Path, run: dict, resume: bool) -> None:
                 f"with it, or choose another out_dir."
             )
         if previous != run:
-            what = "settings" if previous["settings"] != run["settings"] else "inputs"
+            what = next(
+                key for key in ("settings", "inputs", "tokenizer") if previous.get(key) != run[key]
+            )
             raise ValueError(
                 f"out_dir={str(out)!r} holds a run with other {what}: resume it with the same "
                 f"inputs and settings, or choose another out_dir."
@@ -933,9 +949,7 @@ def _tokenise_part(work: str, part: int, settings: dict, near_duplicates: list[i
 
 def _load_tokenizer(folder: Path):
     """The saved tokenizer in ``folder``, loaded once per process and file content."""
-    from llm_keras.tokenizers.base import FILE_NAME
-
-    content = (folder / FILE_NAME).read_bytes()
+    content = (folder / TOKENIZER_FILE).read_bytes()
     return _tokenizer_of(str(folder), hashlib.sha256(content).hexdigest())
 
 
@@ -983,7 +997,7 @@ def _write_shards(
             "folder": TOKENIZER,
             "class": type(tokenizer).__name__,
             "vocab_size": tokenizer.vocab_size,
-            "sha256": file_digest(out / TOKENIZER / _tokenizer_file())[1],
+            "sha256": file_digest(out / TOKENIZER / TOKENIZER_FILE)[1],
         },
         "shards": shards,
     }
@@ -1003,12 +1017,6 @@ def _stream_slice(work: Path, starts: np.ndarray, first: int, last: int) -> np.n
             ids = np.load(_part_path(work, "tokenise", part, ".npy"), mmap_mode="r")
             pieces.append(np.asarray(ids[low - starts[part] : high - starts[part]]))
     return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
-
-
-def _tokenizer_file() -> str:
-    from llm_keras.tokenizers.base import FILE_NAME
-
-    return FILE_NAME
 
 
 # The shard files: llm.c's layout (karpathy/llm.c dev/data/data_common.py, which nanoGPT's and

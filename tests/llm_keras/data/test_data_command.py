@@ -42,6 +42,10 @@ def _raw(tmp_path):
             "--near-dup-threshold 1.5 must be a Jaccard similarity strictly between 0 and 1",
         ),
         (
+            ["{raw}", "--out", "{out}", "--tokenizer", "{missing}"],
+            "No saved tokenizer at '{missing}': expected the folder written by tokenizer.save",
+        ),
+        (
             ["{raw}", "--out", "{out}", "--workers", "2"],
             "--workers needs --engine dask: the local engine runs in this process",
         ),

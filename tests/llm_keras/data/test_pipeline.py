@@ -242,3 +242,23 @@ def test_a_folder_of_files_one_document_each(tmp_path):
     tokenizer = Tokenizer.load(tmp_path / "out" / "tokenizer")
     text = tokenizer.decode(shard_ids(tmp_path / "out").tolist())
     assert text == texts["1.txt"] + "\n\n" + texts["b/2.txt"] + "\n\n"  # sorted paths, separated
+
+
+def test_a_saved_tokenizer_ends_each_document_with_its_end_of_text(tmp_path):
+    from llm_keras.tokenizers import ByteLevelBPETokenizer
+
+    texts = ["To be, or not to be: that is the question.", "Whether 'tis nobler in the mind."]
+    raw = tmp_path / "raw.txt"
+    raw.write_text("\n\n".join(texts) + "\n", encoding="utf-8")
+    tokenizer = ByteLevelBPETokenizer.train(" ".join(texts) * 3, 280, ["<|endoftext|>"])
+    tokenizer.save(tmp_path / "bpe")
+    settings = CurationSettings(
+        tokenizer=str(tmp_path / "bpe"), near_dup_threshold=None, **SETTINGS
+    )
+    curate([raw], tmp_path / "out", settings, progress=False)
+    eot = tokenizer.special_tokens["<|endoftext|>"]
+    expected = [i for text in texts for i in (*tokenizer.encode(text), eot)]
+    assert shard_ids(tmp_path / "out").tolist() == expected
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["dtype"] == "uint16" and manifest["separator"] == [eot]
+    assert manifest["tokenizer"]["vocab_size"] == 280
