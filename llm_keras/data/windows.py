@@ -13,6 +13,10 @@ offsets of step ``s`` come from a generator seeded with ``(seed, s)`` alone, so 
 sees the same batch: a run resumed at step ``s`` continues with exactly the batches the
 uninterrupted run would have seen (the "data position" is just the step number).
 
+The ids are a NumPy array, or a ``ShardedTokens`` (``llm_keras.data.shards``): the ids of a folder
+of token shards, memory-mapped, of which only the windows drawn are read; a window may span two
+shards, as it spans any two ids of nanoGPT's single stream.
+
 Evaluation uses fixed windows (drawn once from ``seed``), so two evaluations of the same model
 give the same loss and two models are compared on the same text.
 
@@ -56,14 +60,25 @@ def check_windows(num_tokens: int, context_length: int, batch_size: int, what: s
         )
 
 
-def windows_at(ids: np.ndarray, offsets: np.ndarray, context_length: int):
+def token_ids(ids):
+    """``ids`` as the windows read them: a ``ShardedTokens`` as it is (read where indexed),
+    anything else as a NumPy array."""
+    from llm_keras.data.shards import ShardedTokens
+
+    return ids if isinstance(ids, ShardedTokens) else np.asarray(ids)
+
+
+def windows_at(ids, offsets: np.ndarray, context_length: int):
     """The windows starting at ``offsets``: ``(inputs, targets)``, each ``(len(offsets), T)``.
 
     ``inputs[i] = ids[o : o + T]`` and ``targets[i] = ids[o + 1 : o + T + 1]`` for ``o =
-    offsets[i]`` and ``T = context_length``, as int32.
+    offsets[i]`` and ``T = context_length``, as int32. ``ids``: an array or a ``ShardedTokens``.
     """
-    # Every window of T + 1 ids as a (len(ids) - T, T + 1) view of ids: no copy until indexed.
-    windows = np.lib.stride_tricks.sliding_window_view(ids, context_length + 1)[offsets]
+    if isinstance(ids, np.ndarray):
+        # Every window of T + 1 ids as a (len(ids) - T, T + 1) view: no copy until indexed.
+        windows = np.lib.stride_tricks.sliding_window_view(ids, context_length + 1)[offsets]
+    else:  # a ShardedTokens: read only the windows
+        windows = np.stack([ids[o : o + context_length + 1] for o in offsets])
     windows = windows.astype(np.int32)  # (batch, T + 1)
     return windows[:, :-1], windows[:, 1:]
 
@@ -80,7 +95,7 @@ def random_batch(ids, batch_size: int, context_length: int, seed: int, step: int
 
     nanoGPT's ``get_batch``, made a function of ``(seed, step)`` so that it can be replayed.
     """
-    ids = np.asarray(ids)
+    ids = token_ids(ids)
     check_windows(len(ids), context_length, batch_size)
     offsets = random_offsets(len(ids), context_length, batch_size, seed, step)
     return windows_at(ids, offsets, context_length)
@@ -92,7 +107,7 @@ def evaluation_windows(ids, context_length: int, num_windows: int, seed: int = 0
     Drawn at random offsets from ``seed`` (a different stream from any training step's), so
     that they cover the whole text; call it once and evaluate every model on the result.
     """
-    ids = np.asarray(ids)
+    ids = token_ids(ids)
     check_windows(len(ids), context_length, num_windows, what="evaluation data")
     offsets = np.random.default_rng((seed, EVALUATION_STREAM)).integers(
         0, len(ids) - context_length, size=num_windows
@@ -107,7 +122,7 @@ class NextTokenWindows(keras.utils.PyDataset):
     resumed at step ``s`` passes ``start_step=s`` and sees the batches it would have seen.
 
     Args:
-        ids: the training token ids (1-D, any integer dtype).
+        ids: the training token ids (1-D, any integer dtype), or a ``ShardedTokens``.
         batch_size: windows per batch.
         context_length: tokens per window (the model's context).
         seed: the run's data seed.
@@ -121,7 +136,7 @@ class NextTokenWindows(keras.utils.PyDataset):
 
     def __init__(self, ids, batch_size, context_length, seed, start_step=0, num_steps=1):
         super().__init__(workers=1, use_multiprocessing=False)
-        self.ids = np.asarray(ids)
+        self.ids = token_ids(ids)
         check_windows(len(self.ids), context_length, batch_size, what="training data")
         self.batch_size = batch_size
         self.context_length = context_length
