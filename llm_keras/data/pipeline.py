@@ -62,6 +62,14 @@ from llm_keras.config_dict import ConfigDict
 from llm_keras.data.cleaning import UNICODE_FORMS, CleaningReport, clean_documents, normalize_text
 from llm_keras.data.download import file_digest
 from llm_keras.data.engine import LocalEngine
+from llm_keras.data.shards import (
+    DOCUMENT_BREAK,
+    TOKENIZER_FOLDER,
+    separator_ids,
+    shard_tokens,
+    write_manifest,
+    write_shard,
+)
 from llm_keras.data.streaming import read_documents
 from llm_keras.files import atomic_output
 from llm_keras.tokenizers.base import FILE_NAME as TOKENIZER_FILE
@@ -81,10 +89,6 @@ UNITS = ("line", "paragraph", "file")
 RUN_FILE = "curate.json"
 REPORT_FILE = "report.json"
 WORK = "work"
-TOKENIZER = "tokenizer"
-MANIFEST_FILE = "manifest.json"
-SHARD_FORMAT = "llm_keras.token_shards"
-PARAGRAPH_BREAK = "\n\n"
 
 
 @dataclasses.dataclass
@@ -901,20 +905,10 @@ def _prepare_tokenizer(out: Path, filtered: list[dict], settings: CurationSettin
 
     if settings.tokenizer == "char":
         characters = set("".join(summary["characters"] for summary in filtered))
-        tokenizer = CharTokenizer(sorted(characters | set(PARAGRAPH_BREAK)))
+        tokenizer = CharTokenizer(sorted(characters | set(DOCUMENT_BREAK)))
     else:
         tokenizer = Tokenizer.load(settings.tokenizer)
-    tokenizer.save(out / TOKENIZER)
-
-
-def separator_ids(tokenizer) -> list[int]:
-    """What ends each document in the shards: the tokenizer's ``<|endoftext|>`` id (GPT-2's
-    convention) when it has one, else the ids of a blank line (``"\\n\\n"``), which is how the
-    raw paragraphs were separated."""
-    from llm_keras.tokenizers.base import end_of_text_id
-
-    end = end_of_text_id(tokenizer)
-    return [end] if end is not None else tokenizer.encode(PARAGRAPH_BREAK)
+    tokenizer.save(out / TOKENIZER_FOLDER)
 
 
 def _tokenise_part(work: str, part: int, settings: dict, near_duplicates: list[int]) -> dict:
@@ -928,7 +922,7 @@ def _tokenise_part(work: str, part: int, settings: dict, near_duplicates: list[i
         )
         if position not in skip
     ]
-    tokenizer = _load_tokenizer(Path(work).parent / TOKENIZER)
+    tokenizer = _load_tokenizer(Path(work).parent / TOKENIZER_FOLDER)
     separator = separator_ids(tokenizer)
     ids = np.fromiter(
         (i for text in texts for i in (*tokenizer.encode(text), *separator)), dtype=np.int64
@@ -971,38 +965,26 @@ def _write_shards(
     report: CurationReport,
     progress: bool,
 ) -> None:
-    """Cut the parts' ids, in order, into shards of ``shard_tokens`` ids; keep the shards a
-    killed run wrote whole; write the manifest."""
-    tokenizer = _load_tokenizer(out / TOKENIZER)
+    """Cut the parts' ids, in order, into shards of ``shard_tokens`` ids (``shards``' format),
+    keeping the shards a killed run wrote whole; then the manifest."""
+    tokenizer = _load_tokenizer(out / TOKENIZER_FOLDER)
     counts = [summary["tokens"] for summary in tokenised]
-    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # part -> first id
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # part -> its first id
     total = int(starts[-1])
-    dtype = np.uint16 if tokenizer.vocab_size <= 2**16 else np.uint32
     shards = []
     bounds = range(0, max(total, 1), settings.shard_tokens)
     for number, first in enumerate(tqdm(bounds, desc="shards", unit="shard", disable=not progress)):
         last = min(first + settings.shard_tokens, total)
         path = out / f"shard-{number:05d}.bin"
-        if not (path.is_file() and shard_tokens(path) == last - first):
-            ids = _stream_slice(work, starts, first, last)
-            write_shard(path, ids.astype(dtype), tokenizer.vocab_size)
-        shards.append({"file": path.name, "tokens": last - first, "sha256": file_digest(path)[1]})
-    manifest = {
-        "format": SHARD_FORMAT,
-        "version": 1,
-        "dtype": np.dtype(dtype).name,
-        "tokens": total,
-        "separator": separator_ids(tokenizer),
-        "tokenizer": {
-            "folder": TOKENIZER,
-            "class": type(tokenizer).__name__,
-            "vocab_size": tokenizer.vocab_size,
-            "sha256": file_digest(out / TOKENIZER / TOKENIZER_FILE)[1],
-        },
-        "shards": shards,
-    }
-    with atomic_output(out / MANIFEST_FILE, "w", encoding="utf-8") as file:
-        json.dump(manifest, file, indent=1)
+        if path.is_file() and shard_tokens(path) == last - first:
+            shards.append(
+                {"file": path.name, "tokens": last - first, "sha256": file_digest(path)[1]}
+            )
+        else:
+            shards.append(
+                write_shard(path, _stream_slice(work, starts, first, last), tokenizer.vocab_size)
+            )
+    write_manifest(out, tokenizer, shards)
     _filter_step(report, "tokenise", "near_dedup", {})
     report.steps["tokenise"]["tokens_out"] = total
     report.shards = {"files": len(shards), "tokens": total, "vocab_size": tokenizer.vocab_size}
@@ -1017,42 +999,3 @@ def _stream_slice(work: Path, starts: np.ndarray, first: int, last: int) -> np.n
             ids = np.load(_part_path(work, "tokenise", part, ".npy"), mmap_mode="r")
             pieces.append(np.asarray(ids[low - starts[part] : high - starts[part]]))
     return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
-
-
-# The shard files: llm.c's layout (karpathy/llm.c dev/data/data_common.py, which nanoGPT's and
-# nanochat's FineWeb shards follow): a header of 256 little-endian int32 (the magic number
-# 20240520, the version, 1 for uint16 ids and 2 for uint32, and the number of ids), then the ids.
-SHARD_MAGIC = 20240520
-HEADER_INTS = 256
-SHARD_VERSIONS = {1: np.dtype("<u2"), 2: np.dtype("<u4")}
-
-
-def write_shard(path: Path, ids: np.ndarray, vocab_size: int) -> None:
-    """Write one shard of ``ids``: uint16 when ``vocab_size <= 65536``, else uint32 (atomic)."""
-    version = 1 if vocab_size <= 2**16 else 2
-    header = np.zeros(HEADER_INTS, dtype="<i4")
-    header[:3] = SHARD_MAGIC, version, len(ids)
-    with atomic_output(path) as file:
-        file.write(header.tobytes())
-        file.write(np.asarray(ids, dtype=SHARD_VERSIONS[version]).tobytes())
-
-
-def shard_tokens(path: Path) -> int | None:
-    """The number of ids a shard's header announces, or ``None`` when the file is not a whole
-    shard (a wrong magic number or version, or fewer bytes than announced)."""
-    header = np.fromfile(path, dtype="<i4", count=HEADER_INTS)
-    if len(header) < HEADER_INTS or header[0] != SHARD_MAGIC or header[1] not in SHARD_VERSIONS:
-        return None
-    size = HEADER_INTS * 4 + int(header[2]) * SHARD_VERSIONS[int(header[1])].itemsize
-    return int(header[2]) if path.stat().st_size == size else None
-
-
-def read_shard(path: Path) -> np.ndarray:
-    """A shard's ids, memory-mapped (nothing is read until used)."""
-    count = shard_tokens(path)
-    if count is None:
-        raise ValueError(f"{path} is not a whole token shard (header or size): write it again.")
-    version = int(np.fromfile(path, dtype="<i4", count=2)[1])
-    return np.memmap(
-        path, dtype=SHARD_VERSIONS[version], mode="r", offset=HEADER_INTS * 4, shape=(count,)
-    )

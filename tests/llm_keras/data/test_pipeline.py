@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from llm_keras.data.pipeline import CurationSettings, curate, read_shard
+from llm_keras.data.pipeline import CurationSettings, curate
 from llm_keras.data.planted import planted_near_duplicates
+from llm_keras.data.shards import read_shard
 from llm_keras.data.streaming import read_documents
 from llm_keras.tokenizers import Tokenizer
 
