@@ -17,6 +17,7 @@ per-part steps on a Dask ``LocalCluster`` of ``--workers`` processes, or on the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -78,6 +79,14 @@ def add_data_command(commands) -> None:
         dest="quality",
         action="store_false",
         help="skip the Gopher and C4 quality rules",
+    )
+    curate.add_argument(
+        "--quality-settings",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="thresholds of the quality rules to change, as JSON: '{\"min_words\": 10}' "
+        "(null switches a rule off; the fields: llm_keras.data.quality.QualitySettings)",
     )
     curate.add_argument(
         "--languages",
@@ -204,6 +213,7 @@ def _data_curate(args) -> None:
         min_chars=args.min_chars,
         max_chars=args.max_chars,
         quality=args.quality,
+        quality_settings=args.quality_settings,
         languages=languages,
         pii=args.pii,
         near_dup_threshold=None if args.no_near_dedup else args.near_dup_threshold,

@@ -101,7 +101,10 @@ class CurationSettings(ConfigDict):
         encoding_errors: ``"strict"`` (a file that is not UTF-8 is an error) or ``"replace"``.
         unicode_form: ``"NFC"``, ``"NFKC"`` or ``None``; see ``cleaning.normalize_text``.
         min_nonspace_chars, min_chars, max_chars: the length filters of ``clean_documents``.
-        quality: apply the Gopher and C4 heuristics with their published thresholds.
+        quality: apply the Gopher and C4 heuristics.
+        quality_settings: thresholds of ``quality.QualitySettings`` to change from the
+            published ones, e.g. ``{"min_words": 10}`` for paragraphs of verse (a rule is off
+            when its threshold is ``None``).
         languages: the languages to keep (ISO 639-1 codes); empty: no language filter.
         pii: replace e-mail addresses, phone numbers and IP addresses by placeholders.
         near_dup_threshold: the Jaccard similarity above which two documents are
@@ -122,6 +125,7 @@ class CurationSettings(ConfigDict):
     min_chars: int = 0
     max_chars: int | None = None
     quality: bool = True
+    quality_settings: dict = dataclasses.field(default_factory=dict)
     languages: tuple[str, ...] = ("en",)
     pii: bool = True
     near_dup_threshold: float | None = 0.8
@@ -158,6 +162,12 @@ class CurationSettings(ConfigDict):
                 f"near_dup_threshold={threshold!r} must be a Jaccard similarity strictly between "
                 f"0 and 1 (0.8 is usual), or None to skip near-duplicate removal."
             )
+        if not isinstance(self.quality_settings, dict):
+            raise ValueError(
+                f"quality_settings={self.quality_settings!r} must be a dict of "
+                f"QualitySettings fields, e.g. {{'min_words': 10}}."
+            )
+        _quality_settings(self.quality_settings)  # an unknown field or a bad value is named
         for language in self.languages:
             if not (isinstance(language, str) and len(language) == 2 and language.isalpha()):
                 raise ValueError(
@@ -692,9 +702,21 @@ def quality_drop_reason(text: str, settings: CurationSettings) -> str | None:
     """The first Gopher or C4 rule that drops ``text`` (``quality``), or ``None``."""
     if not settings.quality:
         return None
-    from llm_keras.data import quality
+    from llm_keras.data.quality import quality_drop_reason
 
-    return quality.quality_drop_reason(text, quality.QualitySettings())
+    return quality_drop_reason(text, _quality_settings(settings.quality_settings))
+
+
+def _quality_settings(overrides: dict):
+    """``quality.QualitySettings`` with ``overrides`` (built once per process and overrides)."""
+    return _quality_settings_of(json.dumps(overrides, sort_keys=True))
+
+
+@lru_cache(maxsize=4)
+def _quality_settings_of(overrides: str):
+    from llm_keras.data.quality import QualitySettings
+
+    return QualitySettings.from_dict({**QualitySettings().to_dict(), **json.loads(overrides)})
 
 
 def language_drop_reason(text: str, settings: CurationSettings) -> str | None:

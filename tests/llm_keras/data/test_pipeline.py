@@ -18,11 +18,13 @@ from datasketch import MinHash, MinHashLSH
 
 from llm_keras.data.pipeline import CurationSettings, curate
 from llm_keras.data.planted import planted_near_duplicates
+from llm_keras.data.quality import QualitySettings, quality_drop_reason
 from llm_keras.data.shards import read_shard
 from llm_keras.data.streaming import read_documents
 from llm_keras.tokenizers import Tokenizer
 
 # The filters whose modules are still being written are off here; each has its own tests.
+QUALITY = {"min_words": 10, "c4_min_sentences": 2}  # Gopher's 50 words drop most verse
 SETTINGS = {"quality": False, "languages": (), "pii": False, "shard_tokens": 20_000, "min_chars": 3}
 
 
@@ -53,7 +55,7 @@ def shingle_set(text, n=5):
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def reference(path, min_chars=3):
+def reference(path, min_chars=3, quality=None):
     """The pipeline's drops computed step by step, without the library's pipeline."""
     dropped = {}
 
@@ -75,6 +77,12 @@ def reference(path, min_chars=3):
         else:
             seen.add(text)
             kept.append(text)
+    if quality is not None:  # helper B's rules, with the thresholds given
+        reasons = [quality_drop_reason(text, quality) for text in kept]
+        for text, reason in zip(kept, reasons, strict=True):
+            if reason is not None:
+                drop(reason, text)
+        kept = [text for text, reason in zip(kept, reasons, strict=True) if reason is None]
     # Near-duplicates: datasketch's MinHash and LSH, clusters as connected components.
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     hashes = []
@@ -113,11 +121,21 @@ def test_the_drops_equal_a_step_by_step_reference(raw_corpus, tmp_path):
     report = curate(
         [raw_corpus],
         tmp_path / "out",
-        CurationSettings(part_documents=37, **SETTINGS),
+        CurationSettings(
+            part_documents=37, **{**SETTINGS, "quality": True}, quality_settings=QUALITY
+        ),
         progress=False,
     )
-    dropped, survivors = reference(raw_corpus)
-    assert dropped["near_duplicate"]["documents"] >= 25  # planted copies are found
+    dropped, survivors = reference(raw_corpus, quality=QualitySettings(**QUALITY))
+    assert (
+        sum(
+            row["documents"]
+            for reason, row in dropped.items()
+            if reason.startswith(("gopher_", "c4_"))
+        )
+        >= 20
+    )
+    assert dropped["near_duplicate"]["documents"] >= 10  # planted copies are found
     assert dropped["duplicate"]["documents"] >= 100
     assert report.dropped == dropped
     read = report.steps["read"]
