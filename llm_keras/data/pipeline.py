@@ -167,7 +167,8 @@ class CurationSettings(ConfigDict):
                 f"quality_settings={self.quality_settings!r} must be a dict of "
                 f"QualitySettings fields, e.g. {{'min_words': 10}}."
             )
-        _quality_settings(self.quality_settings)  # an unknown field or a bad value is named
+        if self.quality_settings:
+            _quality_settings(self.quality_settings)  # an unknown field or bad value is named
         for language in self.languages:
             if not (isinstance(language, str) and len(language) == 2 and language.isalpha()):
                 raise ValueError(
