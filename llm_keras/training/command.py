@@ -15,6 +15,13 @@ The run directory ``--out`` receives
 The text of ``--data`` is split 90/10 into training and validation text (nanoGPT's split) and
 tokenised with a character tokenizer trained on it, or with ``--tokenizer DIR``.
 
+``--data DIR`` may instead be a folder of token shards (``manifest.json``, written by
+``llm-keras data curate`` or ``llm_keras.data.shards.write_shards``): the run trains on the
+shards' training split and validates on their last tenth (``ShardedTokens``), reading from disk
+only the windows it draws; the tokenizer is the shards' own (a ``--tokenizer`` that is not the
+same file is refused), ``run.json`` records the manifest's SHA-256 (which names every shard's),
+and ``--resume`` refuses shards written again or altered since.
+
 Parallel training (week 5, ``llm_keras.distributed``; docs/distributed.md):
 
     llm-keras train ... --distribution data --devices 2     # each device trains on half a batch
@@ -38,6 +45,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from llm_keras.data.download import file_digest
+from llm_keras.data.shards import is_shard_directory, manifest_digest
 from llm_keras.files import atomic_output
 
 RUN_FILE = "run.json"
@@ -82,7 +91,10 @@ def add_train_command(commands) -> None:
         description=__doc__.split("\n\n")[0],
     )
     train.add_argument("--preset", help=f"model and training preset (default {DEFAULT_PRESET})")
-    train.add_argument("--data", help="UTF-8 text file, or a corpus name (tiny_shakespeare)")
+    train.add_argument(
+        "--data",
+        help="UTF-8 text file, a corpus name (tiny_shakespeare), or a folder of token shards",
+    )
     train.add_argument("--out", type=Path, required=True, help="the run directory")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument(
@@ -114,11 +126,16 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_parallel_options(args)
     settings = _settings(args, out)
-    text, digest = _read_data(settings["data"])
+    shards = is_shard_directory(settings["data"])
+    if shards:  # the manifest's digest: it names the digest of every shard and the tokenizer
+        digest = manifest_digest(settings["data"])
+    else:
+        text, digest = _read_data(settings["data"])
     if args.resume and digest != settings["data_sha256"]:
+        what = "its manifest.json: the shards were written again" if shards else "its SHA-256"
         raise ValueError(
-            f"{settings['data']} changed since the run in {out} started (its SHA-256 differs): "
-            "resume with the same data."
+            f"{settings['data']} changed since the run in {out} started ({what}): resume with "
+            "the same data."
         )
     settings["data_sha256"] = digest
 
@@ -133,12 +150,23 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         tokenizer = Tokenizer.load(out / "tokenizer")
+    elif shards:
+        tokenizer = _shards_tokenizer(settings["data"], settings["tokenizer"])
     elif settings["tokenizer"] is not None:
         tokenizer = Tokenizer.load(settings["tokenizer"])
     else:
         tokenizer = CharTokenizer.train(text)
-    ids = np.asarray(tokenizer.encode(text), dtype=np.int32)
-    train_ids, val_ids = train_val_split(ids)
+    if shards:
+        from llm_keras.data.shards import ShardedTokens
+
+        train_ids = ShardedTokens(settings["data"], "train")
+        val_ids = ShardedTokens(settings["data"], "val")
+        sample = train_ids[:100_000].tolist()  # (characters per token, from a sample)
+        tokens_per_character = len(sample) / max(len(tokenizer.decode(sample)), 1)
+    else:
+        ids = np.asarray(tokenizer.encode(text), dtype=np.int32)
+        train_ids, val_ids = train_val_split(ids)
+        tokens_per_character = len(ids) / len(text)
     model_config = GPTConfig.preset(
         settings["preset"], **{"vocab_size": tokenizer.vocab_size, **settings["model"]}
     )
@@ -161,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
         set_seed(training_config.seed)
         model = GPT(model_config, dtype=training_config.dtype_policy)
         compile_for_training(
-            model, training_config, tokens_per_character=len(ids) / len(text),
+            model, training_config, tokens_per_character=tokens_per_character,
             jit_compile=False if keras.backend.backend() == "tensorflow" and args.devices else None,
         )  # fmt: skip
     if args.devices is not None and keras.backend.backend() == "tensorflow":
@@ -427,7 +455,9 @@ def _settings(args, out):
                 "choose another --out."
             )
         if given["data"] is None:
-            raise ValueError("--data is required: the text file to train on.")
+            raise ValueError(
+                "--data is required: the text file (or folder of token shards) to train on."
+            )
         return {**given, "preset": given["preset"] or DEFAULT_PRESET}
     run_file = out / RUN_FILE
     if not run_file.is_file():
@@ -457,13 +487,39 @@ def _given(args, options):
 
 def _absolute_data(data):
     path = Path(data).expanduser()
-    if path.is_file():
+    if path.is_file() or is_shard_directory(path):
         return path.resolve()
     from llm_keras.data import CORPORA, corpus_path
 
     if data in CORPORA:
         return corpus_path(data).resolve()
-    raise ValueError(f"--data {data}: no such file (and not a corpus name: {', '.join(CORPORA)}).")
+    raise ValueError(
+        f"--data {data}: no such file, no folder of token shards (with a manifest.json), and "
+        f"not a corpus name ({', '.join(CORPORA)})."
+    )
+
+
+def _shards_tokenizer(data, tokenizer_folder):
+    """The tokenizer of the shards in ``data``; a ``--tokenizer`` must be the same file."""
+    from llm_keras.data.shards import read_manifest
+    from llm_keras.tokenizers import Tokenizer
+    from llm_keras.tokenizers.base import FILE_NAME
+
+    made_with = read_manifest(data)["tokenizer"]
+    folder = Path(data) / made_with["folder"]
+    if tokenizer_folder is not None:
+        given = Path(tokenizer_folder) / FILE_NAME
+        if not given.is_file() or file_digest(given)[1] != made_with["sha256"]:
+            raise ValueError(
+                f"--tokenizer {tokenizer_folder} is not the tokenizer the shards in {data} were "
+                f"made with ({made_with['class']} of {made_with['vocab_size']} ids, in "
+                f"{folder}): leave --tokenizer out to use theirs."
+            )
+    tokenizer = Tokenizer.load(folder)
+    if file_digest(folder / FILE_NAME)[1] != made_with["sha256"]:
+        raise ValueError(f"--data {data}: {folder} changed since the shards were written (its "
+                         "SHA-256 differs from the manifest's): write the shards again.")  # fmt: skip
+    return tokenizer
 
 
 def _read_data(path):
