@@ -2,10 +2,12 @@
 
 A corpus too large for memory is tokenised once and kept as *shards*: binary files of token ids
 that training memory-maps and reads a window at a time. The layout is llm.c's
-(karpathy/llm.c ``dev/data/data_common.py``, whose ``write_datafile`` nanoGPT's and nanochat's
-FineWeb scripts follow): a header of 256 little-endian int32, of which the first three are the
-magic number 20240520, the version (1: the ids are uint16, for a vocabulary of at most 65,536
-ids; 2: uint32) and the number of ids; then the ids, little-endian.
+(karpathy/llm.c ``dev/data/data_common.py``, ``write_datafile``): a header of 256 little-endian
+int32, of which the first three are a magic number, a version and the number of ids; then the
+ids, little-endian. llm.c's two kinds: magic 20240520, version 1 ("gpt-2"): uint16 ids, for a
+vocabulary of at most 65,536; magic 20240801, version 7 ("llama-3"): uint32 ids, for a larger
+one. (nanoGPT's ``prepare.py`` writes bare uint16 ids, build-nanogpt's ``fineweb.py`` ``.npy``
+shards of 100M ids; the header is what lets a reader tell a truncated file from a whole one.)
 
 ``manifest.json`` beside the shards says what they hold, so that training can check them:
 
@@ -69,19 +71,19 @@ DOCUMENT_BREAK = "\n\n"
 DEFAULT_VAL_FRACTION = 0.1
 
 # llm.c's header: 256 little-endian int32; magic, version, number of ids, then zeros.
-SHARD_MAGIC = 20240520
 HEADER_INTS = 256
 HEADER_BYTES = HEADER_INTS * 4
-SHARD_VERSIONS = {1: np.dtype("<u2"), 2: np.dtype("<u4")}
+SHARD_KINDS = {(20240520, 1): np.dtype("<u2"), (20240801, 7): np.dtype("<u4")}  # (magic, version)
 
 
 class ShardError(ValueError):
     """A shard or manifest that is not what it should be (truncated, altered, another format)."""
 
 
-def shard_version(vocab_size: int) -> int:
-    """The header's version for ``vocab_size`` ids: 1 (uint16) when they fit, else 2 (uint32)."""
-    return 1 if vocab_size <= 2**16 else 2
+def shard_kind(vocab_size: int) -> tuple[int, int]:
+    """The header's ``(magic, version)`` for ``vocab_size`` ids: llm.c's uint16 kind when they
+    fit, else its uint32 kind."""
+    return (20240520, 1) if vocab_size <= 2**16 else (20240801, 7)
 
 
 def write_shard(path: str | os.PathLike, ids, vocab_size: int) -> dict:
@@ -91,26 +93,27 @@ def write_shard(path: str | os.PathLike, ids, vocab_size: int) -> dict:
         The manifest's entry: ``{"file": name, "tokens": len(ids), "sha256": digest}``.
     """
     path = Path(path)
-    version = shard_version(vocab_size)
+    kind = shard_kind(vocab_size)
     ids = np.asarray(ids)
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"{path.name}: ids must lie in [0, vocab_size={vocab_size}).")
     header = np.zeros(HEADER_INTS, dtype="<i4")
-    header[:3] = SHARD_MAGIC, version, ids.size
+    header[:3] = *kind, ids.size
     with atomic_output(path) as file:
         file.write(header.tobytes())
-        file.write(ids.astype(SHARD_VERSIONS[version]).tobytes())
+        file.write(ids.astype(SHARD_KINDS[kind]).tobytes())
     return {"file": path.name, "tokens": int(ids.size), "sha256": file_digest(path)[1]}
 
 
 def _header(path: Path):
-    """``(version, count)`` of a whole shard, or ``None`` (wrong magic or version, wrong size)."""
+    """``(dtype, count)`` of a whole shard, or ``None`` (an unknown magic number and version, or
+    not the size the header announces)."""
     header = np.fromfile(path, dtype="<i4", count=HEADER_INTS)
-    if len(header) < HEADER_INTS or header[0] != SHARD_MAGIC or header[1] not in SHARD_VERSIONS:
+    kind = tuple(int(value) for value in header[:2])
+    if len(header) < HEADER_INTS or kind not in SHARD_KINDS:
         return None
-    version, count = int(header[1]), int(header[2])
-    size = HEADER_BYTES + count * SHARD_VERSIONS[version].itemsize
-    return (version, count) if path.stat().st_size == size else None
+    dtype, count = SHARD_KINDS[kind], int(header[2])
+    return (dtype, count) if path.stat().st_size == HEADER_BYTES + count * dtype.itemsize else None
 
 
 def shard_tokens(path: str | os.PathLike) -> int | None:
@@ -147,11 +150,10 @@ def read_shard(path: str | os.PathLike, sha256: str | None = None) -> np.memmap:
             f"{path} changed since its manifest was written (its SHA-256 differs): write the "
             "shards again."
         )
-    version, count = found
+    dtype, count = found
     if count == 0:
-        return np.zeros(0, SHARD_VERSIONS[version])  # (numpy cannot map an empty range)
-    return np.memmap(path, dtype=SHARD_VERSIONS[version], mode="r", offset=HEADER_BYTES,
-                     shape=(count,))  # fmt: skip
+        return np.zeros(0, dtype)  # (numpy cannot map an empty range)
+    return np.memmap(path, dtype=dtype, mode="r", offset=HEADER_BYTES, shape=(count,))
 
 
 def separator_ids(tokenizer) -> list[int]:
@@ -268,7 +270,7 @@ def write_manifest(
     manifest = {
         "format": SHARD_FORMAT,
         "version": 1,
-        "dtype": SHARD_VERSIONS[shard_version(tokenizer.vocab_size)].name,
+        "dtype": SHARD_KINDS[shard_kind(tokenizer.vocab_size)].name,
         "tokens": sum(shard["tokens"] for shard in shards),
         "separator": separator_ids(tokenizer),
         "val_fraction": val_fraction,

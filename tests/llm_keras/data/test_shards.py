@@ -29,11 +29,12 @@ def make_documents(count=300, seed=0):
 
 
 def read_llm_c_shard(path):
-    """llm.c's dev/data/data_common.py layout, read with struct: 256 int32, then the ids."""
+    """llm.c's dev/data/data_common.py layout, read with struct: 256 int32 (magic, version,
+    count, zeros), then the ids: uint16 for (20240520, 1), uint32 for (20240801, 7)."""
     data = path.read_bytes()
     magic, version, count = struct.unpack("<3i", data[:12])
     assert struct.unpack("<253i", data[12:1024]) == (0,) * 253
-    width = {1: 2, 2: 4}[version]
+    width = {(20240520, 1): 2, (20240801, 7): 4}[magic, version]
     assert len(data) == 1024 + count * width
     ids = struct.unpack(f"<{count}{'H' if width == 2 else 'I'}", data[1024:])
     return magic, version, list(ids)
@@ -121,7 +122,7 @@ def test_the_end_of_text_id_separates_documents_and_big_vocabularies_take_uint32
     assert ShardedTokens(tmp_path / "bpe", "all")[:].tolist() == [97, 98, 256, 99, 256]
 
     write_shard(tmp_path / "big.bin", [0, 70_000, 65_536], vocab_size=70_001)
-    assert read_llm_c_shard(tmp_path / "big.bin") == (20240520, 2, [0, 70_000, 65_536])
+    assert read_llm_c_shard(tmp_path / "big.bin") == (20240801, 7, [0, 70_000, 65_536])
     assert read_shard(tmp_path / "big.bin").dtype == np.uint32
     with pytest.raises(ValueError, match=r"vocab_size=70001"):
         write_shard(tmp_path / "bad.bin", [70_001], vocab_size=70_001)
