@@ -1,5 +1,9 @@
 """`llm-keras data curate`: the pipeline from the command line (llm_keras.data.command)."""
 
+import json
+import math
+
+import numpy as np
 import pytest
 
 from llm_keras.cli import main
@@ -75,3 +79,40 @@ def test_bad_input_is_one_line_naming_the_flag(argv, message, tmp_path, capsys):
     assert last.startswith("llm-keras: error: ") and message.format(**names) in last, last
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not names["out"].exists() and [p.name for p in other.iterdir()] == ["notes.txt"]
+
+
+def test_curate_then_train_from_the_shards(tmp_path, data_dir, capsys):
+    from llm_keras.data.shards import ShardedTokens
+    from llm_keras.data.streaming import read_documents
+    from llm_keras.training.checkpoint import latest_checkpoint
+
+    paragraphs = list(read_documents(data_dir / "tinyshakespeare.txt", "paragraph"))[:400]
+    raw = tmp_path / "raw.txt"
+    raw.write_text("\n\n".join(paragraphs + paragraphs[:50]) + "\n", encoding="utf-8")
+    curated = tmp_path / "curated"
+    argv = ["data", "curate", str(raw), "--out", str(curated), "--no-quality", "--no-pii",
+            "--languages", "any", "--shard-tokens", "5000", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((curated / "report.json").read_text())
+    assert report["dropped"]["duplicate"]["documents"] >= 50
+    assert f"{report['dropped']['duplicate']['documents']:,}" in printed
+    manifest = json.loads((curated / "manifest.json").read_text())
+    assert len(manifest["shards"]) == math.ceil(manifest["tokens"] / 5000) >= 3
+
+    run = tmp_path / "run"
+    tiny = ["--context-length", "16", "--n-layers", "1", "--d-model", "32", "--n-heads", "2",
+            "--batch-size", "8", "--eval-batches", "2", "--warmup-steps", "5", "--quiet",
+            "--sample-tokens", "0", "--eval-interval", "20", "--steps", "20",
+            "--learning-rate", "3e-3"]  # fmt: skip
+    assert main(["train", "--data", str(curated), "--out", str(run), *tiny]) == 0
+    name = "tokenizer/llm_keras_tokenizer.json"
+    assert (run / name).read_bytes() == (curated / name).read_bytes()
+    with np.load(latest_checkpoint(run)) as checkpoint:
+        evaluations = json.loads(str(checkpoint["state"]))["history"]["evaluations"]
+    vocab_size = manifest["tokenizer"]["vocab_size"]
+    assert evaluations[-1]["val_loss"] < math.log(vocab_size) - 0.3  # it learnt from the shards
+    assert (
+        len(ShardedTokens(curated, "train")) + len(ShardedTokens(curated, "val"))
+        == (manifest["tokens"])
+    )
