@@ -94,6 +94,12 @@ def add_data_command(commands) -> None:
         help="comma-separated languages to keep (default: en); 'any' keeps all",
     )
     curate.add_argument(
+        "--min-language-score",
+        type=float,
+        default=0.5,
+        help="the probability of its language a document needs (default 0.5)",
+    )
+    curate.add_argument(
         "--no-pii",
         dest="pii",
         action="store_false",
@@ -215,6 +221,7 @@ def _data_curate(args) -> None:
         quality=args.quality,
         quality_settings=args.quality_settings,
         languages=languages,
+        min_language_score=args.min_language_score,
         pii=args.pii,
         near_dup_threshold=None if args.no_near_dedup else args.near_dup_threshold,
         num_perm=args.num_perm,

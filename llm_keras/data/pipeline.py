@@ -105,7 +105,10 @@ class CurationSettings(ConfigDict):
         quality_settings: thresholds of ``quality.QualitySettings`` to change from the
             published ones, e.g. ``{"min_words": 10}`` for paragraphs of verse (a rule is off
             when its threshold is ``None``).
-        languages: the languages to keep (ISO 639-1 codes); empty: no language filter.
+        languages: the languages to keep (ISO 639-1 codes, among those of
+            ``language.LanguageIdentifier``); empty: no language filter.
+        min_language_score: the probability of its language a document needs
+            (``language.LanguageSettings``).
         pii: replace e-mail addresses, phone numbers and IP addresses by placeholders.
         near_dup_threshold: the Jaccard similarity above which two documents are
             near-duplicates (LSH's bands and rows are chosen for it); ``None``: no near-dedup.
@@ -127,6 +130,7 @@ class CurationSettings(ConfigDict):
     quality: bool = True
     quality_settings: dict = dataclasses.field(default_factory=dict)
     languages: tuple[str, ...] = ("en",)
+    min_language_score: float = 0.5
     pii: bool = True
     near_dup_threshold: float | None = 0.8
     num_perm: int = 128
@@ -162,8 +166,8 @@ class CurationSettings(ConfigDict):
                 f"near_dup_threshold={threshold!r} must be a Jaccard similarity strictly between "
                 f"0 and 1 (0.8 is usual), or None to skip near-duplicate removal."
             )
-        if not isinstance(self.quality_settings, dict):
-            raise ValueError(
+        if not isinstance(self.quality_settings, dict):  # (a ValueError: the CLI prints it)
+            raise ValueError(  # noqa: TRY004
                 f"quality_settings={self.quality_settings!r} must be a dict of "
                 f"QualitySettings fields, e.g. {{'min_words': 10}}."
             )
@@ -342,6 +346,7 @@ def curate(
     engine = LocalEngine() if engine is None else engine
     out = Path(out_dir)
     files = input_files(inputs)
+    _check_languages(settings)
     run = {
         "settings": settings.to_dict(),
         "inputs": [_describe(file, settings.encoding_errors) for file in files],
@@ -403,6 +408,21 @@ def _describe(path: Path, encoding_errors: str) -> dict:
     collections.deque(read_documents(path, encoding_errors=encoding_errors), maxlen=0)
     size, sha256 = file_digest(path)
     return {"path": str(path.resolve()), "bytes": size, "sha256": sha256}
+
+
+def _check_languages(settings: CurationSettings) -> None:
+    """Every language to keep is one the shipped identifier tells (else all would be dropped)."""
+    if settings.languages:
+        from llm_keras.data.language import shipped_identifier
+
+        _language_settings(settings)  # min_language_score checked
+        known = shipped_identifier().languages
+        unknown = [code for code in settings.languages if code not in known]
+        if unknown:
+            raise ValueError(
+                f"languages={','.join(unknown)!r}: the language identifier knows "
+                f"{', '.join(known)}; keep some of those, or filter no language."
+            )
 
 
 def _tokenizer_digest(tokenizer: str) -> str | None:
@@ -721,18 +741,19 @@ def _quality_settings_of(overrides: str):
 
 
 def language_drop_reason(text: str, settings: CurationSettings) -> str | None:
-    """``"language"`` when ``text``'s most likely language is not in ``settings.languages``."""
+    """``"language"`` when ``text``'s most likely language is not in ``settings.languages`` or
+    is less likely than ``min_language_score`` (``language.language_drop_reason``)."""
     if not settings.languages:
         return None
-    language, _ = _language_identifier().predict(text)
-    return None if language in settings.languages else "language"
+    from llm_keras.data import language
+
+    return language.language_drop_reason(text, _language_settings(settings))
 
 
-@lru_cache(maxsize=1)
-def _language_identifier():
-    from llm_keras.data.language import LanguageIdentifier
+def _language_settings(settings: CurationSettings):
+    from llm_keras.data.language import LanguageSettings
 
-    return LanguageIdentifier()
+    return LanguageSettings(settings.languages, settings.min_language_score)
 
 
 def _scrub(text: str, pii: dict) -> str:

@@ -50,6 +50,10 @@ def _raw(tmp_path):
             "No saved tokenizer at '{missing}': expected the folder written by tokenizer.save",
         ),
         (
+            ["{raw}", "--out", "{out}", "--languages", "en,ja"],
+            "--languages ja: the language identifier knows de, en, es, fr, it, nl, pt; keep some",
+        ),
+        (
             ["{raw}", "--out", "{out}", "--workers", "2"],
             "--workers needs --engine dask: the local engine runs in this process",
         ),

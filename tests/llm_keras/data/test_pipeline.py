@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
+from llm_keras.data.language import LanguageSettings, language_drop_reason
+from llm_keras.data.pii import scrub_pii
 from llm_keras.data.pipeline import CurationSettings, curate
 from llm_keras.data.planted import planted_near_duplicates
 from llm_keras.data.quality import QualitySettings, quality_drop_reason
@@ -24,7 +26,8 @@ from llm_keras.data.streaming import read_documents
 from llm_keras.tokenizers import Tokenizer
 
 # The filters whose modules are still being written are off here; each has its own tests.
-QUALITY = {"min_words": 10, "c4_min_sentences": 2}  # Gopher's 50 words drop most verse
+QUALITY = {"min_words": 10, "c4_min_sentences": 2, "min_stop_words": None}  # for verse, and for
+# the language filter to see other languages (Gopher's English stop words drop them first)
 SETTINGS = {"quality": False, "languages": (), "pii": False, "shard_tokens": 20_000, "min_chars": 3}
 
 
@@ -36,6 +39,22 @@ def raw_corpus(tmp_path_factory, data_dir):
     planted, _ = planted_near_duplicates(originals, n_copies=60, edit_rate=0.02, seed=0)
     documents = planted + originals[:100]  # and 100 exact copies
     documents += [
+        (
+            "Write to the Globe at globe.theatre@example.org or to 192.168.10.4 before the play;"
+            " the company answers every letter within the week. They say it answers in verse."
+        ),
+        (
+            "Il faisait beau ce jour-là, et nous sommes allés au port pour voir les bateaux qui "
+            "rentraient de la pêche avec leurs filets pleins de poissons argentés et brillants. Le soir, nous sommes rentrés."
+        ),
+        (
+            "Das Wetter war schön, und wir sind zum Hafen gegangen, um die Schiffe zu sehen, die "
+            "mit vollen Netzen vom Fischfang zurückkamen, während die Sonne unterging. Dann gingen wir heim."
+        ),
+        (
+            "Mail the prompter at prompter@example.com, who keeps the book of every play we give "
+            "and knows each line and cue by heart, as any good prompter should. So they say."
+        ),
         "cafe\u0301 au lait, the same words as the next one",
         "caf\u00e9 au lait, the same words as the next one",
         "ab",
@@ -55,7 +74,7 @@ def shingle_set(text, n=5):
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def reference(path, min_chars=3, quality=None):
+def reference(path, min_chars=3, quality=None, language=False):
     """The pipeline's drops computed step by step, without the library's pipeline."""
     dropped = {}
 
@@ -83,6 +102,13 @@ def reference(path, min_chars=3, quality=None):
             if reason is not None:
                 drop(reason, text)
         kept = [text for text, reason in zip(kept, reasons, strict=True) if reason is None]
+    if language:  # helper B's classifier, English kept at a score of 0.5
+        reasons = [language_drop_reason(text, LanguageSettings(("en",), 0.5)) for text in kept]
+        for text, reason in zip(kept, reasons, strict=True):
+            if reason is not None:
+                drop(reason, text)
+        kept = [text for text, reason in zip(kept, reasons, strict=True) if reason is None]
+        kept = [scrub_pii(text)[0] for text in kept]  # and the PII replaced
     # Near-duplicates: datasketch's MinHash and LSH, clusters as connected components.
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     hashes = []
@@ -122,11 +148,15 @@ def test_the_drops_equal_a_step_by_step_reference(raw_corpus, tmp_path):
         [raw_corpus],
         tmp_path / "out",
         CurationSettings(
-            part_documents=37, **{**SETTINGS, "quality": True}, quality_settings=QUALITY
+            part_documents=37,
+            **{**SETTINGS, "quality": True, "languages": ("en",), "pii": True},
+            quality_settings=QUALITY,
         ),
         progress=False,
     )
-    dropped, survivors = reference(raw_corpus, quality=QualitySettings(**QUALITY))
+    dropped, survivors = reference(raw_corpus, quality=QualitySettings(**QUALITY), language=True)
+    assert dropped["language"]["documents"] >= 2
+    assert report.pii == {"documents": 2, "<EMAIL>": 2, "<IP>": 1}
     assert (
         sum(
             row["documents"]
