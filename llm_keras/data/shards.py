@@ -331,8 +331,9 @@ class ShardedTokens:
         directory: the folder with ``manifest.json``.
         split: ``"train"`` (all but the last ``val_fraction`` of the ids), ``"val"`` (that last
             part) or ``"all"``.
-        verify: hash every shard against the manifest when opening (reads each file once, in
-            chunks); a missing, truncated or altered shard raises ``ShardError`` naming it.
+        verify: hash the split's shards against the manifest when opening (reads each file
+            once, in chunks); a missing, truncated or altered shard raises ``ShardError``
+            naming it. The shards of the other split are not opened.
     """
 
     def __init__(self, directory: str | os.PathLike, split: str = "train", verify: bool = True):
@@ -342,24 +343,24 @@ class ShardedTokens:
         self.manifest = read_manifest(self.directory)
         self.split = split
         entries = self.manifest["shards"]
-        self.shards = [
-            read_shard(self.directory / entry["file"], entry["sha256"] if verify else None)
-            for entry in tqdm(
-                entries,
-                desc="checking shards",
-                unit="shard",
-                disable=not verify or len(entries) < 20,
-            )
-        ]
-        for shard, entry in zip(self.shards, entries, strict=True):
-            if len(shard) != entry["tokens"] or shard.dtype.name != self.manifest["dtype"]:
-                raise ShardError(f"{self.directory / entry['file']}: its header disagrees "
-                                 "with the manifest (count or dtype): write the shards again.")  # fmt: skip
         # starts[k]: the position of shard k's first id in the whole sequence.
-        self.starts = np.concatenate([[0], np.cumsum([len(s) for s in self.shards])])
+        self.starts = np.concatenate([[0], np.cumsum([entry["tokens"] for entry in entries])])
         total = int(self.starts[-1])
         cut = total - round(total * self.manifest.get("val_fraction", DEFAULT_VAL_FRACTION))
         self.first, self.stop = {"train": (0, cut), "val": (cut, total), "all": (0, total)}[split]
+        # Only the shards of this split are opened (and hashed); the others stay None.
+        self.shards = [None] * len(entries)
+        for k in tqdm(range(len(entries)), desc="checking shards", unit="shard",
+                      disable=not verify or len(entries) < 20):  # fmt: skip
+            if self.starts[k] < self.stop and self.starts[k + 1] > self.first:
+                entry = entries[k]
+                shard = read_shard(
+                    self.directory / entry["file"], entry["sha256"] if verify else None
+                )
+                if len(shard) != entry["tokens"] or shard.dtype.name != self.manifest["dtype"]:
+                    raise ShardError(f"{self.directory / entry['file']}: its header disagrees "
+                                     "with the manifest (count or dtype): write the shards again.")  # fmt: skip
+                self.shards[k] = shard
         self.dtype = np.dtype(self.manifest["dtype"])
 
     def __len__(self) -> int:

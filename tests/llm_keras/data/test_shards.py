@@ -143,6 +143,8 @@ def test_a_damaged_shard_is_named(tmp_path, documents, tokenizer, damage):
                "missing": "no such shard"}[damage]  # fmt: skip
     with pytest.raises(ShardError, match=rf"shard-00001\.bin.*{message}|{message}.*shard-00001"):
         ShardedTokens(tmp_path, "train")
+    val = ShardedTokens(tmp_path, "val")  # its shards are whole: the damaged one is not opened
+    assert val.shards[1] is None and len(val[:]) == len(val) > 0
     with pytest.raises(ShardError, match="no manifest.json"):
         ShardedTokens(tmp_path / "elsewhere")
 
