@@ -10,14 +10,24 @@ Raw corpora are messy. Before a tokenizer or a model sees them, each document go
    which loses some distinctions (SentencePiece's default normaliser is based on it).
 2. Filters: empty and near-empty documents (fewer than ``min_nonspace_chars`` characters that
    are not whitespace), then documents shorter than ``min_chars`` or longer than ``max_chars``.
-3. Exact deduplication: a document whose normalised text was already kept is dropped. Only a
-   16-byte BLAKE2b digest of each kept document is remembered, so memory grows with the number
-   of unique documents (100 to 150 bytes each), not with their length.
+3. Exact deduplication: a document whose normalised text was seen before (past the filters of
+   step 2) is dropped. Only a 16-byte BLAKE2b digest of each one is remembered, so memory grows
+   with the number of unique documents (100 to 150 bytes each), not with their length.
 
 Each document is dropped for the first reason that applies, and a ``CleaningReport`` counts them,
 so a cleaning step can be read and checked instead of trusted: of TinyShakespeare's 40,000
 lines, 7,223 are empty and 7,056 repeat an earlier line ("All:", "ROMEO:", ...).
 ``llm_keras.data.streaming`` applies the same cleaning to files larger than memory.
+
+Three more steps of a web corpus's pipeline (week 1, "Data: from the web to token shards") are
+off by default, so that the numbers above do not change; each is its own module:
+
+4. ``quality=QualitySettings()``: Gopher's and C4's rules (``llm_keras.data.quality``), the
+   reasons ``gopher_*`` and ``c4_*``;
+5. ``language=LanguageSettings()``: documents whose language is not kept
+   (``llm_keras.data.language``), the reason ``language``;
+6. ``scrub_pii=True``: e-mail addresses, IP addresses and phone numbers in the kept documents
+   replaced by placeholders (``llm_keras.data.pii``), counted, nothing dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +36,11 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from llm_keras.data.language import DROP_REASON as LANGUAGE_REASON
+from llm_keras.data.language import LanguageSettings, language_drop_reason
+from llm_keras.data.pii import scrub_pii as _scrub_pii
+from llm_keras.data.quality import QUALITY_REASONS, QualitySettings, quality_drop_reason
 
 UNICODE_FORMS = ("NFC", "NFKC", None)
 DROP_REASONS = ("empty", "near_empty", "too_short", "too_long", "duplicate")
@@ -63,8 +78,15 @@ class CleaningReport:
         documents_normalized: documents that normalisation changed (kept or not).
         characters_in: characters of all documents read, before normalisation (read from a
             file, without the line ends that separate them).
-        characters_out: characters of the documents kept, after normalisation.
-        dropped: documents dropped, per reason (the keys are ``DROP_REASONS``).
+        characters_out: characters of the documents kept, after normalisation (and PII
+            replacement).
+        dropped: documents dropped, per reason: the keys are ``DROP_REASONS``, then the
+            reasons of the quality and language filters when they are on.
+        characters_dropped: characters of the documents dropped, per reason (as read, before
+            normalisation), the same keys.
+        pii_replaced: replacements per placeholder (``"<EMAIL>"``, ``"<IP>"``, ``"<PHONE>"``)
+            when PII is scrubbed.
+        documents_scrubbed: kept documents in which PII was replaced.
     """
 
     documents_seen: int = 0
@@ -73,10 +95,27 @@ class CleaningReport:
     characters_in: int = 0
     characters_out: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+    characters_dropped: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(DROP_REASONS, 0)
+    )
+    pii_replaced: dict[str, int] = field(default_factory=dict)
+    documents_scrubbed: int = 0
 
     @property
     def documents_dropped(self) -> int:
         return sum(self.dropped.values())
+
+    def add_reasons(self, reasons) -> None:
+        """List more drop reasons (at 0) after those already counted."""
+        for reason in reasons:
+            self.dropped.setdefault(reason, 0)
+            self.characters_dropped.setdefault(reason, 0)
+
+    def count_drop(self, reason: str, characters: int) -> None:
+        """One document of ``characters`` characters dropped for ``reason``."""
+        self.add_reasons([reason])
+        self.dropped[reason] += 1
+        self.characters_dropped[reason] += characters
 
     def __str__(self) -> str:
         def share(part: int, whole: int) -> str:
@@ -90,8 +129,15 @@ class CleaningReport:
             f"normalisation changed {self.documents_normalized:,} documents",
             f"dropped {self.documents_dropped:,} documents:",
         ]
-        width = max(map(len, DROP_REASONS))
-        lines += [f"  {reason:<{width}}  {self.dropped[reason]:>9,}" for reason in DROP_REASONS]
+        width = max(map(len, self.dropped))
+        lines.append(f"  {'reason':<{width}}  {'documents':>9}  {'characters':>11}")
+        lines += [
+            f"  {reason:<{width}}  {count:>9,}  {self.characters_dropped[reason]:>11,}"
+            for reason, count in self.dropped.items()
+        ]
+        if self.pii_replaced:
+            found = ", ".join(f"{n:,} {p}" for p, n in self.pii_replaced.items())
+            lines.append(f"PII replaced in {self.documents_scrubbed:,} documents: {found}")
         return "\n".join(lines)
 
 
@@ -103,6 +149,9 @@ def clean_documents(
     min_chars: int = 0,
     max_chars: int | None = None,
     deduplicate: bool = True,
+    quality: QualitySettings | None = None,
+    language: LanguageSettings | None = None,
+    scrub_pii: bool = False,
     report: CleaningReport | None = None,
 ) -> Iterator[str]:
     """Normalise, filter and deduplicate documents lazily, one at a time.
@@ -117,7 +166,13 @@ def clean_documents(
             ``"empty"`` when there are none, ``"near_empty"`` otherwise. 0 keeps them all.
         min_chars: drop documents with fewer characters (``"too_short"``).
         max_chars: drop documents with more characters (``"too_long"``); ``None`` for no limit.
-        deduplicate: drop a document equal to one already kept (``"duplicate"``).
+        deduplicate: drop a document equal to one seen before (``"duplicate"``).
+        quality: Gopher's and C4's rules with these thresholds (reasons ``QUALITY_REASONS``);
+            ``None``: off.
+        language: keep only the documents in these languages (reason ``"language"``);
+            ``None``: off.
+        scrub_pii: replace e-mail addresses, IP addresses and phone numbers in the kept
+            documents by ``<EMAIL>``, ``<IP>``, ``<PHONE>``.
         report: a ``CleaningReport`` to update as documents go through; pass your own to read
             the counts afterwards.
 
@@ -152,15 +207,24 @@ def clean_documents(
                 f"max_chars={max_chars} is smaller than min_chars={min_chars}: every document "
                 f"would be dropped. Raise max_chars or lower min_chars."
             )
+    for name, value, kind in (("quality", quality, QualitySettings),
+                              ("language", language, LanguageSettings)):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(
+                f"{name}={value!r} must be a {kind.__name__} (e.g. {kind.__name__}()) or None."
+            )
+    report = CleaningReport() if report is None else report
+    report.add_reasons(QUALITY_REASONS if quality is not None else ())
+    report.add_reasons([LANGUAGE_REASON] if language is not None else ())
     return _clean(
         documents, unicode_form, min_nonspace_chars, min_chars, max_chars, deduplicate,
-        CleaningReport() if report is None else report,
+        quality, language, scrub_pii, report,
     )
 
 
 def _clean(documents, unicode_form, min_nonspace_chars, min_chars, max_chars, deduplicate,
-           report) -> Iterator[str]:
-    kept_digests: set[bytes] = set()
+           quality, language, scrub_pii, report) -> Iterator[str]:
+    seen_digests: set[bytes] = set()
     for document in documents:
         report.documents_seen += 1
         report.characters_in += len(document)
@@ -169,13 +233,22 @@ def _clean(documents, unicode_form, min_nonspace_chars, min_chars, max_chars, de
         reason = _drop_reason(text, min_nonspace_chars, min_chars, max_chars)
         if reason is None and deduplicate:
             digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-            if digest in kept_digests:
+            if digest in seen_digests:
                 reason = "duplicate"
             else:
-                kept_digests.add(digest)
+                seen_digests.add(digest)
+        if reason is None and quality is not None:
+            reason = quality_drop_reason(text, quality)
+        if reason is None and language is not None:
+            reason = language_drop_reason(text, language)
         if reason is not None:
-            report.dropped[reason] += 1
+            report.count_drop(reason, len(document))
             continue
+        if scrub_pii:
+            text, replaced = _scrub_pii(text)
+            report.documents_scrubbed += bool(replaced)
+            for placeholder, count in replaced.items():
+                report.pii_replaced[placeholder] = report.pii_replaced.get(placeholder, 0) + count
         report.documents_kept += 1
         report.characters_out += len(text)
         yield text

@@ -61,12 +61,18 @@ def test_exact_counts_on_a_small_corpus():
         "kept 5 of 13 documents (38.5%), 87 of 180 characters (48.3%)\n"
         "normalisation changed 2 documents\n"
         "dropped 8 documents:\n"
-        "  empty               2\n"
-        "  near_empty          1\n"
-        "  too_short           1\n"
-        "  too_long            1\n"
-        "  duplicate           3"
+        "  reason      documents   characters\n"
+        "  empty               2            5\n"
+        "  near_empty          1            2\n"
+        "  too_short           1            3\n"
+        "  too_long            1           41\n"
+        "  duplicate           3           41"
     )
+    # As read: "" and "   \t " (0 + 5); " ."; "abc"; 41 x's; DECOMPOSED, "To be, or not to be"
+    # and "line one\nline two" (5 + 19 + 17).
+    assert report.characters_dropped == {"empty": 5, "near_empty": 2, "too_short": 3,
+                                         "too_long": 41, "duplicate": 41}
+    assert report.characters_in - sum(report.characters_dropped.values()) == 19 + 4 + 40 + 18 + 7
 
 
 def test_unicode_form_decides_what_counts_as_a_duplicate():
@@ -131,3 +137,89 @@ def test_bad_form_and_a_single_string():
         normalize_text("x", "nfc")
     with pytest.raises(TypeError, match="not one str: pass \\[text\\]"):
         clean_documents("To be, or not to be")
+
+
+# --- The quality, language and PII steps (week 1, "Data: from the web to token shards") ------
+
+PAGE = (  # 86 words, 7 sentences: passes every Gopher and C4 rule
+    "The river flooded the lower town twice this spring, and the council has now agreed to "
+    "build a wall.\nEngineers from the county surveyed both banks in March.\nTheir report, "
+    "published on Tuesday, puts the cost at four million pounds.\nResidents who lost furniture "
+    "and cars say that help came too slowly. Many are still waiting.\nThe work should begin in "
+    "the autumn, once the water is low enough to dig safely.\nA public meeting with the "
+    "engineers will be held at the library next week."
+)
+FRENCH_PAGE = (  # the same page in French
+    "La rivière a inondé deux fois la ville basse ce printemps, et le conseil a enfin accepté "
+    "de construire un mur.\nLes ingénieurs du département ont examiné les deux rives en mars.\n"
+    "Leur rapport, publié mardi, estime le coût à quatre millions de livres.\nLes habitants "
+    "qui ont perdu leurs meubles et leurs voitures disent que l'aide est arrivée trop tard. "
+    "Beaucoup attendent encore.\nLes travaux devraient commencer à l'automne, quand l'eau sera "
+    "assez basse pour creuser.\nUne réunion publique avec les ingénieurs aura lieu à la "
+    "bibliothèque la semaine prochaine."
+)
+
+
+def test_quality_language_and_pii_steps():
+    from llm_keras.data.language import LanguageSettings
+    from llm_keras.data.quality import QUALITY_REASONS, QualitySettings, quality_drop_reason
+
+    contact = PAGE + "\nWrite to the clerk at clerk@example.org or call (212) 555-0123 today."
+    documents = [PAGE, "Buy now!", FRENCH_PAGE, "Buy now!", PAGE, contact, "", "Lorem ipsum {"]
+    # Gopher's stop words are English: that rule alone would drop the French page, before the
+    # language filter sees it; it is off here, so that the language filter has work to do.
+    assert quality_drop_reason(FRENCH_PAGE) == "gopher_stop_words"
+    report = CleaningReport()
+    quality = QualitySettings(min_stop_words=None)
+    kept = list(clean_documents(documents, quality=quality, language=LanguageSettings(),
+                                scrub_pii=True, report=report))
+    scrubbed = PAGE + "\nWrite to the clerk at <EMAIL> or call <PHONE> today."
+    assert kept == [PAGE, scrubbed]
+    # The reasons: the length filters and dedup, then every quality rule, then language.
+    assert list(report.dropped) == [*DROP_REASONS, *QUALITY_REASONS, "language"]
+    assert {r: n for r, n in report.dropped.items() if n} == {
+        "empty": 1,
+        "duplicate": 2,  # the second "Buy now!" (dedup comes before quality) and PAGE again
+        "gopher_word_count": 2,  # "Buy now!" (2 words) and "Lorem ipsum {" (2 words)
+        "language": 1,
+    }
+    assert {r: n for r, n in report.characters_dropped.items() if n} == {
+        "duplicate": 8 + len(PAGE), "gopher_word_count": 8 + 13, "language": len(FRENCH_PAGE),
+    }
+    assert report.pii_replaced == {"<EMAIL>": 1, "<PHONE>": 1}
+    assert report.documents_scrubbed == 1
+    assert report.characters_out == len(PAGE) + len(scrubbed)
+    assert report.characters_in == sum(map(len, documents))
+    assert str(report).splitlines()[-1] == "PII replaced in 1 documents: 1 <EMAIL>, 1 <PHONE>"
+    assert re.search(r"^  gopher_word_count +2 +21$", str(report), re.MULTILINE)
+
+
+def test_each_new_step_alone_and_its_settings():
+    from llm_keras.data.language import LanguageSettings
+    from llm_keras.data.quality import QualitySettings
+
+    documents = [PAGE, FRENCH_PAGE, "Lorem ipsum dolor sit amet."]
+    kept, report = _clean(documents, language=LanguageSettings(keep_languages=("fr",)))
+    assert kept == [FRENCH_PAGE] and report.dropped["language"] == 2
+    kept, report = _clean(documents, quality=QualitySettings(min_words=3, c4_min_sentences=1,
+                                                             min_stop_words=0))
+    assert kept == [PAGE, FRENCH_PAGE] and report.dropped["c4_lorem_ipsum"] == 1
+    kept, report = _clean(["call +44 20 7946 0958, or +44 20 7946 0959"], scrub_pii=True)
+    assert kept == ["call <PHONE>, or <PHONE>"] and report.pii_replaced == {"<PHONE>": 2}
+    with pytest.raises(TypeError, match="quality=True must be a QualitySettings"):
+        clean_documents([], quality=True)
+    with pytest.raises(TypeError, match="language='en' must be a LanguageSettings"):
+        clean_documents([], language="en")
+
+
+def test_clean_file_takes_the_new_steps(tmp_path):
+    from llm_keras.data import clean_file
+    from llm_keras.data.quality import QualitySettings
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text("\n\n".join([PAGE, "Menu", PAGE.replace("March", "May")]), encoding="utf-8")
+    report = clean_file(raw, tmp_path / "clean.txt", unit="paragraph", progress=False,
+                        quality=QualitySettings())
+    assert report.dropped["gopher_word_count"] == 1 and report.documents_kept == 2
+    assert (tmp_path / "clean.txt").read_text(encoding="utf-8") == (
+        PAGE + "\n\n" + PAGE.replace("March", "May") + "\n")
