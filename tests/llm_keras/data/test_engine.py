@@ -57,8 +57,10 @@ def test_the_pipeline_on_dask_writes_the_same_shards_and_report(tmp_path, data_d
     paragraphs = list(read_documents(data_dir / "shakespeare_gutenberg.txt", "paragraph"))
     raw = tmp_path / "raw.txt"
     raw.write_text("\n\n".join(paragraphs[:1500] + paragraphs[:200]) + "\n", encoding="utf-8")
-    settings = CurationSettings(
-        quality=False, languages=(), pii=False, part_documents=100, shard_tokens=50_000
+    settings = CurationSettings(  # every step on (quality thresholds for verse)
+        quality_settings={"min_words": 10, "c4_min_sentences": 1},
+        part_documents=100,
+        shard_tokens=50_000,
     )
     local = curate([raw], tmp_path / "local", settings, progress=False)
     with DaskEngine(workers=2) as engine:
@@ -66,6 +68,7 @@ def test_the_pipeline_on_dask_writes_the_same_shards_and_report(tmp_path, data_d
     assert dask.engine == "dask, 2 workers" and local.engine == "local"
     assert dask.counts() == local.counts()
     assert local.dropped["duplicate"]["documents"] >= 150
+    assert local.dropped["gopher_word_count"]["documents"] >= 100, local.dropped
     written = sorted(
         p.relative_to(tmp_path / "local")
         for p in (tmp_path / "local").rglob("*")
