@@ -187,14 +187,22 @@ def _data_clean(args) -> None:
         args.input,
         args.output,
         unit=args.unit,
-        encoding_errors=args.encoding_errors,
-        unicode_form=None if args.unicode_form == "none" else args.unicode_form,
-        min_nonspace_chars=args.min_nonspace_chars,
-        min_chars=args.min_chars,
-        max_chars=args.max_chars,
         deduplicate=args.deduplicate,
+        **_cleaning_options(args),
     )
     print(report)
+
+
+def _cleaning_options(args) -> dict:
+    """The options of ``_add_cleaning_options``, as ``clean_file`` and ``CurationSettings``
+    name them."""
+    return {
+        "encoding_errors": args.encoding_errors,
+        "unicode_form": None if args.unicode_form == "none" else args.unicode_form,
+        "min_nonspace_chars": args.min_nonspace_chars,
+        "min_chars": args.min_chars,
+        "max_chars": args.max_chars,
+    }
 
 
 def _data_curate(args) -> None:
@@ -213,11 +221,7 @@ def _data_curate(args) -> None:
     )
     settings = CurationSettings(
         unit=args.unit,
-        encoding_errors=args.encoding_errors,
-        unicode_form=None if args.unicode_form == "none" else args.unicode_form,
-        min_nonspace_chars=args.min_nonspace_chars,
-        min_chars=args.min_chars,
-        max_chars=args.max_chars,
+        **_cleaning_options(args),
         quality=args.quality,
         quality_settings=args.quality_settings,
         languages=languages,
