@@ -33,6 +33,11 @@ before and after. The table is printed; the results go to ``--out`` (default
 load average (``uptime``) at the start and the end, the date and the Keras version are recorded:
 the course's CPU machine is shared, and the wall times depend on the load.
 
+``--stages a,b --merge``: run only those stages (after the pretraining) and put them into the
+run already recorded under the same key with the same settings, keeping its other stages (the
+merge, its date and load, and the new pretraining's validation loss, a check that the base is
+the same, are noted under ``"merged"``).
+
 ``--quick``: a smaller setting for a slow backend (300 pretraining steps, 300 SFT steps, fewer
 classification passages), recorded as ``"quick": true``; its metrics are not comparable with a
 full run's.
@@ -73,7 +78,12 @@ def main() -> None:
     parser.add_argument("--pretrain-steps", type=int, help="override the setting's")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file to update")
     parser.add_argument("--stages", help="comma-separated subset of the stages (default: all)")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --stages: put these stages into the run already recorded under "
+                             "the same key and settings, keeping its other stages")  # fmt: skip
     args = parser.parse_args()
+    if args.merge and not args.stages:
+        parser.error("--merge adds the stages given with --stages to a recorded run: give --stages")
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
     if "KERAS_BACKEND" not in os.environ:
@@ -84,10 +94,12 @@ def main() -> None:
     settings = dict(QUICK if args.quick else FULL)
     if args.pretrain_steps:
         settings["pretrain_steps"] = args.pretrain_steps
-    record = run_all(settings, args.quick, args.stages,
-                     on_stage=lambda partial: write_result(args.out, partial))  # fmt: skip
+    def save(record):
+        write_result(args.out, merge_into_recorded(args.out, record) if args.merge else record)
+
+    record = run_all(settings, args.quick, args.stages, on_stage=save)
     print_table(record)
-    write_result(args.out, record)
+    save(record)
     print(f"Results: {args.out} (key {record['key']!r})")
 
 
@@ -390,6 +402,32 @@ def markdown_table(record) -> str:
                      f"{row['before']:.3f} | {row['after']:.3f} | "
                      f"{row['trainable_parameters']:,} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def merge_into_recorded(path, record) -> dict:
+    """The run recorded in ``path`` under ``record``'s key, its stages replaced by those that
+    ``record`` re-ran (its pretraining stays the recorded one), the merge noted in
+    ``"merged"``. The recorded run must have the same settings (else a ValueError)."""
+    path = Path(path)
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else {}
+    recorded = runs.get(record["key"])
+    if recorded is None or recorded["settings"] != record["settings"]:
+        raise ValueError(
+            f"--merge: {path} holds no run {record['key']!r} with these settings to add stages "
+            "to; run without --merge to record a new run."
+        )
+    new = {stage["stage"]: stage for stage in record["stages"] if stage["stage"] != "pretrain"}
+    old = [stage for stage in recorded["stages"] if stage["stage"] not in new]
+    order = ["pretrain", *(stage.__name__ for stage in STAGES)]
+    merged = dict(recorded)
+    merged["stages"] = sorted(old + list(new.values()), key=lambda s: order.index(s["stage"]))
+    note = {"date": record["date"], "stages": sorted(new), "load": record["load"],
+            "complete": record.get("complete", True),
+            "pretrain_val_loss": next((s["after"] for s in record["stages"]
+                                       if s["stage"] == "pretrain"), None)}  # fmt: skip
+    merged["merged"] = [n for n in recorded.get("merged", []) if n["date"] != record["date"]]
+    merged["merged"].append(note)
+    return merged
 
 
 def write_result(path, record) -> None:
