@@ -19,6 +19,11 @@ BUILD_CPU_SECONDS_PER_CHAPTER = 30
 # runs: it has an allowance of its own on top of the per-chapter budget (the whole book from a
 # clean cache measured 562 s CPU for both editions, on a machine loaded by other jobs).
 WEEK3_TRAINING_RUNS_CPU_SECONDS = 480
+# The week 4 chapter trains its own model (600 steps of the same preset: week 3's run is not kept
+# by its build) to show a trained model's samples, distributions and KV-cache speed-up: about
+# 125 s CPU measured on 4 December 2026, on a loaded machine. Sharing one run between the two
+# chapters (trained once into the build cache) would remove this allowance.
+WEEK4_TRAINING_RUN_CPU_SECONDS = 150
 # A chapter takes at least a page and, in this course, no more than 40.
 PAGES_PER_CHAPTER = (1, 40)
 FRONT_MATTER_PAGES = 2  # title page and table of contents
@@ -29,6 +34,8 @@ def test_a_fresh_build_of_both_editions_fits_its_cpu_budget(course_build):
     budget = BUILD_CPU_SECONDS_PER_CHAPTER * len(course_build.titles)
     if any("Pretraining a GPT" in title for title in course_build.titles):
         budget += WEEK3_TRAINING_RUNS_CPU_SECONDS
+    if any("Generating" in title or "Sharing" in title for title in course_build.titles):
+        budget += WEEK4_TRAINING_RUN_CPU_SECONDS
     assert course_build.cpu_seconds < budget, report + "\n".join(course_build.log)
 
 
