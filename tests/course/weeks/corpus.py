@@ -43,7 +43,7 @@ POINTS = {
               "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
     "week7": {"bradley_terry_loss": 2, "sequence_log_probs": 3, "dpo_loss": 3,
               "group_advantages": 2, "k3_kl": 1, "clipped_policy_loss": 3},
-    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2, "lsh": 2},
+    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2, "lsh": 2, "shards": 3},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -807,6 +807,27 @@ def estimate_jaccard(signature_a, signature_b):
     same = sum(int(x) == int(y) for x, y in zip(signature_a, signature_b))
     return same / len(signature_a)
 '''
+INDEPENDENT_SHARDS = '''\
+import os
+import struct
+
+
+def write_shard(path, ids):
+    ids = [int(i) for i in ids]
+    if any(i < 0 or i >= 2**16 for i in ids):
+        raise ValueError("ids must fit in uint16")
+    header = struct.pack("<256i", SHARD_MAGIC, SHARD_VERSION, len(ids), *[0] * 253)
+    with open(path, "wb") as file:
+        file.write(header + struct.pack(f"<{len(ids)}H", *ids))
+
+
+def read_shard(path):
+    with open(path, "rb") as file:
+        magic, version, count = struct.unpack("<3i", file.read(12))
+    if (magic, version) != (SHARD_MAGIC, SHARD_VERSION) or os.path.getsize(path) != 1024 + 2 * count:
+        raise ValueError(f"{path} is not a whole token shard")
+    return np.memmap(path, dtype=np.uint16, mode="r", offset=1024, shape=(count,))
+'''
 WEEK1_DATA = [
     Case(W1D, "reference", backends=ALL_BACKENDS),
     Case(W1D, "release", release=True, backends=ALL_BACKENDS),
@@ -815,7 +836,8 @@ WEEK1_DATA = [
     Case(W1D, "independent_solution", {"shingles-answer": INDEPENDENT_SHINGLES,
                                        "minhash-answer": INDEPENDENT_MINHASH,
                                        "jaccard-answer": INDEPENDENT_JACCARD,
-                                       "lsh-answer": INDEPENDENT_LSH},
+                                       "lsh-answer": INDEPENDENT_LSH,
+                                       "shards-answer": INDEPENDENT_SHARDS},
          backends=ALL_BACKENDS),
     # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
@@ -859,6 +881,22 @@ WEEK1_DATA = [
     Case(W1D, "pairs_in_both_orders", replaced(
         W1D, "lsh-answer", "for j in documents if i < j}", "for j in documents if i != j}"),
         lost={"lsh": 1}),
+    # The ids written big-endian: every byte pair of the ids is swapped (the reader, which reads
+    # little-endian, still reads the grader's shards).
+    Case(W1D, "shard_ids_big_endian", replaced(
+        W1D, "shards-answer", 'ids.astype("<u2").tobytes()', 'ids.astype(">u2").tobytes()'),
+        lost={"shards": 1}),
+    # No range check: astype wraps 70000 around to 4464 without a word.
+    Case(W1D, "shard_ids_not_checked", replaced(
+        W1D, "shards-answer", "if ids.size and (ids.min() < 0 or ids.max() > 65535):",
+        "if False:"), lost={"shards": 0.5}),
+    # The version not checked: a shard of another format's version is read as this one.
+    Case(W1D, "shard_version_not_checked", replaced(
+        W1D, "shards-answer", " or header[1] != SHARD_VERSION:", ":"), lost={"shards": 0.5}),
+    # The ids mapped from byte 256 (the header's number of int32, not of bytes).
+    Case(W1D, "shard_offset_in_ints", replaced(
+        W1D, "shards-answer", 'offset=256 * 4, shape=(count,)', 'offset=256, shape=(count,)'),
+        lost={"shards": 1}),
     Case(W1D, "delegates_shingles", {"shingles-answer": '''\
 from llm_keras.data.minhash import shingles as library_shingles
 

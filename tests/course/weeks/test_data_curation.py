@@ -18,18 +18,23 @@ RELEASE = REPO / "exercises" / W1D / corpus.NOTEBOOKS[W1D].name
 CASES = {case.name: case for case in corpus.WEEK1_DATA}
 
 
-# Two notebooks, each with one wrong answer per exercise (a check cell fails for its own
-# exercise only, so one run shows four): {case: (check cell, the call its message names)}.
+# Notebooks with one wrong answer per exercise (a check cell fails for its own exercise
+# only, so one run shows several; the shard exercise's other two wrong answers run alone):
+# {case: (check cell, the call its message names)}.
 WRONG = (
     {"python_ints_do_not_wrap": ("minhash-check", 'minhash_signature({"to be or"}, a, b)'),
      "blank_lines_without_spaces": ("shingles-check",
                                     'shingles("a b a b a\\n \\t \\nHello,  world", n=2)'),
      "jaccard_of_empty_sets_zero": ("jaccard-check", "jaccard(set(), set())"),
-     "s_curve_bands_and_rows_swapped": ("lsh-check", "s_curve(0.8, bands=9, rows=13)")},
+     "s_curve_bands_and_rows_swapped": ("lsh-check", "s_curve(0.8, bands=9, rows=13)"),
+     "shard_ids_big_endian": ("shards-check", "its ids, as bytes")},
     {"hash_big_endian": ("minhash-check", 'shingle_hash("to be or")'),
      "short_paragraphs_dropped": ("shingles-check", 'shingles("one two\\n\\nthree", n=5)'),
      "estimate_counts_equal_positions": ("jaccard-check", "estimate_jaccard([7, 1, 4, 4, 9]"),
-     "pairs_in_both_orders": ("lsh-check", "candidate_pairs(signatures, bands=2, rows=2)")},
+     "pairs_in_both_orders": ("lsh-check", "candidate_pairs(signatures, bands=2, rows=2)"),
+     "shard_version_not_checked": ("shards-check", "read_shard(version2.bin)")},
+    {"shard_ids_not_checked": ("shards-check", "write_shard(b.bin, [1, 70000])")},
+    {"shard_offset_in_ints": ("shards-check", "read_shard(a.bin)")},
 )
 
 
