@@ -43,7 +43,8 @@ POINTS = {
               "merged_kernel": 1, "exact_match": 1, "pass_at_k": 2},
     "week7": {"bradley_terry_loss": 2, "sequence_log_probs": 3, "dpo_loss": 3,
               "group_advantages": 2, "k3_kl": 1, "clipped_policy_loss": 3},
-    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2, "lsh": 2, "shards": 3},
+    "week1-data": {"shingles": 2, "minhash_signature": 3, "jaccard": 2, "lsh": 2, "shards": 3,
+                   "quality": 3},
 }
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
 # The reference, the release and a few right answers are graded on the three backends; wrong
@@ -828,6 +829,29 @@ def read_shard(path):
         raise ValueError(f"{path} is not a whole token shard")
     return np.memmap(path, dtype=np.uint16, mode="r", offset=1024, shape=(count,))
 '''
+INDEPENDENT_QUALITY = '''\
+from collections import Counter
+
+GOPHER_LIMITS = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+
+def repeated_ngram_chars_ratio(words, n):
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    inside = set()
+    for i, gram in enumerate(grams):
+        if counts[gram] > 1:
+            inside.update(range(i, i + n))
+    total = sum(map(len, words))
+    return sum(len(words[i]) for i in inside) / total if total else 0.0
+
+
+def fails_repeated_ngrams(words, limits=GOPHER_LIMITS):
+    for n, most in limits:
+        if repeated_ngram_chars_ratio(words, n) > most:
+            return True
+    return False
+'''
 WEEK1_DATA = [
     Case(W1D, "reference", backends=ALL_BACKENDS),
     Case(W1D, "release", release=True, backends=ALL_BACKENDS),
@@ -837,7 +861,8 @@ WEEK1_DATA = [
                                        "minhash-answer": INDEPENDENT_MINHASH,
                                        "jaccard-answer": INDEPENDENT_JACCARD,
                                        "lsh-answer": INDEPENDENT_LSH,
-                                       "shards-answer": INDEPENDENT_SHARDS},
+                                       "shards-answer": INDEPENDENT_SHARDS,
+                                       "quality-answer": INDEPENDENT_QUALITY},
          backends=ALL_BACKENDS),
     # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
@@ -897,6 +922,35 @@ WEEK1_DATA = [
     Case(W1D, "shard_offset_in_ints", replaced(
         W1D, "shards-answer", 'offset=256 * 4, shape=(count,)', 'offset=256, shape=(count,)'),
         lost={"shards": 1}),
+    # Each occurrence of each repeated n-gram counted: overlapping n-grams count their words
+    # again (the share can pass 1); the rule still fails the same texts in the probe.
+    Case(W1D, "repeated_ngrams_overlaps_counted_again", {"quality-answer": answer_cells(
+        W1D)["quality-answer"].split("def repeated_ngram_chars_ratio")[0] + '''\
+def repeated_ngram_chars_ratio(words, n):
+    total = sum(len(word) for word in words)
+    if total == 0:
+        return 0.0
+    starts = {}
+    for i in range(len(words) - n + 1):
+        starts.setdefault(tuple(words[i:i + n]), []).append(i)
+    inside = sum(len(positions) * sum(map(len, gram)) for gram, positions in starts.items()
+                 if len(positions) >= 2)
+    return inside / total
+
+
+def fails_repeated_ngrams(words, limits=GOPHER_LIMITS):
+    return any(repeated_ngram_chars_ratio(words, n) > most for n, most in limits)
+'''}, lost={"quality": 2}),
+    # n-grams that occur once marked too: every text is all repetition.
+    Case(W1D, "ngrams_occurring_once_marked", replaced(
+        W1D, "quality-answer", "if len(positions) >= 2:", "if len(positions) >= 1:"),
+        lost={"quality": 3}),
+    # Only the first (n, most) of the limits checked.
+    Case(W1D, "only_the_first_limit", replaced(
+        W1D, "quality-answer",
+        "return any(repeated_ngram_chars_ratio(words, n) > most for n, most in limits)",
+        "n, most = limits[0]\n    return repeated_ngram_chars_ratio(words, n) > most"),
+        lost={"quality": 1}),
     Case(W1D, "delegates_shingles", {"shingles-answer": '''\
 from llm_keras.data.minhash import shingles as library_shingles
 

@@ -27,13 +27,18 @@ WRONG = (
                                     'shingles("a b a b a\\n \\t \\nHello,  world", n=2)'),
      "jaccard_of_empty_sets_zero": ("jaccard-check", "jaccard(set(), set())"),
      "s_curve_bands_and_rows_swapped": ("lsh-check", "s_curve(0.8, bands=9, rows=13)"),
-     "shard_ids_big_endian": ("shards-check", "its ids, as bytes")},
+     "shard_ids_big_endian": ("shards-check", "its ids, as bytes"),
+     "repeated_ngrams_overlaps_counted_again": (
+         "quality-check", "repeated_ngram_chars_ratio(one two three one two three four, 2)")},
     {"hash_big_endian": ("minhash-check", 'shingle_hash("to be or")'),
      "short_paragraphs_dropped": ("shingles-check", 'shingles("one two\\n\\nthree", n=5)'),
      "estimate_counts_equal_positions": ("jaccard-check", "estimate_jaccard([7, 1, 4, 4, 9]"),
      "pairs_in_both_orders": ("lsh-check", "candidate_pairs(signatures, bands=2, rows=2)"),
-     "shard_version_not_checked": ("shards-check", "read_shard(version2.bin)")},
-    {"shard_ids_not_checked": ("shards-check", "write_shard(b.bin, [1, 70000])")},
+     "shard_version_not_checked": ("shards-check", "read_shard(version2.bin)"),
+     "only_the_first_limit": ("quality-check", "((2, 0.9), (3, 0.5)))")},
+    {"shard_ids_not_checked": ("shards-check", "write_shard(b.bin, [1, 70000])"),
+     "ngrams_occurring_once_marked": (
+         "quality-check", "repeated_ngram_chars_ratio(one two three one two three four, 2)")},
     {"shard_offset_in_ints": ("shards-check", "read_shard(a.bin)")},
 )
 
