@@ -1,5 +1,7 @@
 """train(): the loss goes down, checkpoints resume exactly, NaN stops, precision policies train."""
 
+import shutil
+
 import keras
 import numpy as np
 import pytest
@@ -17,7 +19,8 @@ from llm_keras.training.trainer import TrainingConfig, compile_for_training, tra
 from tests.llm_keras.keras_test_case import to_numpy
 from tests.llm_keras.training.conftest import tiny_gpt
 
-SMALL = dict(batch_size=8, eval_interval=20, eval_batches=2, warmup_steps=5, sample_tokens=0)
+SMALL = {"batch_size": 8, "eval_interval": 20, "eval_batches": 2, "warmup_steps": 5,
+         "sample_tokens": 0}  # fmt: skip
 
 
 def tiny_run(config, seed=0, **model_overrides):
@@ -53,83 +56,6 @@ def test_loss_falls_below_a_bound_on_a_repetitive_corpus(tmp_path):
     assert (tmp_path / "s.txt").read_text().count("--- sample after step") == 3
 
 
-def test_resuming_from_a_checkpoint_repeats_the_uninterrupted_run(tmp_path, small_ids):
-    config = TrainingConfig(steps=40, keep_checkpoints=5, **SMALL)
-    train_ids, val_ids = small_ids[:18_000], small_ids[18_000:]
-    whole = train(tiny_run(config), train_ids, val_ids, config, tmp_path / "whole", verbose=0)
-
-    # A run that stopped after its first interval, then resumed by a new model.
-    half = TrainingConfig(**{**config.to_dict(), "steps": 40})
-    first = tiny_run(half)
-    stopper = StopAfterEpoch()
-    train(first, train_ids, val_ids, half, tmp_path / "cut", verbose=0, callbacks=[stopper])
-    assert [p.name for p in list_checkpoints(tmp_path / "cut")] == ["step-00000020.npz"]
-    resumed = train(tiny_run(half, seed=99), train_ids, val_ids, half, tmp_path / "cut",
-                    resume=True, verbose=0)  # fmt: skip
-
-    assert resumed.evaluations == [
-        {**r, "train_seconds": s["train_seconds"], "tokens_per_second": s["tokens_per_second"]}
-        for r, s in zip(whole.evaluations, resumed.evaluations, strict=True)
-    ]  # the same losses at every evaluation: bit for bit
-    a = np.load(latest_checkpoint(tmp_path / "whole"))
-    b = np.load(latest_checkpoint(tmp_path / "cut"))
-    for name in a.files:
-        if name != "state":
-            np.testing.assert_array_equal(a[name], b[name])
-    # A checkpoint does not load into a model of another configuration.
-    with pytest.raises(ValueError, match="another model configuration"):
-        restore_checkpoint(latest_checkpoint(tmp_path / "whole"), tiny_run(config, d_model=16))
-
-
-def _damage(path, how):
-    data = path.read_bytes()
-    if how == "truncated":
-        path.write_bytes(data[: len(data) // 2])
-    elif how == "emptied":
-        path.write_bytes(b"")
-    else:  # one byte of the first weight array flipped, the zip left readable but its CRC wrong
-        index = data.index(b"model_00000.npy") + 200
-        path.write_bytes(data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1:])
-
-
-@pytest.mark.parametrize("how", ["truncated", "emptied", "flipped"])
-def test_resume_sets_a_damaged_checkpoint_aside_and_goes_on_from_the_newest_intact(
-        tmp_path, small_ids, how, capsys):
-    config = TrainingConfig(steps=60, keep_checkpoints=5, **SMALL)
-    train_ids, val_ids = small_ids[:18_000], small_ids[18_000:]
-    whole = train(tiny_run(config), train_ids, val_ids, config, tmp_path / "whole", verbose=0)
-    cut = tmp_path / "cut"
-    stopper = StopAfterEpochs(2)
-    train(tiny_run(config), train_ids, val_ids, config, cut, verbose=0, callbacks=[stopper])
-    newest = latest_checkpoint(cut)
-    assert newest.name == "step-00000040.npz"
-    _damage(newest, how)
-    with pytest.raises(DamagedCheckpoint, match="step-00000040.npz is damaged"):
-        read_checkpoint(newest)
-
-    capsys.readouterr()
-    resumed = train(tiny_run(config, seed=99), train_ids, val_ids, config, cut, resume=True,
-                    verbose=0)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"Checkpoint {newest} is damaged (")
-    assert lines[1] == "Resuming from step 20 (step-00000020.npz)."
-    assert (cut / "checkpoints" / "step-00000040.npz.damaged").is_file()
-    # from step 20 the resumed run repeats the uninterrupted one exactly
-    assert [r["val_loss"] for r in resumed.evaluations] == [
-        r["val_loss"] for r in whole.evaluations]
-
-
-def test_a_checkpoint_whose_arrays_changed_fails_its_checksum(tmp_path, small_ids):
-    config = TrainingConfig(steps=20, **SMALL)
-    train(tiny_run(config), small_ids[:18_000], small_ids[18_000:], config, tmp_path, verbose=0)
-    path = latest_checkpoint(tmp_path)
-    arrays, state = read_checkpoint(path)
-    arrays["model_00000"] = arrays["model_00000"] + 1.0  # rewritten whole: zip and CRCs valid
-    np.savez(path, state=np.array(__import__("json").dumps(state)), **arrays)
-    with pytest.raises(DamagedCheckpoint, match="differ from the SHA-256"):
-        read_checkpoint(path)
-
-
 class StopAfterEpochs(keras.callbacks.Callback):
     def __init__(self, epochs):
         super().__init__()
@@ -140,9 +66,101 @@ class StopAfterEpochs(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class StopAfterEpoch(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        self.model.stop_training = True
+# The resume tests share two runs of the same 60 steps: the uninterrupted one, and one stopped
+# after its second interval (step 40), which each test copies before resuming or damaging it.
+RESUMABLE = TrainingConfig(steps=60, keep_checkpoints=5, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def split_ids(small_ids):
+    return small_ids[:18_000], small_ids[18_000:]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, split_ids):
+    """The history and run directory of the 60 steps run at once."""
+    directory = tmp_path_factory.mktemp("whole")
+    return train(tiny_run(RESUMABLE), *split_ids, RESUMABLE, directory, verbose=0), directory
+
+
+@pytest.fixture(scope="module")
+def stopped_at_40(tmp_path_factory, split_ids):
+    """The run directory of the same run stopped after step 40."""
+    directory = tmp_path_factory.mktemp("cut")
+    train(tiny_run(RESUMABLE), *split_ids, RESUMABLE, directory, verbose=0,
+          callbacks=[StopAfterEpochs(2)])  # fmt: skip
+    return directory
+
+
+def test_resuming_from_a_checkpoint_repeats_the_uninterrupted_run(
+    tmp_path, split_ids, uninterrupted, stopped_at_40
+):
+    whole, whole_directory = uninterrupted
+    # The run that stopped after its second interval, resumed by a new model.
+    cut = shutil.copytree(stopped_at_40, tmp_path / "cut")
+    assert [p.name for p in list_checkpoints(cut)] == ["step-00000020.npz", "step-00000040.npz"]
+    resumed = train(tiny_run(RESUMABLE, seed=99), *split_ids, RESUMABLE, cut, resume=True,
+                    verbose=0)  # fmt: skip
+
+    assert resumed.evaluations == [
+        {**r, "train_seconds": s["train_seconds"], "tokens_per_second": s["tokens_per_second"]}
+        for r, s in zip(whole.evaluations, resumed.evaluations, strict=True)
+    ]  # the same losses at every evaluation: bit for bit
+    a = np.load(latest_checkpoint(whole_directory))
+    b = np.load(latest_checkpoint(cut))
+    assert a.files == b.files and latest_checkpoint(cut).name == "step-00000060.npz"
+    for name in a.files:
+        if name != "state":
+            np.testing.assert_array_equal(a[name], b[name])
+    # A checkpoint does not load into a model of another configuration.
+    with pytest.raises(ValueError, match="another model configuration"):
+        restore_checkpoint(latest_checkpoint(whole_directory), tiny_run(RESUMABLE, d_model=16))
+
+
+def _damage(path, how):
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "emptied":
+        path.write_bytes(b"")
+    else:  # one byte of the first weight array flipped, the zip left readable but its CRC wrong
+        index = data.index(b"model_00000.npy") + 200
+        path.write_bytes(data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :])
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied", "flipped"])
+def test_resume_sets_a_damaged_checkpoint_aside_and_goes_on_from_the_newest_intact(
+    tmp_path, split_ids, uninterrupted, stopped_at_40, how, capsys
+):
+    whole, _ = uninterrupted
+    cut = shutil.copytree(stopped_at_40, tmp_path / "cut")
+    newest = latest_checkpoint(cut)
+    assert newest.name == "step-00000040.npz"
+    _damage(newest, how)
+    with pytest.raises(DamagedCheckpoint, match="step-00000040.npz is damaged"):
+        read_checkpoint(newest)
+
+    capsys.readouterr()
+    resumed = train(
+        tiny_run(RESUMABLE, seed=99), *split_ids, RESUMABLE, cut, resume=True, verbose=0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"Checkpoint {newest} is damaged (")
+    assert lines[1] == "Resuming from step 20 (step-00000020.npz)."
+    assert (cut / "checkpoints" / "step-00000040.npz.damaged").is_file()
+    # from step 20 the resumed run repeats the uninterrupted one exactly
+    assert [r["val_loss"] for r in resumed.evaluations] == [
+        r["val_loss"] for r in whole.evaluations
+    ]
+
+
+def test_a_checkpoint_whose_arrays_changed_fails_its_checksum(tmp_path, stopped_at_40):
+    path = latest_checkpoint(shutil.copytree(stopped_at_40, tmp_path / "cut"))
+    arrays, state = read_checkpoint(path)
+    arrays["model_00000"] = arrays["model_00000"] + 1.0  # rewritten whole: zip and CRCs valid
+    np.savez(path, state=np.array(__import__("json").dumps(state)), **arrays)
+    with pytest.raises(DamagedCheckpoint, match="differ from the SHA-256"):
+        read_checkpoint(path)
 
 
 def test_nan_guard_stops_at_the_first_non_finite_step(tmp_path, small_ids):
