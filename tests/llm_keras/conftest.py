@@ -14,3 +14,38 @@ def pytest_configure(config):
             f"KERAS_BACKEND={backend!r}: the library tests run once per backend; set "
             f"KERAS_BACKEND to one of {BACKENDS} (scripts/test runs all three)."
         )
+
+
+# `llm-keras train` options of a tiny GPT (one block of 32 features, 16 tokens of context) that
+# trains in seconds on a CPU.
+TINY_TRAIN_ARGS = ["--context-length", "16", "--n-layers", "1", "--d-model", "32", "--n-heads",
+                   "2", "--batch-size", "8", "--eval-batches", "2", "--warmup-steps", "5",
+                   "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def data_file(tmp_path_factory, tiny_shakespeare):
+    """The first 20,000 characters of TinyShakespeare in a file, for ``llm-keras train --data``."""
+    path = tmp_path_factory.mktemp("data") / "small.txt"
+    path.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, data_file):
+    """``llm-keras train`` in this process, once for the training and generation tests: 40 steps
+    of ``TINY_TRAIN_ARGS`` with an evaluation, a checkpoint and an 8-token sample every 10,
+    keeping 2 checkpoints, printing to a file (a StringIO: not a terminal) as without --quiet.
+    Returns ``(the run directory, what it printed)``."""
+    import contextlib
+    import io
+
+    from llm_keras.training.command import main
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    args = ["--data", str(data_file), "--out", str(out), "--steps", "40", "--eval-interval", "10",
+            "--sample-tokens", "8", "--keep-checkpoints", "2", *TINY_TRAIN_ARGS]  # fmt: skip
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([a for a in args if a != "--quiet"]) == 0
+    return out, printed.getvalue()

@@ -103,22 +103,14 @@ def test_a_directory_without_a_model_is_named(tmp_path, capsys):
     assert f"No trained model in {str(tmp_path)!r}: expected model.keras there" in error
 
 
-@pytest.mark.slow
-def test_train_then_generate_as_a_new_user_would(tmp_path, tiny_shakespeare, capsys):
-    """`llm-keras train` (a tiny model, a few steps) then `llm-keras generate` on its directory,
-    in a new process as a user would run it: nothing that training imported is there to help
-    loading (a model saved with its compile set-up once failed to load in a fresh process)."""
-    data = tmp_path / "shakespeare.txt"
-    data.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
-    run = tmp_path / "run"
-    train = ["train", "--data", str(data), "--out", str(run), "--context-length", "32",
-             "--n-layers", "1", "--n-heads", "2", "--d-model", "32", "--steps", "20",
-             "--warmup-steps", "2", "--eval-interval", "10", "--eval-batches", "1", "--batch-size", "8",
-             "--sample-tokens", "0", "--quiet"]  # fmt: skip
-    assert main(train) == 0
-    capsys.readouterr()
-    generate = [sys.executable, "-c", "import sys; from llm_keras.cli import main; "
-                "sys.exit(main(sys.argv[1:]))", "generate", "--checkpoint", str(run),
+def test_train_then_generate_as_a_new_user_would(trained_run, data_file):
+    """`llm-keras train` (a tiny model, a few steps: the run the training tests share) then
+    `llm-keras generate` on its directory, in a new process as a user would run it: nothing that
+    training imported is there to help loading (a model saved with its compile set-up once failed
+    to load in a fresh process)."""
+    run, _ = trained_run
+    program = "import sys; from llm_keras.cli import main; sys.exit(main(sys.argv[1:]))"
+    generate = [sys.executable, "-c", program, "generate", "--checkpoint", str(run),
                 "--prompt", "ROMEO:", "--max-new-tokens", "50"]  # fmt: skip
     done = subprocess.run(generate, capture_output=True, text=True, timeout=600, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
@@ -126,4 +118,4 @@ def test_train_then_generate_as_a_new_user_would(tmp_path, tiny_shakespeare, cap
     text = done.stdout
     continuation = text[len("ROMEO:") : -1]
     assert text.startswith("ROMEO:") and len(continuation) == 50
-    assert set(continuation) <= set(data.read_text(encoding="utf-8"))
+    assert set(continuation) <= set(data_file.read_text(encoding="utf-8"))

@@ -1,10 +1,12 @@
 """`llm-keras train`: outputs, clear errors, and a run killed with SIGKILL that resumes exactly."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -13,39 +15,57 @@ import pytest
 from llm_keras.training.checkpoint import latest_checkpoint, list_checkpoints
 from llm_keras.training.command import main
 from llm_keras.training.run_directory import load_for_inference
-
-TINY = ["--context-length", "16", "--n-layers", "1", "--d-model", "32", "--n-heads", "2",
-        "--batch-size", "8", "--eval-batches", "2", "--warmup-steps", "5", "--quiet"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory, tiny_shakespeare):
-    path = tmp_path_factory.mktemp("data") / "small.txt"
-    path.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
-    return path
+from tests.llm_keras.conftest import TINY_TRAIN_ARGS
 
 
 def train_args(data_file, out, steps, *more):
-    return ["--data", str(data_file), "--out", str(out), "--steps", str(steps), *TINY, *more]
+    return ["--data", str(data_file), "--out", str(out), "--steps", str(steps), *TINY_TRAIN_ARGS,
+            *more]  # fmt: skip
+
+
+def command(*args):
+    """``llm-keras train ARGS`` in a new process, as a user starts it."""
+    return [sys.executable, "-m", "llm_keras.training.command", *args]
+
+
+CHILD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # as this process's PyTorch (conftest)
+
+
+def signal_at_the_first_checkpoint(runs, timeout=600):
+    """Send each of ``runs``, ``[(run directory, process, signal)]``, its signal as soon as its
+    directory has a checkpoint (a busy machine can take minutes to start and compile). Returns,
+    for each, whether it had one and still ran when signalled."""
+    sent = [None] * len(runs)
+    deadline = time.monotonic() + timeout
+    while None in sent and time.monotonic() < deadline:
+        for i, (out, process, number) in enumerate(runs):
+            if sent[i] is None and (list_checkpoints(out) or process.poll() is not None):
+                sent[i] = process.poll() is None
+                if sent[i]:
+                    process.send_signal(number)
+        time.sleep(0.01)
+    return [bool(s) for s in sent]
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, data_file):
-    steps, interval = 240, 30
-    common = ["--eval-interval", str(interval), "--sample-tokens", "0"]
-    assert main(train_args(data_file, tmp_path / "whole", steps, *common)) == 0
-
+    steps, interval = 80, 10
+    args = ["--eval-interval", str(interval), "--sample-tokens", "0"]
     out = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as this process's PyTorch (conftest)
-    command = [sys.executable, "-m", "llm_keras.training.command",
-               *train_args(data_file, out, steps, *common)]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    first = out / "checkpoints" / f"step-{interval:08d}.npz"
-    deadline = time.monotonic() + 600  # a busy machine can take minutes to start and compile
-    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert first.exists() and process.poll() is None, process.stderr.read().decode()[-2000:]
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    killed = command(*train_args(data_file, out, steps, *args))
+    process = subprocess.Popen(killed, env=CHILD_ENV, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+
+    def kill_at_the_first_checkpoint():
+        [running] = signal_at_the_first_checkpoint([(out, process, signal.SIGKILL)])
+        process.kill()  # (if it had no checkpoint after 10 minutes)
+        process.wait()
+        return running
+
+    # The uninterrupted run trains here while the other process starts and is killed.
+    with ThreadPoolExecutor(1) as pool:
+        killer = pool.submit(kill_at_the_first_checkpoint)
+        assert main(train_args(data_file, tmp_path / "whole", steps, *args)) == 0
+        assert killer.result(), process.stderr.read().decode()[-2000:]
     process.stderr.close()
 
     # Whatever was written is whole: every checkpoint loads, and so does model.keras.
@@ -57,7 +77,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, data_fi
     if (out / "model.keras").exists():
         load_for_inference(out)
 
-    resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
+    resumed = subprocess.run([*killed, "--resume"], env=CHILD_ENV, capture_output=True,
+                             text=True, check=False)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     whole = np.load(latest_checkpoint(tmp_path / "whole"))
     after = np.load(latest_checkpoint(out))
@@ -65,18 +86,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, data_fi
     for name in whole.files:  # bit for bit: weights, optimizer state, step
         if name != "state":
             np.testing.assert_array_equal(whole[name], after[name], err_msg=name)
-    import json
-
     history = [json.loads(str(a["state"]))["history"]["evaluations"] for a in (whole, after)]
     assert [r["val_loss"] for r in history[0]] == [r["val_loss"] for r in history[1]]
     assert len(history[1]) == steps // interval  # the curve covers the whole run
 
 
-def test_outputs_of_a_run(tmp_path, data_file, capsys):
-    out = tmp_path / "run"
-    assert main(train_args(data_file, out, 40, "--eval-interval", "10", "--sample-tokens", "8",
-                           "--keep-checkpoints", "2")) == 0  # fmt: skip
-    printed = capsys.readouterr().out
+def test_outputs_of_a_run(trained_run, data_file):
+    out, printed = trained_run
     assert "Done: step 40, validation loss" in printed
     assert [p.name for p in list_checkpoints(out)] == ["step-00000030.npz", "step-00000040.npz"]
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -124,30 +140,51 @@ def test_resume_and_data_errors(tmp_path, data_file, capsys):
     assert "--batch-size 4 differs from the run's --batch-size 8" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_sigterm_stops_a_run_and_says_what_it_keeps(tmp_path, data_file, number):
-    # Started as a shell starts a background job: with SIGINT ignored. Python then leaves it
-    # ignored unless the command sets its own handlers (JAX runs went on to "Done" before).
-    out = tmp_path / "run"
+SIGNALS = {"Ctrl-C": signal.SIGINT, "SIGTERM": signal.SIGTERM}
+
+
+@pytest.fixture(scope="module")
+def stopped_runs(tmp_path_factory, data_file):
+    """Two runs started at once as a shell starts a background job, with SIGINT ignored (Python
+    then leaves it ignored unless the command sets its own handlers; JAX runs went on to "Done"
+    before), each sent its signal after its first checkpoint: ``{name: (its directory, exit
+    code, stdout, stderr)}``. Their outputs go to files, so that neither blocks on a full pipe."""
     interval = 10
-    command = [sys.executable, "-m", "llm_keras.training.command",
-               *train_args(data_file, out, 100_000, "--eval-interval", str(interval),
-                           "--sample-tokens", "0")]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    first = out / "checkpoints" / f"step-{interval:08d}.npz"
-    deadline = time.monotonic() + 600  # a busy machine can take minutes to start and compile
-    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert first.exists() and process.poll() is None, process.stderr.read()[-2000:]
-    process.send_signal(number)
-    try:
-        stdout, stderr = process.communicate(timeout=120)  # seconds, on a busy machine
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail(f"{signal.Signals(number).name} did not stop the run within 120 s")
-    assert process.returncode == 130, stderr[-2000:]
+    runs = {}
+    for name in SIGNALS:
+        folder = tmp_path_factory.mktemp("stopped")
+        args = train_args(data_file, folder / "run", 100_000, "--eval-interval", str(interval),
+                          "--sample-tokens", "0")  # fmt: skip
+        ignoring = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child inherits it
+        try:
+            with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+                process = subprocess.Popen(command(*args), env=CHILD_ENV, stdout=stdout,
+                                           stderr=stderr)  # fmt: skip
+        finally:
+            signal.signal(signal.SIGINT, ignoring)
+        runs[name] = folder, process
+    sent = signal_at_the_first_checkpoint(
+        [(folder / "run", process, SIGNALS[name]) for name, (folder, process) in runs.items()]
+    )
+    results = {}
+    for running, (name, (folder, process)) in zip(sent, runs.items(), strict=True):
+        try:
+            process.wait(timeout=120)  # seconds, on a busy machine
+            stopped = ""
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            stopped = f"\n(the run did not stop within 120 s of {name})"
+        stdout, stderr = ((folder / f).read_text() for f in ("stdout", "stderr"))
+        results[name] = (folder / "run", process.returncode if running else None, stdout,
+                         stderr + stopped)  # fmt: skip
+    return results
+
+
+@pytest.mark.parametrize("name", SIGNALS)
+def test_ctrl_c_or_sigterm_stops_a_run_and_says_what_it_keeps(stopped_runs, name):
+    out, code, stdout, stderr = stopped_runs[name]
+    assert code == 130, stderr[-2000:]
     kept = latest_checkpoint(out)
     step = int(kept.stem.split("-")[1])
     assert f"keeps the checkpoint of step {step} ({kept.name})" in stdout
@@ -155,13 +192,9 @@ def test_ctrl_c_or_sigterm_stops_a_run_and_says_what_it_keeps(tmp_path, data_fil
     assert "llm-keras: interrupted" in stderr and "Traceback" not in stderr
 
 
-def test_output_to_a_file_is_one_line_per_interval(tmp_path, data_file, capsys):
-    # No --quiet; pytest's captured stdout is not a terminal, like a redirect to a file.
-    args = [a for a in train_args(data_file, tmp_path / "run", 30, "--eval-interval", "10",
-                                  "--sample-tokens", "0") if a != "--quiet"]
-    assert main(args) == 0
-    out = capsys.readouterr().out
+def test_output_to_a_file_is_one_line_per_interval(trained_run):
+    _, out = trained_run  # printed without --quiet to something that is not a terminal
     assert "\r" not in out and "\x1b" not in out  # no bar redrawn in place
     intervals = [line for line in out.splitlines() if line.startswith("10/10 - ")]
-    assert len(intervals) == 3, out[-2000:]
+    assert len(intervals) == 4, out[-2000:]
     assert len(out) < 5_000
