@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -105,13 +106,6 @@ DONE_LINE = re.compile(r"Done: step (\d+), validation loss (\d+\.\d+)")
 
 
 @pytest.fixture(scope="session")
-def data_file(tmp_path_factory, tiny_shakespeare):
-    path = tmp_path_factory.mktemp("data") / "small.txt"
-    path.write_text(tiny_shakespeare[:20_000], encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="session")
 def one_device(data_file, tmp_path_factory):
     """``llm-keras train`` on one device, in this process: the per-interval training losses and
     the final validation loss, read from its last checkpoint."""
@@ -147,10 +141,14 @@ def two_cli_workers(data_file, out):
     return losses, float(val_loss)
 
 
-def check_two_workers_follow_one_device(data_file, tmp_path, one_device):
+def check_two_workers_follow_one_device(data_file, tmp_path, request):
     """Both workers stop by themselves, print the same losses, and follow the one-device run
-    (the printed losses have 4 decimals)."""
-    (first, second), val_loss = two_cli_workers(data_file, tmp_path / "workers")
+    (the printed losses have 4 decimals). The workers run while this process trains the
+    one-device run, if no test has yet."""
+    with ThreadPoolExecutor(1) as pool:
+        workers = pool.submit(two_cli_workers, data_file, tmp_path / "workers")
+        one_device = request.getfixturevalue("one_device")
+        (first, second), val_loss = workers.result()
     assert [step for step, _ in first] == [5, 10]
     assert first == second
     expected, expected_val = one_device

@@ -45,5 +45,5 @@ def test_mirrored_strategy_clips_each_replica_before_the_sum(mirrored):
     assert 5 * LOSS_TOLERANCE < np.max(np.abs(np.subtract(one, two))) < 1e-3
 
 
-def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, one_device):
-    check_two_workers_follow_one_device(data_file, tmp_path, one_device)
+def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, request):
+    check_two_workers_follow_one_device(data_file, tmp_path, request)

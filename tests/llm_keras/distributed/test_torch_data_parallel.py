@@ -13,5 +13,5 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, one_device):
-    check_two_workers_follow_one_device(data_file, tmp_path, one_device)
+def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, request):
+    check_two_workers_follow_one_device(data_file, tmp_path, request)
