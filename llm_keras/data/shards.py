@@ -196,7 +196,10 @@ def _tokenised(documents: Iterable[str], tokenizer, workers: int):
         _start_worker(tokenizer)
         yield from map(_document_ids, documents)
         return
-    with multiprocessing.get_context().Pool(workers, _start_worker, (tokenizer,)) as pool:
+    # "spawn", not Linux's default "fork": a process forked from one whose JAX, XLA or PyTorch
+    # threads hold a lock can wait on that lock for ever (the shard tests hung so on JAX).
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, _start_worker, (tokenizer,)) as pool:
         yield from pool.imap(_document_ids, documents, chunksize=64)  # imap keeps the order
 
 
