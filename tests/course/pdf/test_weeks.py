@@ -11,7 +11,7 @@ from tests.course.pdf.conftest import REPO, normalize, pdftotext
 
 WEEKS = {
     "week1/tokens-and-windows.ipynb": "Tokenizers and training windows",
-    "week1-data/data-curation.ipynb": "Data curation: shingles, MinHash and locality-sensitive hashing",
+    "week1-data/data-curation.ipynb": "Data curation: near-duplicates, token shards and a quality rule",
     "week2/transformer-decoder.ipynb": "Attention and the transformer block",
     "week3/pretraining-a-gpt.ipynb": "Pretraining a GPT: loss, optimiser, model and training loop",
     "week4/generating-text.ipynb": "Generating text: samplers and the KV cache",
