@@ -1,6 +1,15 @@
-"""Library tests: they run once per Keras backend (KERAS_BACKEND=jax|tensorflow|torch)."""
+"""Library tests: they run once per Keras backend (KERAS_BACKEND=jax|tensorflow|torch).
+
+On JAX the session keeps one compilation cache on disk, in a temporary folder removed at its
+end: many tests (and the programs they start: a resumed run, ``llm-keras generate``) compile the
+same functions of the same tiny models, and the cache compiles each once. What a cached function
+computes is what a new compilation computes (JAX's key is the program, the devices and the
+compiler's options); tracing, which the tests that count compilations count, still happens.
+"""
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -14,6 +23,14 @@ def pytest_configure(config):
             f"KERAS_BACKEND={backend!r}: the library tests run once per backend; set "
             f"KERAS_BACKEND to one of {BACKENDS} (scripts/test runs all three)."
         )
+    if backend == "jax" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="llm-keras-jax-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        # Read by JAX when it is imported (after this hook), here and in child processes; by
+        # default JAX caches only what took a second or more to compile.
+        os.environ.update(JAX_COMPILATION_CACHE_DIR=folder,
+                          JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                          JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")  # fmt: skip
 
 
 # `llm-keras train` options of a tiny GPT (one block of 32 features, 16 tokens of context) that
