@@ -299,7 +299,7 @@ def _absolute(node: ast.ImportFrom, module: str, relative: str) -> str:
 
 def _lazy_exports(tree: ast.Module) -> dict[str, str]:
     """``{name: submodule}`` of a package that uses ``llm_keras.lazy_exports`` with a literal
-    ``{module: (names...)}`` dict (see llm_keras/lazy_exports.py)."""
+    ``{module: (names...)}`` dict, named or written in the call (see llm_keras/lazy_exports.py)."""
     literals = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
@@ -310,8 +310,16 @@ def _lazy_exports(tree: ast.Module) -> dict[str, str]:
     exported = {}
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports"
-                and len(node.args) == 2 and isinstance(node.args[1], ast.Name)):
-            for submodule, names in dict(literals.get(node.args[1].id, {})).items():
+                and len(node.args) == 2):
+            table = node.args[1]
+            if isinstance(table, ast.Name):  # lazy_exports(__name__, _NAMES)
+                table = literals.get(table.id, {})
+            else:  # lazy_exports(__name__, {"gpt": ("GPT",), ...})
+                try:
+                    table = ast.literal_eval(table)
+                except ValueError:
+                    continue
+            for submodule, names in dict(table).items():
                 exported.update(dict.fromkeys(names, submodule))
     return exported
 

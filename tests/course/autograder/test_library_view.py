@@ -85,6 +85,12 @@ def test_every_probe_names_graded_pieces_that_exist(assignment):
         assert library == list(graded), (probe.path, graded)
         for name in graded:
             assert callable(_resolve(name)) or isinstance(_resolve(name), dict), (probe.path, name)
+    files = _sources(installed_library())
+    for probe in probes:  # and the grader's copy finds where each is defined, as grading does
+        for name in probe.exercise.graded:
+            if name.startswith("llm_keras."):
+                relative, path = locate(files, name)
+                assert relative in files and path[-1] == name.split(".")[-1], (probe.path, name)
 
 
 @pytest.mark.parametrize("assignment", sorted(PROBE_FOLDERS))
@@ -227,6 +233,10 @@ def test_a_constant_and_a_lazily_exported_name_are_left_out_too():
                               '    return TABLE[x]\n\n\ndef other():\n    return 2\n\n\n'
                               'class Box:\n    def open(self):\n        return 3\n')}
     assert locate(files, "llm_keras.pkg.helper") == ("pkg/inner.py", ["helper"])
+    inline = dict(files, **{"pkg/__init__.py": (  # the table written in the call itself
+        '"""doc"""\nfrom llm_keras.lazy_exports import lazy_exports\n\n'
+        '__getattr__, __all__ = lazy_exports(__name__, {"inner": ("helper", "other")})\n')})
+    assert locate(inline, "llm_keras.pkg.other") == ("pkg/inner.py", ["other"])
     out = rewrite(files, ["llm_keras.pkg.helper", "llm_keras.pkg.inner.TABLE",
                           "llm_keras.pkg.inner.Box.open"])
     assert out["pkg/inner.py"] == (

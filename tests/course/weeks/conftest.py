@@ -60,10 +60,18 @@ class ByWeek(dict):
     def __init__(self, make):
         super().__init__()
         self.make = make  # week -> {key: value}
+        self.failed: dict[str, BaseException] = {}  # week -> why making it failed
 
     def __missing__(self, key):
         week = key[0] if isinstance(key, tuple) else key
-        self.update(self.make(week))
+        if week in self.failed:  # every later test of that week reports the first cause
+            raise RuntimeError(f"{week} could not be made (first failure: "
+                               f"{self.failed[week]!r})") from self.failed[week]
+        try:
+            self.update(self.make(week))
+        except Exception as error:
+            self.failed[week] = error
+            raise
         return self[key]
 
 
