@@ -403,12 +403,13 @@ def run_reward(args: argparse.Namespace) -> int:
         pairwise_accuracy,
         train_reward_model,
     )
+    from llm_keras.seeding import set_seed
     from llm_keras.training.run_directory import TOKENIZER_DIR
 
     config = RewardConfig(**_optimizer_settings(settings))
     model = _load_base(base)
     train_pairs, val_pairs = _make_pairs(settings, task, model, tokenizer)
-    keras.utils.set_random_seed(settings["seed"])  # the new head's weights
+    set_seed(settings["seed"])  # the new head's weights
     reward_model = RewardModel(model, train_layers=settings["train_layers"])
     if saved is None:
         before = pairwise_accuracy(reward_model, tokenizer, val_pairs)

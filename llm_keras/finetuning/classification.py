@@ -62,6 +62,7 @@ from keras import ops
 from llm_keras.data.corpora import load_corpus
 from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.models.gpt import GPT, _values_are_known
+from llm_keras.seeding import set_seed
 from llm_keras.training.optimizer import build_optimizer
 from llm_keras.training.schedule import WarmupCosineDecay
 
@@ -669,7 +670,7 @@ def train_classifier(
         warmup_steps = min(100, steps // 10)
     schedule = WarmupCosineDecay(learning_rate, warmup_steps, max(steps, warmup_steps + 1),
                                  learning_rate / 10)  # fmt: skip
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     classifier.compile(
         optimizer=build_optimizer(classifier, schedule, weight_decay=weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -532,11 +532,12 @@ def run_classify(args: argparse.Namespace) -> int:
         train_classifier,
     )
     from llm_keras.models import GPT
+    from llm_keras.seeding import set_seed
     from llm_keras.training.run_directory import load_for_inference
 
     gpt, tokenizer = load_for_inference(base)
     if args.from_scratch:
-        keras.utils.set_random_seed(args.seed)
+        set_seed(args.seed)
         gpt = GPT(gpt.config)
     train, test, inputs = classification_data(
         args.data, tokenizer, gpt.config.context_length, seed=args.seed,

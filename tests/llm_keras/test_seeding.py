@@ -48,3 +48,23 @@ def test_tensorflow_is_not_imported_on_other_backends():
 def test_a_seed_that_is_not_an_integer_is_named():
     with pytest.raises(ValueError, match="seed must be an integer, got seed='7'"):
         set_seed("7")
+
+
+def test_the_library_seeds_through_set_seed_outside_tensorflow_only_code():
+    """``keras.utils.set_random_seed`` imports TensorFlow on every backend: only set_seed itself
+    and the TensorFlow-only modules (tf.distribute) may call it."""
+    import ast
+    from pathlib import Path
+
+    import llm_keras
+
+    package = Path(llm_keras.__file__).parent
+    allowed = {"seeding.py", "distributed/tf_multi_worker.py", "distributed/tf_mirrored.py"}
+    callers = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr == "set_random_seed"
+                    and relative not in allowed):
+                callers.append(f"{relative}:{node.lineno}")
+    assert callers == [], f"use llm_keras.seeding.set_seed instead in {callers}"
