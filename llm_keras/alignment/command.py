@@ -403,6 +403,7 @@ def run_reward(args: argparse.Namespace) -> int:
         pairwise_accuracy,
         train_reward_model,
     )
+    from llm_keras.keras_files import save_model
     from llm_keras.seeding import set_seed
     from llm_keras.training.run_directory import TOKENIZER_DIR
 
@@ -430,7 +431,7 @@ def run_reward(args: argparse.Namespace) -> int:
             resume=args.resume, verbose=_verbosity(args), state={"run_settings": settings},
         )  # fmt: skip
     seconds = time.perf_counter() - start
-    reward_model.save(out / REWARD_FILE)
+    save_model(reward_model, out / REWARD_FILE)
     tokenizer.save(out / TOKENIZER_DIR)
     after = pairwise_accuracy(reward_model, tokenizer, val_pairs)
     last = history.evaluations[-1] if history.evaluations else {}

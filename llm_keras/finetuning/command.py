@@ -531,6 +531,7 @@ def run_classify(args: argparse.Namespace) -> int:
         majority_baseline,
         train_classifier,
     )
+    from llm_keras.keras_files import save_model
     from llm_keras.models import GPT
     from llm_keras.seeding import set_seed
     from llm_keras.training.run_directory import load_for_inference
@@ -556,7 +557,7 @@ def run_classify(args: argparse.Namespace) -> int:
     baseline = majority_baseline(train, test)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    classifier.save(out / CLASSIFIER_FILE)
+    save_model(classifier, out / CLASSIFIER_FILE)
     tokenizer.save(out / "tokenizer")
     record = {
         "command": "classify",

@@ -22,7 +22,7 @@ TOKENIZER_DIR = "tokenizer"
 
 def save_for_inference(directory: str | os.PathLike, model, tokenizer) -> Path:
     """Write ``directory/model.keras`` and ``directory/tokenizer/``; returns the model's path."""
-    import keras  # noqa: F401  (the model's backend is already chosen)
+    from llm_keras.keras_files import save_model
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ def save_for_inference(directory: str | os.PathLike, model, tokenizer) -> Path:
     # Keras wants a path ending in .keras; write beside the target, then rename (atomic).
     tmp = directory / f".{secrets.token_hex(4)}.partial.keras"
     try:
-        model.save(tmp)
+        save_model(model, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
