@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from weasyprint_build.bibliography import load_bibliography
 from weasyprint_build.chapters import find_chapter_files, read_chapter
 from weasyprint_build.document import assemble
 from weasyprint_build.errors import BuildError
@@ -135,9 +136,14 @@ def build_pdf(
     rendered = []
     for edition in editions:
         pdf_path = Path(out).resolve() if out is not None else build_dir / PDF_NAMES[edition]
-        book = Book(edition=edition, math=math, solutions_dir=solutions_dir)
+        book = Book(
+            edition=edition,
+            math=math,
+            solutions_dir=solutions_dir,
+            bibliography=load_bibliography(course_dir),
+        )
         parts = [book.render_chapter(chapter, notebooks[chapter.path]) for chapter in chapters]
-        document = book.references.resolve(assemble(parts, book.toc, edition, backend))
+        document = book.references.resolve(assemble(parts, book, backend))
         html_path = pdf_path.with_suffix(".html")
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(document, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""The whole book as one HTML document: title page, table of contents, chapters, print CSS.
+"""The whole book as one HTML document: title page, table of contents, list of figures,
+chapters, bibliography, index, print CSS.
 
 WeasyPrint needs the whole document at once (page numbers in the table of contents and in
 cross-references are computed over all of it). Everything is inline: the CSS in ``<style>``,
@@ -11,12 +12,14 @@ import html
 from importlib import metadata
 from pathlib import Path
 
-from weasyprint_build.render import TocEntry
+from weasyprint_build.list_of_figures import list_html
+from weasyprint_build.render import Book, TocEntry
 
 TITLE = "Build a Large Language Model from Scratch"
 SUBTITLE = "in Keras 3, on JAX, TensorFlow and PyTorch"
 AUTHOR = "The llm-keras authors"
 STYLESHEET = Path(__file__).parent / "style" / "book.css"
+APPARATUS_STYLESHEET = Path(__file__).parent / "style" / "apparatus.css"
 EDITION_LINES = {
     "student": "Student edition: chapters and exercises",
     "instructor": "Instructor edition: chapters, exercises and their reference solutions",
@@ -30,8 +33,19 @@ def package_version() -> str:
         return "(not installed)"
 
 
-def assemble(chapters: list[str], toc: list[TocEntry], edition: str, backend: str) -> str:
-    """The complete HTML document of one edition."""
+def assemble(chapters: list[str], book: Book, backend: str) -> str:
+    """The complete HTML document of one edition (``book``: its rendered chapters' state)."""
+    edition = book.edition
+    figures = list_html("figure", book.captioned, book.references.resolve)
+    back_matter = [  # (anchor, title, HTML): the sections' own id and heading
+        ("bibliography", "Bibliography", book.bibliography.html()),
+        ("index", "Index", book.index.html()),
+    ]
+    toc = [
+        *([TocEntry(1, "list-of-figures", "", "List of figures")] if figures else []),
+        *book.toc,
+        *(TocEntry(1, anchor, "", title) for anchor, title, section in back_matter if section),
+    ]
     title = TITLE if edition == "student" else f"{TITLE} (instructor edition)"
     description = html.escape(f"{SUBTITLE}. {EDITION_LINES[edition]}")
     return "\n".join(
@@ -44,12 +58,16 @@ def assemble(chapters: list[str], toc: list[TocEntry], edition: str, backend: st
             '<meta name="keywords" content="large language model, transformer, GPT, Keras, JAX">',
             f'<meta name="generator" content="llm-keras weasyprint_build {package_version()}">',
             f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>",
+            f"<style>{APPARATUS_STYLESHEET.read_text(encoding='utf-8')}</style>",
             f'</head><body class="edition-{edition}">',
             _cover(edition, backend),
             _table_of_contents(toc),
+            figures,
             "<main>",
             *chapters,
-            "</main></body></html>",
+            "</main>",
+            *(section for _, _, section in back_matter),
+            "</body></html>",
         ]
     )
 

@@ -6,9 +6,12 @@ What the rules do with the MyST syntax a chapter uses (``course/README.md`` list
 - ``(label)=`` before a heading: the heading's label; headings are numbered by the chapter context;
 - ``{numref}`label```, ``{ref}`label```, ``{eq}`label``` and ``[text](#label)``: cross-references
   (``references``); ``{glue}`name``` and ``{glue:text}`name:format```: values the chapter's code
-  computed; ``{math}`tex```: inline math;
+  computed; ``{math}`tex```: inline math; ``{cite:t}`key``` and ``{cite:p}`key```: citations
+  (``bibliography``); ``{index}`term```: an index entry (``index``);
 - fenced directives ``{note}``, ``{tip}``, ``{warning}``, ``{important}``, ``{table}``,
-  ``{exercise}``, ``{code-block}``; any other ``{directive}`` stops the build;
+  ``{exercise}``, ``{code-block}`` (with ``:caption:`` a numbered listing), ``{only}``
+  (``instructor`` or ``student``: shown in that edition only); any other ``{directive}`` stops
+  the build;
 - fenced code without braces: highlighted, not run.
 
 The rules call a context object (``env["ctx"]``, a ``render.ChapterContext``) for everything that
@@ -28,11 +31,13 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.myst_blocks import myst_block_plugin
 from mdit_py_plugins.myst_role import myst_role_plugin
 
+from weasyprint_build.bibliography import CITE_ROLES
 from weasyprint_build.errors import BuildError
 
 ADMONITIONS = ("note", "tip", "warning", "important")
-DIRECTIVES = (*ADMONITIONS, "table", "exercise", "code-block", "code")
-ROLES = ("numref", "ref", "eq", "glue", "glue:text", "math", "code")
+DIRECTIVES = (*ADMONITIONS, "table", "exercise", "code-block", "code", "only")
+ROLES = ("numref", "ref", "eq", "glue", "glue:text", "math", "code", *CITE_ROLES, "index")
+EDITION_TAGS = ("instructor", "student")
 _DIRECTIVE_INFO = re.compile(r"^\{([a-z][a-z0-9:-]*)\}\s*(.*)$")
 _ROLE_WITH_TEXT = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
 
@@ -112,6 +117,10 @@ def _role(self, tokens, i, options, env) -> str:
         return f"<code>{html.escape(content)}</code>"
     if name in ("glue", "glue:text"):
         return html.escape(ctx.glue_text(name, content, where))
+    if name in CITE_ROLES:
+        return ctx.book.bibliography.cite(name, content, where)
+    if name == "index":
+        return ctx.book.index.mark(content, where, (ctx.number, ctx.section))
     if name in ("numref", "ref", "eq"):
         match = _ROLE_WITH_TEXT.match(content)
         text, label = (match.group(1), match.group(2)) if match else (None, content)
@@ -177,7 +186,9 @@ def _fence(self, tokens, i, options, env) -> str:
         )
     options, body = split_directive(token.content, ctx.where(token))
     if name in ("code-block", "code"):
-        return ctx.static_code(body, argument or "python", token)
+        return ctx.static_code(body, argument or "python", token, options)
+    if name == "only":
+        return _only(self, argument, body, env, ctx, token)
     if name in ADMONITIONS:
         title = argument or name.capitalize()
         inner = self.md_render(body, env)
@@ -188,6 +199,22 @@ def _fence(self, tokens, i, options, env) -> str:
     if name == "table":
         return ctx.table(argument, options, self.md_render(body, env), token)
     return ctx.exercise(argument, options, token)
+
+
+def _only(renderer, argument: str, body: str, env, ctx, token) -> str:
+    """``{only} instructor``: Sphinx's directive, with the edition as its tag."""
+    if argument not in EDITION_TAGS:
+        raise BuildError(
+            f"{ctx.where(token)}: {{only}} {argument!r}: the PDF build knows the editions "
+            f"{' and '.join(EDITION_TAGS)}; write {{only}} instructor for what only the "
+            "instructor edition shows (answers, teaching notes)."
+        )
+    if ctx.book.edition != argument:
+        return ""
+    return (
+        f'<div class="only only-{argument}"><p class="only-label">{argument} edition</p>'
+        f"{renderer.md_render(body, env)}</div>"
+    )
 
 
 def split_directive(content: str, where: str) -> tuple[dict, str]:

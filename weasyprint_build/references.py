@@ -25,6 +25,7 @@ KIND_NAMES = {
     "exercise": "Exercise",
     "figure": "Figure",
     "table": "Table",
+    "listing": "Listing",
     "equation": "Equation",
 }
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")

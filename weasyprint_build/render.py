@@ -16,10 +16,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter
 from weasyprint_build.errors import BuildError
 from weasyprint_build.exercises import cell_role, load_exercise
 from weasyprint_build.highlight import MAX_COLUMNS, highlight, long_lines
+from weasyprint_build.index import Index
+from weasyprint_build.list_of_figures import Captioned
 from weasyprint_build.markdown import Renderer
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.outputs import rich_html, sort_outputs, text_block
@@ -53,6 +56,9 @@ class Book:
     toc: list[TocEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     exercises: list[Path] = field(default_factory=list)
+    bibliography: Bibliography = field(default_factory=lambda: Bibliography({}, "references.yaml"))
+    index: Index = field(default_factory=Index)
+    captioned: list[Captioned] = field(default_factory=list)  # for the list of figures
 
     def render_chapter(self, chapter: Chapter, notebook) -> str:
         """The chapter's ``<section class="chapter">``; links stay placeholders until resolved."""
@@ -78,6 +84,7 @@ class ChapterContext:
         self.references = book.references
         self.number = chapter.number
         self.section = self.subsection = self.figures = self.tables = self.equations = 0
+        self.listings = 0
         self.cell_line: int | None = None
         self.in_exercise = False
         self.glued: dict[str, dict] = {}
@@ -176,18 +183,22 @@ class ChapterContext:
         if kind == "figure":
             self.figures += 1
             number = f"{self.number}.{self.figures}"
+        elif kind == "listing":
+            self.listings += 1
+            number = f"{self.number}.{self.listings}"
         else:
             self.tables += 1
             number = f"{self.number}.{self.tables}"
         anchor = label or f"{kind}-{number}"
         self._define(anchor, kind, number, caption.strip() or f"{kind.capitalize()} {number}")
         caption_html = self.book.markdown.render_inline(caption.strip(), self) if caption else ""
+        self.book.captioned.append(Captioned(kind, anchor, number, caption_html))
         figcaption = (
             f'<figcaption><span class="caption-number">{kind.capitalize()} {number}.</span> '
             f"{caption_html}</figcaption>"
         )
-        if kind == "table":  # tables are captioned above, figures below
-            return f'<figure class="numbered-table" id="{anchor}">{figcaption}{body}</figure>'
+        if kind in ("table", "listing"):  # tables and listings are captioned above, figures below
+            return f'<figure class="numbered-{kind}" id="{anchor}">{figcaption}{body}</figure>'
         return f'<figure class="numbered-figure" id="{anchor}">{body}{figcaption}</figure>'
 
     def _define(self, label: str, kind: str, number: str, title: str) -> None:
@@ -219,9 +230,14 @@ class ChapterContext:
             ) from None
 
     # --- code ------------------------------------------------------------------------------
-    def static_code(self, code: str, language: str, token) -> str:
+    def static_code(self, code: str, language: str, token, options: dict | None = None) -> str:
         self._check_width(code, self.where(token))
-        return highlight(code, language, "code static")
+        code_html = highlight(code, language, "code static")
+        options = options or {}
+        if "caption" in options or "name" in options:  # {code-block} :caption: :name:
+            caption = str(options.get("caption", ""))
+            return self._captioned("listing", caption, options.get("name"), code_html)
+        return code_html
 
     def _check_width(self, code: str, where: str) -> None:
         for line in long_lines(code):
@@ -243,7 +259,14 @@ class ChapterContext:
         parts = []
         if "remove-input" not in tags:
             self._check_width(cell.source, f"{self.where()} (a code cell)")
-            parts.append(highlight(cell.source, "ipython3", "code input"))
+            code_html = highlight(cell.source, "ipython3", "code input")
+            listing = cell.metadata.get("mystnb", {}).get("listing")
+            if listing is not None:  # the build's own key, like mystnb.table
+                listing = listing or {}
+                code_html = self._captioned(
+                    "listing", str(listing.get("caption", "")), listing.get("name"), code_html
+                )
+            parts.append(code_html)
         if "remove-output" not in tags:
             parts.append(self._outputs(cell, tags))
         return f'<div class="cell">{"".join(parts)}</div>'

@@ -1,0 +1,332 @@
+"""The book's apparatus: citations and bibliography, index, list of figures, listings, and the
+answers only the instructor edition shows.
+
+A small course of its own (two chapters, a few pages of text each, one figure) is built once for
+this module in both editions; the real course's citation keys are checked against
+``course/references.yaml`` without a build.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from tests.course.pdf.conftest import REPO, SAMPLE, normalize, pdftotext
+from weasyprint_build.bibliography import FIELDS, load_bibliography
+from weasyprint_build.build import build_pdf
+from weasyprint_build.errors import BuildError
+
+HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+REFERENCES = {
+    "xiong2020layernorm": {
+        "authors": ["Ruibin Xiong", "Yunchang Yang", "Di He", "Kai Zheng"],
+        "title": "On Layer Normalization in the Transformer Architecture",
+        "year": 2020,
+        "venue": "ICML 2020",
+        "url": "https://arxiv.org/abs/2002.04745",
+    },
+    "kingma2015adam": {
+        "authors": ["Diederik P. Kingma", "Jimmy Ba"],
+        "title": "Adam: A Method for Stochastic Optimization",
+        "year": 2015,
+        "venue": "ICLR 2015",
+        "url": "https://arxiv.org/abs/1412.6980",
+    },
+    "never2000cited": {
+        "authors": ["Nobody Atall"],
+        "title": "A Work Nobody Cites",
+        "year": 2000,
+        "venue": "Nowhere",
+        "url": "https://example.org/never",
+    },
+}
+FILLER = " ".join(["The residual stream carries every layer's output to the next one."] * 40)
+CHAPTER_ONE = f"""
+# Normalisation
+
+## Where the norm goes
+
+Pre-LN trains without warm-up, as {{cite:t}}`xiong2020layernorm` showed; Adam keeps two
+running means {{cite:p}}`kingma2015adam`. The {{index}}`residual stream` adds each block.
+
+{FILLER}
+
+{FILLER}
+
+## Optimisers
+
+Adam again {{cite:p}}`kingma2015adam,xiong2020layernorm`. The {{index}}`learning rate
+<optimiser; learning rate>` matters; so does {{index}}`perplexity`.
+
+```{{code-block}} python
+:caption: The training loop, in its simplest form.
+:name: lst-loop
+
+for step in range(steps):
+    optimizer.apply(grads)
+```
+
+{FILLER}
+
+## Exercises
+
+1. Why does the pre-LN block train without warm-up?
+
+   :::{{only}} instructor
+   Answer sentinel 4b1d: the gradients of the last layers are not larger than the first's.
+   :::
+
+2. Which listing trains? {{numref}}`lst-loop`.
+"""
+CHAPTER_TWO = f"""
+# Sampling
+
+## Temperature
+
+{FILLER}
+
+{FILLER}
+
+Dividing the logits changes the {{index}}`perplexity` of the samples.
+
+```{{code-cell}} ipython3
+---
+tags: [remove-input]
+mystnb:
+  figure:
+    name: fig-line
+    caption: A straight line. It rises from left to right.
+---
+import matplotlib.pyplot as plt
+
+plt.figure(figsize=(4, 2))
+plt.plot([0, 1], [0, 1])
+plt.show()
+```
+
+{FILLER}
+
+{FILLER}
+
+The {{index}}`residual stream` again, in another chapter.
+"""
+ANSWER_SENTINEL = "Answer sentinel 4b1d"
+
+
+def write_course(root, chapters: dict[str, str], references: dict | None = None):
+    course = root / "course"
+    course.mkdir(parents=True, exist_ok=True)
+    for name, body in chapters.items():
+        (course / name).write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
+    if references is not None:
+        (course / "references.yaml").write_text(yaml.safe_dump(references), encoding="utf-8")
+    return course
+
+
+def build(root, editions=("student", "instructor")):
+    return {
+        r.edition: r
+        for r in build_pdf(
+            list(editions),
+            course_dir=root / "course",
+            repo_root=REPO,
+            solutions_dir=SAMPLE / "solutions",
+            build_dir=root / "build",
+            log=lambda line: None,
+        )
+    }
+
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("apparatus")
+    write_course(
+        root, {"01-norm.md": CHAPTER_ONE, "02-sampling.md": CHAPTER_TWO}, REFERENCES
+    )
+    return build(root)
+
+
+def pages_text(pdf) -> list[str]:
+    """Normalised text of each page, 1-based (index 0 unused)."""
+    return ["", *(normalize(page) for page in pdftotext(pdf).split("\f"))]
+
+
+def page_of_heading(pages: list[str], heading: str) -> int:
+    found = [n for n, text in enumerate(pages) if text.strip().startswith(heading)]
+    assert found, f"no page starts with {heading!r}"
+    return found[-1]  # the table of contents names it too, earlier
+
+
+# --- citations and bibliography ------------------------------------------------------------
+
+
+def test_every_citation_key_of_the_course_is_in_references_yaml():
+    bibliography = load_bibliography(REPO / "course")
+    keys = [
+        (path.name, key.strip())
+        for path in sorted((REPO / "course").glob("[0-9][0-9]-*.md"))
+        for match in re.finditer(r"\{cite(?::[pt])?\}`([^`]+)`", path.read_text())
+        for key in match.group(1).split(",")
+    ]
+    assert len(keys) >= 20  # the course cites its papers through the role
+    assert [k for k in keys if k[1] not in bibliography.works] == []
+    for work in bibliography.works.values():
+        assert work.url.startswith("https://"), work.key
+        assert all(getattr(work, f) for f in FIELDS), work.key
+
+
+def test_citations_link_to_one_bibliography_entry_per_cited_work(small_book, edition):
+    result = small_book[edition]
+    pages = pages_text(result.pdf)
+    start = page_of_heading(pages, "Bibliography")
+    text = " ".join(pages[start:page_of_heading(pages, "Index")])
+    for key, work in REFERENCES.items():
+        expected = 0 if key == "never2000cited" else 1
+        assert text.count(work["title"].split(":")[0]) == expected, key
+    assert text.index("Kingma") < text.index("Xiong")  # sorted by author
+    chapter = " ".join(pages[: start])
+    assert "as Xiong et al. (2020) showed" in chapter
+    assert "(Kingma and Ba, 2015)" in chapter
+    assert "(Kingma and Ba, 2015; Xiong et al., 2020)" in chapter
+
+    reader = PdfReader(result.pdf)
+    uris = [
+        annotation.get_object()["/A"].get("/URI")
+        for page in reader.pages
+        for annotation in page.get("/Annots") or []
+        if "/A" in annotation.get_object()
+    ]
+    # a URL broken over two lines is two link rectangles with one target
+    assert {u for u in uris if u} == {
+        REFERENCES["kingma2015adam"]["url"],
+        REFERENCES["xiong2020layernorm"]["url"],
+    }
+    html = result.html.read_text()
+    citations = re.findall(r'<a class="cite" href="#(bib-[^"]+)"', html)
+    assert len(citations) == 4 and set(citations) <= set(re.findall(r'<li id="(bib-[^"]+)"', html))
+
+
+# --- index ---------------------------------------------------------------------------------
+
+
+def index_entries(pages: list[str], terms: list[str]) -> dict[str, list[int]]:
+    """term -> pages, from the printed index (the last pages)."""
+    text = " ".join(pages[page_of_heading(pages, "Index") :])
+    entries = {}
+    for term in terms:
+        found = re.findall(rf"\b{term}((?:,\s*\d+)+)", text)
+        assert len(found) == 1, (term, found)
+        entries[term] = [int(n) for n in found[0].strip(", ").split(",")]
+    return entries
+
+
+def test_the_index_gives_the_pages_where_its_terms_are(small_book, edition):
+    pages = pages_text(small_book[edition].pdf)
+    entries = index_entries(pages, ["residual stream", "learning rate", "perplexity"])
+    index_text = " ".join(pages[page_of_heading(pages, "Index") :])
+    assert "optimiser learning rate" in index_text  # the subentry under its main entry
+    assert len(re.findall(r",\s*\d+", index_text)) == 5  # the five pages above, nothing else
+    assert len(entries["residual stream"]) == 2  # two chapters
+    assert len(entries["perplexity"]) == 2
+    for term, numbers in entries.items():
+        assert numbers == sorted(numbers)
+        for number in numbers:
+            assert term in pages[number].lower(), (term, number)
+    chapter_two = small_book[edition].chapters[1].page
+    assert entries["residual stream"][1] > chapter_two + 1  # past pages of filler
+
+
+# --- list of figures, listings ----------------------------------------------------------------
+
+
+def test_the_list_of_figures_names_each_figure_with_its_page(small_book, edition):
+    result = small_book[edition]
+    pages = pages_text(result.pdf)
+    start = page_of_heading(pages, "List of figures")
+    assert "Figure 2.1 A straight line. " in pages[start]
+    assert "It rises" not in pages[start]  # the first sentence only
+    page = int(re.search(r"Figure 2\.1 A straight line\. [. ]*(\d+)", pages[start]).group(1))
+    assert "Figure 2.1. A straight line. It rises from left to right." in pages[page]
+    html = result.html.read_text()
+    assert html.count('<span class="caption-number">Figure') == 1
+    assert len(re.findall(r'<nav class="front-matter list-of-figures".*?</nav>', html, re.S)) == 1
+
+
+def test_a_captioned_code_block_is_a_numbered_listing_that_references_name(small_book):
+    pages = pages_text(small_book["student"].pdf)
+    text = " ".join(pages)
+    assert "Listing 1.1. The training loop, in its simplest form." in text
+    assert "Which listing trains? Listing 1.1." in text
+
+
+# --- answers only in the instructor edition ---------------------------------------------------
+
+
+def test_the_exercises_answers_are_in_the_instructor_edition_only(small_book):
+    student = normalize(pdftotext(small_book["student"].pdf))
+    instructor = normalize(pdftotext(small_book["instructor"].pdf))
+    for text in (student, instructor):
+        assert "Why does the pre-LN block train without warm-up?" in text
+    assert ANSWER_SENTINEL not in student
+    assert ANSWER_SENTINEL in instructor
+    assert "instructor edition" in instructor
+
+
+# --- an author's mistakes stop the build ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            "# T\n\nAs {cite:t}`xiong2020layrnorm` showed.\n",
+            [
+                "course/01-a.md, line 13",
+                "the key 'xiong2020layrnorm' is not in course/references.yaml",
+                "Did you mean xiong2020layernorm?",
+                "Add the work there",
+            ],
+        ),
+        (
+            "# T\n\nSome text.\n\nA {index}`term <main; sub; subsub>` here.\n",
+            ["course/01-a.md, line 15", "{index}`term <main; sub; subsub>`", "{index}`term`"],
+        ),
+        (
+            "# T\n\nA {index}`see: other` here.\n",
+            ["course/01-a.md, line 13", "the entry type 'see' is not supported"],
+        ),
+        (
+            "# T\n\n:::{only} teacher\nHidden.\n:::\n",
+            ["course/01-a.md, line 13", "{only} 'teacher'", "{only} instructor"],
+        ),
+    ],
+)
+def test_a_bad_citation_index_entry_or_edition_stops_the_build(tmp_path, body, expected):
+    write_course(tmp_path, {"01-a.md": body}, REFERENCES)
+    with pytest.raises(BuildError) as caught:
+        build(tmp_path, ["student"])
+    for part in expected:
+        assert part in str(caught.value)
+
+
+def test_a_work_without_a_url_stops_the_build(tmp_path):
+    references = {"kingma2015adam": dict(REFERENCES["kingma2015adam"], url="")}
+    write_course(tmp_path, {"01-a.md": "# T\n"}, references)
+    with pytest.raises(BuildError, match=r"course/references.yaml, entry 'kingma2015adam': "
+                       r"missing url"):
+        build(tmp_path, ["student"])

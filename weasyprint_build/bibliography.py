@@ -1,0 +1,178 @@
+"""Citations and the bibliography: ``{cite:t}`key``` in the text, one entry per work at the end.
+
+The works the course cites are in ``course/references.yaml``, one mapping per key::
+
+    xiong2020layernorm:
+      authors: [Ruibin Xiong, Yunchang Yang, Di He, ...]   # as printed, first name first
+      title: On Layer Normalization in the Transformer Architecture
+      year: 2020
+      venue: ICML 2020                                        # journal, conference, or "GitHub"
+      url: https://arxiv.org/abs/2002.04745
+
+A chapter cites with the roles of MyST / sphinxcontrib-bibtex, author-year style:
+
+- ``{cite:t}`xiong2020layernorm``` (textual): "Xiong et al. (2020)";
+- ``{cite:p}`key1,key2``` (parenthetical) and ``{cite}`key```: "(Xiong et al., 2020; ...)".
+
+Each citation is a link to its entry; the bibliography lists every cited work once, sorted by
+author and year, with its URL as a link. A key that is not in the file stops the build with the
+file, the line and the closest keys; so does an entry without a required field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from weasyprint_build.errors import BuildError
+
+FILE_NAME = "references.yaml"
+FIELDS = ("authors", "title", "year", "venue", "url")
+CITE_ROLES = ("cite", "cite:p", "cite:t")
+ANCHOR_PREFIX = "bib-"
+
+
+@dataclass(frozen=True)
+class Work:
+    key: str
+    authors: tuple[str, ...]  # "Ruibin Xiong"; an organisation is one name ("OpenAI")
+    title: str
+    year: int
+    venue: str
+    url: str
+
+    @property
+    def anchor(self) -> str:
+        return ANCHOR_PREFIX + self.key
+
+    def short_authors(self) -> str:
+        """"Xiong et al.", "Kingma and Ba", "Hewitt": surnames as the text names the authors."""
+        surnames = [_surname(name) for name in self.authors]
+        if len(surnames) >= 3:
+            return f"{surnames[0]} et al."
+        return " and ".join(surnames)
+
+    def sort_key(self) -> tuple:
+        return (_surname(self.authors[0]).lower(), self.year, self.title.lower())
+
+
+def _surname(name: str) -> str:
+    return name.split()[-1]
+
+
+class Bibliography:
+    """The works of ``references.yaml`` and the ones the book has cited so far."""
+
+    def __init__(self, works: dict[str, Work], source: str) -> None:
+        self.works = works
+        self.source = source  # the file, for error messages
+        self.cited: dict[str, Work] = {}  # in the order of first citation
+
+    def cite(self, role: str, content: str, where: str) -> str:
+        """The HTML of a citation role (see the module's docstring)."""
+        keys = [key.strip() for key in content.split(",")]
+        if not all(keys):
+            raise BuildError(
+                f"{where}: {{{role}}}`{content}` has an empty key; separate keys with commas, "
+                "for example {cite:p}`kaplan2020scaling,hoffmann2022chinchilla`."
+            )
+        works = [self._work(key, role, content, where) for key in keys]
+        for work in works:
+            self.cited.setdefault(work.key, work)
+        if role == "cite:t":
+            return "; ".join(
+                f'{html.escape(w.short_authors())} (<a class="cite" href="#{w.anchor}">'
+                f"{w.year}</a>)"
+                for w in works
+            )
+        inner = "; ".join(
+            f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year}</a>'
+            for w in works
+        )
+        return f"({inner})"
+
+    def _work(self, key: str, role: str, content: str, where: str) -> Work:
+        work = self.works.get(key)
+        if work is None:
+            close = difflib.get_close_matches(key, list(self.works), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise BuildError(
+                f"{where}: {{{role}}}`{content}`: the key {key!r} is not in {self.source}.{hint} "
+                f"Add the work there (fields: {', '.join(FIELDS)}) or fix the key."
+            )
+        return work
+
+    def html(self) -> str:
+        """The bibliography: every cited work once, by author and year; '' if nothing is cited."""
+        if not self.cited:
+            return ""
+        items = "\n".join(
+            _entry_html(work) for work in sorted(self.cited.values(), key=Work.sort_key)
+        )
+        return (
+            '<section class="back-matter bibliography" id="bibliography">'
+            '<h1 class="back-matter-title">Bibliography</h1>'
+            f'<ul class="bibliography-list">\n{items}\n</ul></section>'
+        )
+
+
+def _entry_html(work: Work) -> str:
+    authors = html.escape(_join_names(list(work.authors)))
+    url = html.escape(work.url, quote=True)
+    return (
+        f'<li id="{work.anchor}"><span class="bib-authors">{authors}</span> '
+        f'<span class="bib-year">({work.year}).</span> '
+        f'<span class="bib-title">{html.escape(work.title)}.</span> '
+        f'<span class="bib-venue">{html.escape(work.venue)}.</span> '
+        f'<a class="bib-url" href="{url}">{_breakable(html.escape(work.url))}</a></li>'
+    )
+
+
+def _join_names(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + ", and " + names[-1]
+
+
+def _breakable(url: str) -> str:
+    """A URL that may break after its slashes, dots and dashes (a zero-width space)."""
+    return re.sub(r"([/.\-_?=&])(?=.)", "\\1\u200b", url)
+
+
+def load_bibliography(course_dir: Path) -> Bibliography:
+    """``course_dir/references.yaml`` (no file: an empty bibliography, so any citation fails)."""
+    path = Path(course_dir) / FILE_NAME
+    source = f"{path.parent.name}/{FILE_NAME}"
+    if not path.exists():
+        return Bibliography({}, source)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise BuildError(f"{source}: not valid YAML ({error}).") from None
+    if not isinstance(data, dict):
+        raise BuildError(f"{source}: must map each key to a work (key: {{authors: ...}}).")
+    works = {}
+    for key, entry in data.items():
+        missing = [f for f in FIELDS if not (isinstance(entry, dict) and entry.get(f))]
+        if missing:
+            raise BuildError(
+                f"{source}, entry {key!r}: missing {', '.join(missing)}; every work needs "
+                f"{', '.join(FIELDS)} (authors a list of names, first name first)."
+            )
+        authors = entry["authors"]
+        if isinstance(authors, str):
+            authors = [authors]
+        works[str(key)] = Work(
+            key=str(key),
+            authors=tuple(str(a) for a in authors),
+            title=str(entry["title"]),
+            year=int(entry["year"]),
+            venue=str(entry["venue"]),
+            url=str(entry["url"]),
+        )
+    return Bibliography(works, source)

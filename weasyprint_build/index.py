@@ -1,0 +1,139 @@
+"""The index: terms marked in the text with ``{index}``, listed at the end with their pages.
+
+The role is MyST's (Sphinx's ``index`` role), so chapters keep opening in Jupyter Book:
+
+- ``{index}`perplexity```: the text shows "perplexity" and the index lists it;
+- ``{index}`causal masks <causal mask>```: the text shows "causal masks", the entry is "causal mask";
+- ``{index}`masks <attention; causal mask>```: a subentry "causal mask" under "attention"
+  (``single: attention; causal mask`` is the same, in Sphinx's long form);
+- ``{index}`DPO <pair: DPO; preference optimisation>```: two entries, each under the other.
+
+Each marked place becomes an anchor; the index gives, per entry, the page of each anchor through
+WeasyPrint's ``target-counter(attr(href url), page)``. A term marked twice in one section gets
+one anchor (its first place), so the index lists each section once. A malformed entry stops the
+build with the file, the line and the forms above.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from weasyprint_build.errors import BuildError
+
+ANCHOR_PREFIX = "index-"
+_WITH_ENTRY = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
+_OTHER_SPHINX_TYPES = ("triple", "see", "seealso", "module", "keyword", "operator", "object")
+_SYNTAX = (
+    "write {index}`term`, {index}`text <entry>`, {index}`text <main; sub>` or "
+    "{index}`text <pair: first; second>`"
+)
+
+
+@dataclass
+class _Entry:
+    name: str  # as first written
+    anchors: list[str] = field(default_factory=list)
+    subentries: dict[str, _Entry] = field(default_factory=dict)
+
+
+class Index:
+    """The index of one edition: entries and the anchors that point at their places."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Entry] = {}
+        self._anchors = 0
+        self._seen: set[tuple] = set()
+
+    def mark(self, content: str, where: str, section: tuple) -> str:
+        """The HTML of an ``{index}`` role at ``where``, in ``section`` (chapter, section)."""
+        text, paths = parse(content, where)
+        anchor = None
+        for path in paths:
+            key = (*section, *(p.casefold() for p in path))
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            if anchor is None:
+                self._anchors += 1
+                anchor = f"{ANCHOR_PREFIX}{self._anchors}"
+            self._entry(path).anchors.append(anchor)
+        id_attribute = f' id="{anchor}"' if anchor else ""
+        return f'<span class="index-term"{id_attribute}>{html.escape(text)}</span>'
+
+    def _entry(self, path: tuple[str, ...]) -> _Entry:
+        entries, entry = self.entries, None
+        for name in path:
+            entry = entries.setdefault(name.casefold(), _Entry(name))
+            entries = entry.subentries
+        return entry
+
+    def html(self) -> str:
+        """The index as a back-matter section; '' when the book marks no term."""
+        if not self.entries:
+            return ""
+        parts, letter = [], None
+        for entry in _sorted(self.entries):
+            initial = _sort_text(entry.name)[:1].upper() or "#"
+            initial = initial if initial.isalpha() else "#"
+            if initial != letter:
+                if letter is not None:
+                    parts.append("</ul>")
+                parts.append(f'<p class="index-letter">{initial}</p><ul class="index-list">')
+                letter = initial
+            parts.append(_entry_html(entry))
+        parts.append("</ul>")
+        return (
+            '<section class="back-matter index" id="index">'
+            '<h1 class="back-matter-title">Index</h1>'
+            f'<div class="index-columns">{"".join(parts)}</div></section>'
+        )
+
+
+def parse(content: str, where: str) -> tuple[str, list[tuple[str, ...]]]:
+    """The text shown and the entry paths (main, sub) of an ``{index}`` role's content."""
+    stripped = content.strip()
+    match = _WITH_ENTRY.match(stripped)
+    if match:
+        text, spec = match.group(1).strip(), match.group(2).strip()
+    elif "<" in stripped or ">" in stripped:
+        raise BuildError(f"{where}: {{index}}`{content}`: an unmatched < or >; {_SYNTAX}.")
+    else:
+        text, spec = stripped, stripped
+    kind, _, rest = spec.partition(":")
+    if rest and kind.strip() in ("single", "pair"):
+        kind, spec = kind.strip(), rest.strip()
+    elif rest and kind.strip() in _OTHER_SPHINX_TYPES:
+        raise BuildError(
+            f"{where}: {{index}}`{content}`: the entry type {kind.strip()!r} is not supported "
+            f"(single and pair are); {_SYNTAX}."
+        )
+    else:
+        kind = "single"
+    names = [name.strip().lstrip("!").strip() for name in spec.split(";")]
+    if not text or not all(names) or len(names) > 2 or (kind == "pair" and len(names) != 2):
+        raise BuildError(
+            f"{where}: {{index}}`{content}`: an entry is one term or a main term and one "
+            f"subentry separated by ';' (pair: exactly two); {_SYNTAX}."
+        )
+    if kind == "pair":
+        return text, [(names[0], names[1]), (names[1], names[0])]
+    return text, [tuple(names)]
+
+
+def _sort_text(name: str) -> str:
+    """Sort on the letters: '-inf' next to 'inf', '`top_k`' under T."""
+    return re.sub(r"^[^A-Za-z0-9]+", "", name).casefold()
+
+
+def _sorted(entries: dict[str, _Entry]) -> list[_Entry]:
+    return sorted(entries.values(), key=lambda e: (_sort_text(e.name), e.name))
+
+
+def _entry_html(entry: _Entry) -> str:
+    pages = ", ".join(f'<a class="index-page" href="#{a}"></a>' for a in entry.anchors)
+    subentries = "".join(_entry_html(sub) for sub in _sorted(entry.subentries))
+    sub_html = f'<ul class="index-sublist">{subentries}</ul>' if subentries else ""
+    separator = ", " if pages else ""
+    return f"<li>{html.escape(entry.name)}{separator}{pages}{sub_html}</li>"
