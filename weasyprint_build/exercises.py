@@ -8,10 +8,19 @@ checks. The student edition shows the notebook as handed out: the same preproces
 ``### BEGIN SOLUTION ... ### END SOLUTION`` region by ``# YOUR CODE HERE`` /
 ``raise NotImplementedError()`` and remove hidden tests. Outputs are cleared in both editions:
 the exercises are shown, not run, in the book (the autograder runs them).
+
+The instructor edition prints the reference code without nbgrader's marker lines
+(``### BEGIN SOLUTION``, ``### END HIDDEN TESTS``...): they are instructions to nbgrader, not
+code. Both editions print what a learner needs and leave out the notebook's plumbing
+(``shown_in_book``): every markdown cell, answer cell and graded check cell is printed; a code
+cell that is neither an answer nor a graded check (the environment report, the imports and the
+check helpers) is not, and one line says what was left out (``plumbing_note``). A cell tag
+overrides the rule: ``book-hide`` leaves any cell out, ``book-show`` prints a plumbing cell.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from dataclasses import dataclass
@@ -23,6 +32,14 @@ from weasyprint_build.errors import BuildError
 
 EDITIONS = ("student", "instructor")
 _TITLE = re.compile(r"^# +(.+?)\s*$", re.M)
+# nbgrader's marker lines (its defaults: ClearSolutions' begin/end solution delimiters,
+# ClearHiddenTests', ClearMarkScheme's), which the instructor edition does not print.
+_MARKER = re.compile(
+    r"^[ \t]*(?:#+|<!--)?[ \t]*### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS|MARK SCHEME)"
+    r"[ \t]*(?:-->)?[ \t]*\n?",
+    re.M,
+)
+HIDE_TAG, SHOW_TAG = "book-hide", "book-show"
 
 
 @dataclass
@@ -56,7 +73,10 @@ def load_exercise(solutions_dir: Path, relative: str, edition: str, where: str) 
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:
         raise BuildError(f"{where}: cannot read the notebook {path}: {error}") from None
-    notebook = student_version(notebook, path) if edition == "student" else copy.deepcopy(notebook)
+    if edition == "student":
+        notebook = student_version(notebook, path)
+    else:
+        notebook = instructor_version(notebook)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -85,6 +105,64 @@ def student_version(notebook: nbformat.NotebookNode, path: Path) -> nbformat.Not
             "metadata (nbgrader validate)."
         ) from None
     return notebook
+
+
+def instructor_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The source notebook with nbgrader's marker lines taken out of every cell."""
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        cell.source = _MARKER.sub("", cell.source)
+    return notebook
+
+
+def shown_in_book(cell) -> bool:
+    """Whether the book prints this cell of an exercise notebook (see the module's docstring)."""
+    tags = set(cell.get("metadata", {}).get("tags", []))
+    if HIDE_TAG in tags:
+        return False
+    if SHOW_TAG in tags or cell.cell_type == "markdown":
+        return True
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("solution") or meta.get("grade"))
+
+
+def plumbing_note(cells) -> str:
+    """One sentence on the code cells the book leaves out: how many, their lines, the
+    functions and classes they define and the modules they import (from the code itself)."""
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    if not code:
+        return ""
+    lines = sum(len(cell.source.splitlines()) for cell in code)
+    defined, imported = [], []
+    for cell in code:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.append(node.name)
+            elif isinstance(node, ast.Import):
+                imported += [_bound(alias.name, alias.asname) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                imported += [f"`{alias.asname or alias.name}` (from {node.module})"
+                             for alias in node.names]
+    imported = list(dict.fromkeys(imported))
+    what = []
+    if imported:
+        what.append("imports " + ", ".join(imported))
+    if defined:
+        what.append("defines " + ", ".join(f"`{name}`" for name in defined))
+    cells_word = "cell" if len(code) == 1 else "cells"
+    return (
+        f"The notebook's set-up code ({len(code)} {cells_word}, {lines} lines) is not printed: "
+        f"it {' and '.join(what) or 'prepares the notebook'}."
+    )
+
+
+def _bound(module: str, name: str | None) -> str:
+    """How an import reads in the note: `keras`, `np` (numpy)."""
+    return f"`{module}`" if name is None or name == module else f"`{name}` ({module})"
 
 
 def cell_role(cell) -> tuple[str, str]:

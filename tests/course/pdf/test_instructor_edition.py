@@ -1,0 +1,236 @@
+"""The week notebooks as the book prints them: no plumbing, no nbgrader markers, and the
+instructor edition's teaching notes (points, hidden checks, the corpus's mistakes).
+
+The first tests render each week's notebook alone to HTML (no kernel, a few seconds); the last
+ones read the PDFs of the session's build (``course_build``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jupytext
+import pytest
+from pypdf import PdfReader
+
+from tests.course.pdf.conftest import REPO, normalize, pdftotext
+from tests.course.weeks import corpus
+from weasyprint_build.chapters import read_chapter
+from weasyprint_build.math_svg import MathRenderer
+from weasyprint_build.render import Book
+
+NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
+MARKERS = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
+CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter with one exercise
+
+```{{exercise}} {relative}
+:name: ex-under-test
+```
+"""
+
+
+def cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def nbgrader(cell: dict) -> dict:
+    return cell["metadata"].get("nbgrader", {})
+
+
+def is_plumbing(cell: dict) -> bool:
+    meta = nbgrader(cell)
+    return cell["cell_type"] == "code" and not meta.get("solution") and not meta.get("grade")
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[tuple[str, str], str]:
+    """{(week, edition): the HTML of a chapter that includes only that week's notebook}."""
+    root = tmp_path_factory.mktemp("one_exercise")
+    math = MathRenderer(root / "math")
+    pages = {}
+    for number, path in enumerate(NOTEBOOKS, 1):
+        week = path.parent.name
+        chapter_path = root / f"{number:02d}-{week}.md"
+        chapter_path.write_text(CHAPTER.format(relative=f"{week}/{path.name}"))
+        chapter = read_chapter(chapter_path, number)
+        for edition in ("student", "instructor"):
+            book = Book(edition=edition, math=math, solutions_dir=REPO / "solutions",
+                        repo_root=REPO)
+            pages[week, edition] = book.render_chapter(chapter, jupytext.read(chapter_path))
+    return pages
+
+
+def plain(markup: str) -> str:
+    """The text of some HTML, as a reader sees it (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_the_book_prints_no_plumbing_cell(rendered):
+    hidden = 0
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        for edition in ("student", "instructor"):
+            text = plain(rendered[week, edition])
+            for cell in cells(path):
+                first = next(line for line in source(cell).splitlines() if line.strip())
+                if is_plumbing(cell):
+                    hidden += 1
+                    assert first not in text, (week, edition, first)
+                elif cell["cell_type"] == "code" and not nbgrader(cell).get("solution"):
+                    assert first in text, (week, edition, first)  # the visible checks
+            note = re.search(r"set-up code \((\d) cells?, (\d+) lines\) is not printed", text)
+            plumbing = [cell for cell in cells(path) if is_plumbing(cell)]
+            assert note and int(note[1]) == len(plumbing), (week, edition)
+            assert int(note[2]) == sum(len(source(cell).splitlines()) for cell in plumbing)
+            assert "check_array" in text or "check_equal" in text or "check_close" in text
+    assert hidden == 4 * len(NOTEBOOKS)  # environment and set-up cells, in both editions
+
+
+def test_signatures_statements_and_points_are_printed(rendered):
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        student = plain(rendered[week, "student"])
+        answers = [cell for cell in cells(path) if nbgrader(cell).get("solution")]
+        for cell in answers:  # the signature of each answer cell, and the exercise's heading
+            signature = next(line for line in source(cell).splitlines()
+                             if line.startswith(("def ", "class ")))
+            assert signature in student, (week, signature)
+        assert student.count("# YOUR CODE HERE") >= len(answers)
+        headings = re.findall(r"^## \d+\. (.+)$", "".join(source(c) for c in cells(path)
+                                                          if c["cell_type"] == "markdown"), re.M)
+        for heading in headings:
+            assert heading in student, (week, heading)
+        points = [nbgrader(cell)["points"] for cell in cells(path) if nbgrader(cell).get("grade")]
+        labels = re.findall(r"check, (\d+(?:\.\d+)?) points?", student)
+        assert [float(p) for p in labels] == [float(p) for p in points], week
+
+
+def test_no_solution_in_the_student_edition_and_no_marker_in_either(rendered):
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        student, instructor = plain(rendered[week, "student"]), plain(rendered[week, "instructor"])
+        assert not MARKERS.search(student) and not MARKERS.search(instructor), week
+        solution = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+        elsewhere = "".join(solution.sub("", source(cell)) for cell in cells(path))
+        for cell in cells(path):
+            if not nbgrader(cell).get("solution"):
+                continue
+            lines = [line.strip() for line in solution.search(source(cell))[1].splitlines()
+                     if len(line.strip()) > 25 and line.strip() not in elsewhere]
+            assert lines, week
+            for line in lines:
+                assert line in instructor, (week, line)
+            assert not any(line in student for line in lines), week
+        assert "Teaching notes" not in student and "Teaching notes" in instructor
+
+
+class Tables(HTMLParser):
+    """The rows of the tables of class ``points-table``: [[cell text, ...], ...]."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.inside, self.cell = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and "points-table" in (dict(attrs).get("class") or ""):
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        elif self.inside and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(self.cell.strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def test_the_points_table_equals_the_notebooks_points(rendered):
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        tables = Tables()
+        tables.feed(rendered[week, "instructor"])
+        header, *rows, total = tables.rows
+        assert header[-1] == "points"
+        points = [float(nbgrader(c)["points"]) for c in cells(path) if nbgrader(c).get("grade")]
+        assert [float(row[-1]) for row in rows] == points, week
+        assert total[-2:] == ["", f"{sum(points):g}"] and total[1] == "total", week
+        assert sum(points) == sum(corpus.POINTS[week].values()), week
+
+
+def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
+    from autograder.probes import load_probe
+
+    named = 0
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        notes = rendered[week, "instructor"].split('class="teaching-notes"', 1)[1]
+        text = re.sub(r"\s+", " ", plain(notes))
+        for case in corpus.CASES:
+            if case.week == week and case.lost and not case.release:
+                assert case.name.replace("_", " ").capitalize() in text, (week, case.name)
+                named += 1
+        for probe_path in sorted((REPO / "autograder" / "probes" / week).glob("[!_]*.py")):
+            probe = load_probe(probe_path)
+            for check in probe.checks:  # the checks' names, never their inputs
+                assert re.sub(r"\s+", " ", check.name) in text, (week, check.name)
+            assert "def inputs" not in text and "rng." not in text
+    assert named >= 100  # the corpus's mistakes, each under its exercise
+
+
+# --- the PDFs of the session's build ---------------------------------------------------------
+# Pages of the week notebooks' sections in the real course before the plumbing was left out
+# (the build of 4 December 2026, 15:32 UTC, chapters 1-7 and their 8 notebooks).
+PAGES_BEFORE = {"student": None, "instructor": None}
+
+
+def exercise_pages(pdf: Path, html_path: Path) -> dict[str, int]:
+    """{exercise anchor: pages from its heading's page to the next section's, inclusive of the
+    first}: the pages the exercise occupies (its last page may be shared with what follows)."""
+    markup = html_path.read_text()
+    anchors = re.findall(r'<h[12] id="([^"]+)"', markup)
+    exercises = set(re.findall(r'<section class="exercise[^"]*">\s*<h2 id="([^"]+)"', markup))
+    reader = PdfReader(str(pdf))
+    pages = {name.lstrip("/"): reader.get_destination_page_number(dest)
+             for name, dest in reader.named_destinations.items()}
+    spans = {}
+    for anchor, following in zip(anchors, [*anchors[1:], None]):
+        if anchor in exercises:
+            end = pages[following] if following else len(reader.pages)
+            spans[anchor] = end - pages[anchor]
+    return spans
+
+
+def test_no_nbgrader_marker_and_the_notes_in_the_pdf(course_build):
+    for edition in ("student", "instructor"):
+        text = pdftotext(course_build.pdf(edition))
+        assert not MARKERS.search(text), edition
+        assert "def check_array(" not in text  # the notebooks' set-up code
+    text = normalize(pdftotext(course_build.pdf("instructor")))
+    assert text.count("Teaching notes") == len(NOTEBOOKS)
+    assert "Naive softmax" in text and "Ties to the first pair" in text

@@ -1,0 +1,330 @@
+"""Teaching notes on a week's graded exercises, for the instructor edition, made from the grader.
+
+Nothing here is typed by hand; each note comes from a source that the autograder's own tests
+keep right:
+
+- the notebook (``solutions/<week>/*.ipynb``): each exercise's check cell and its nbgrader
+  points, in the notebook's order;
+- the hidden probes (``autograder/probes/<week>/*.py``): what each exercise grades (the module's
+  docstring), the names it takes from the learner's notebook, the library pieces that earn no
+  credit (``EXERCISE.graded``), and each check's name, share of the points and hint (``CHECKS``).
+  The notes describe the checks, never the probes' inputs;
+- the corpus of wrong answers (``tests/course/weeks/corpus.py``): each ``Case`` is a typical
+  mistake with the points it loses per exercise (``test_grading.py`` grades every case and
+  asserts exactly those points), the comment written above it, and the text its feedback must
+  contain (``message``).
+
+Which checks a mistake fails is known only from grading it; the notes name the failing check
+when the points lost can come from one set of checks only (the checks' shares decide it), and
+otherwise say how many points are lost and let the list of checks, each with the hint its
+feedback prints, speak.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import importlib.util
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CORPUS = Path("tests") / "course" / "weeks" / "corpus.py"
+PROBES = Path("autograder") / "probes"
+# Cases of the corpus that are not mistakes: right answers (the reference, other right ways)
+# lose nothing, and the release (every answer missing) loses everything.
+_NOT_A_MISTAKE = ("release",)
+
+
+@dataclass
+class CheckNote:
+    name: str
+    points: float  # this check's share of the exercise's points
+    hint: str
+
+
+@dataclass
+class Mistake:
+    name: str  # the corpus case's name, in words
+    explanation: str  # the comment above the case
+    lost: dict[str, float]  # exercise -> points lost
+    failing: list[str] | None  # the checks that fail, when the points lost decide them
+    message: str  # text the feedback is asserted to contain ("" if none)
+
+
+@dataclass
+class ExerciseNote:
+    name: str  # the probe's exercise name
+    number: int  # 1, 2, ... in the notebook's order
+    names: tuple[str, ...]  # what the learner writes
+    points: float  # the check cell's nbgrader points
+    summary: str  # the probe's docstring
+    checks: list[CheckNote]
+    no_credit: tuple[str, ...]  # library pieces that earn no credit
+    uses: tuple[str, ...]
+    mistakes: list[Mistake] = field(default_factory=list)
+
+
+@dataclass
+class WeekNotes:
+    week: str
+    exercises: list[ExerciseNote]
+    cases: int  # corpus cases of this week (mistakes and right answers)
+
+    @property
+    def points(self) -> float:
+        return sum(exercise.points for exercise in self.exercises)
+
+
+def week_notes(repo_root: Path, week: str, notebook) -> WeekNotes | None:
+    """The notes of ``notebook`` (an nbgrader source notebook of ``week``), or None when the
+    repository has no probes for its check cells (a notebook the autograder does not grade)."""
+    probe_dir = repo_root / PROBES / week
+    if not probe_dir.is_dir():
+        return None
+    from autograder.probes import load_probe
+
+    probes = {}
+    for path in sorted(probe_dir.glob("[!_]*.py")):
+        probe = load_probe(path)
+        probes[probe.exercise.grade_cell] = probe
+    exercises = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        probe = probes.get(meta.get("grade_id")) if meta.get("grade") else None
+        if probe is None:
+            continue
+        points = float(meta.get("points", 0))
+        weights = sum(check.weight for check in probe.checks)
+        exercises.append(
+            ExerciseNote(
+                name=probe.exercise.name,
+                number=len(exercises) + 1,
+                names=tuple(probe.exercise.names),
+                points=points,
+                summary=_docstring(probe.path),
+                checks=[
+                    CheckNote(check.name, points * check.weight / weights, check.hint)
+                    for check in probe.checks
+                ],
+                no_credit=tuple(probe.exercise.graded),
+                uses=tuple(probe.exercise.uses),
+            )
+        )
+    if not exercises:
+        return None
+    cases = _add_mistakes(repo_root, week, exercises, probes)
+    return WeekNotes(week, exercises, cases)
+
+
+def _docstring(path: Path) -> str:
+    """The probe's docstring, without its opening "Probe for week 3, exercise 1: "."""
+    text = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"^Probe for [^:]*?exercises? [\d, and]+: ", "", text)
+    return text[:1].upper() + text[1:]
+
+
+def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], probes) -> int:
+    """Attach the corpus's mistakes of ``week`` to the exercise whose answer cell each changes;
+    returns the number of the week's cases (0 without a corpus)."""
+    path = repo_root / CORPUS
+    if not path.is_file():
+        return 0
+    corpus = _load_corpus(path)
+    comments = _case_comments(path, corpus)
+    by_cell = {cell: probe.exercise.name for probe in probes.values()
+               for cell in probe.exercise.answer_cells}
+    by_name = {exercise.name: exercise for exercise in exercises}
+    cases = [case for case in corpus.CASES if case.week == week]
+    for case in cases:
+        if case.release or case.name in _NOT_A_MISTAKE or not case.lost:
+            continue
+        owner = next((by_cell[c] for c in case.answers if c in by_cell), None)
+        owner = owner if owner in by_name else next(iter(case.lost))
+        if owner not in by_name:
+            continue
+        exercise = by_name[owner]
+        lost = {name: float(points) for name, points in case.lost.items()}
+        failing = _failing_checks(exercise, lost.get(owner, 0.0))
+        exercise.mistakes.append(
+            Mistake(
+                name=case.name.replace("_", " ").capitalize(),
+                explanation=comments.get((case.week, case.name), "").rstrip("."),
+                lost=lost,
+                failing=failing,
+                message=case.message,
+            )
+        )
+    return len(cases)
+
+
+def _load_corpus(path: Path):
+    name = "_weasyprint_build_corpus"  # dataclasses need the module in sys.modules
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _case_comments(path: Path, corpus) -> dict[tuple[str, str], str]:
+    """{(week, case name): the comment lines right above its ``Case(...)``}."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    comments = {}
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Case"):
+            continue
+        if len(node.args) < 2 or not isinstance(node.args[1], ast.Constant):
+            continue
+        week = node.args[0]
+        week = getattr(corpus, week.id, None) if isinstance(week, ast.Name) else week.value
+        above = []
+        index = node.lineno - 2
+        while index >= 0 and lines[index].strip().startswith("#"):
+            above.insert(0, lines[index].strip().lstrip("#").strip())
+            index -= 1
+        comments[week, node.args[1].value] = " ".join(above)
+    return comments
+
+
+def _failing_checks(exercise: ExerciseNote, lost: float) -> list[str] | None:
+    """The names of the checks whose shares add up to ``lost``, when one set of checks does."""
+    if lost >= exercise.points - 1e-9:
+        return [check.name for check in exercise.checks]
+    found = [
+        subset
+        for size in range(1, len(exercise.checks))
+        for subset in itertools.combinations(exercise.checks, size)
+        if abs(sum(check.points for check in subset) - lost) < 1e-6
+    ]
+    return [check.name for check in found[0]] if len(found) == 1 else None
+
+
+# --- HTML ------------------------------------------------------------------------------------
+def render_notes(notes: WeekNotes) -> str:
+    """The notes as HTML, inside the exercise's section (unnumbered headings: both editions
+    number their sections the same way)."""
+    mistakes = sum(len(exercise.mistakes) for exercise in notes.exercises)
+    introduction = (
+        "<p>For instructors: generated from the autograder's hidden probes "
+        f"(<code>autograder/probes/{html.escape(notes.week)}/</code>) and its corpus of "
+        f"submissions (<code>tests/course/weeks/corpus.py</code>: {notes.cases} for this week, "
+        f"{mistakes} of them typical mistakes, each graded in the autograder's tests to lose "
+        "exactly the points given here). The probes call the learner's code on inputs the "
+        "learner never sees, compare the results with the course's library, and give each "
+        "exercise its lowest score over the backends graded. A failing check's feedback names "
+        "the check, says what differs (type, shape, dtype or how many values) and adds the "
+        "check's hint.</p>"
+    )
+    parts = [
+        '<div class="teaching-notes">',
+        '<h3 class="exercise-heading">Teaching notes</h3>',
+        introduction,
+        _points_table(notes),
+    ]
+    for exercise in notes.exercises:
+        parts.append(_exercise_notes(exercise, notes))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _points_table(notes: WeekNotes) -> str:
+    rows = "".join(
+        f"<tr><td>{exercise.number}</td><td>{_names(exercise.names)}</td>"
+        f"<td class=\"count\">{len(exercise.checks)}</td>"
+        f"<td class=\"count\">{len(exercise.mistakes)}</td>"
+        f'<td class="points">{_number(exercise.points)}</td></tr>'
+        for exercise in notes.exercises
+    )
+    return (
+        '<table class="points-table"><thead><tr><th>exercise</th><th>the learner writes</th>'
+        '<th class="count">hidden checks</th><th class="count">mistakes in the corpus</th>'
+        '<th class="points">points</th></tr></thead>'
+        f"<tbody>{rows}</tbody><tfoot><tr><td></td><td>total</td><td></td><td></td>"
+        f'<td class="points">{_number(notes.points)}</td></tr></tfoot></table>'
+    )
+
+
+def _exercise_notes(exercise: ExerciseNote, notes: WeekNotes) -> str:
+    points = _points(exercise.points)
+    parts = [
+        f'<div class="teaching-exercise"><h4 class="exercise-heading">{exercise.number}. '
+        + f"{_names(exercise.names)} ({points})</h4>"
+    ]
+    if exercise.summary:
+        parts.append(f"<p>{_code(exercise.summary)}</p>")
+    items, previous = [], None
+    for check in exercise.checks:  # a hint shared with the check before is printed once
+        hint = "" if check.hint == previous else check.hint
+        previous = check.hint
+        items.append(
+            f'<li><span class="check-name">{_code(check.name)}</span> '
+            f"({_points(check.points)}){': ' + _code(hint) if hint else ''}</li>"
+        )
+    checks = "".join(items)
+    parts.append(f'<p class="notes-label">What the hidden checks test</p><ul>{checks}</ul>')
+    if exercise.no_credit:
+        parts.append(
+            "<p>No credit for an answer that names "
+            + ", ".join(f"<code>{html.escape(name)}</code>" for name in exercise.no_credit)
+            + "; the feedback says which name it found.</p>"
+        )
+    if exercise.mistakes:
+        items = "".join(_mistake(mistake, exercise, notes) for mistake in exercise.mistakes)
+        parts.append(f'<p class="notes-label">Common mistakes</p><ul>{items}</ul>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
+    own = mistake.lost.get(exercise.name, 0.0)
+    text = [f'<li><span class="mistake-name">{html.escape(mistake.name)}</span>']
+    if mistake.explanation:
+        text.append(f": {_code(mistake.explanation)}")
+    text.append(f". Loses {_number(own)} of its {_points(exercise.points)}")
+    others = {name: points for name, points in mistake.lost.items() if name != exercise.name}
+    by_name = {e.name: e for e in notes.exercises}
+    if others:
+        text.append(
+            "; with it, "
+            + ", ".join(
+                f"{_number(points)} of {_names(by_name[name].names) if name in by_name else name}"
+                f"{' (which calls it)' if name in by_name and exercise.name in by_name[name].uses else ''}"
+                for name, points in others.items()
+            )
+        )
+    text.append(".")
+    if mistake.message:
+        text.append(f" The feedback says &ldquo;{html.escape(mistake.message)}&rdquo;&hellip;")
+    elif mistake.failing is not None and len(mistake.failing) < len(exercise.checks):
+        failing = ", ".join(f"&ldquo;{_code(name)}&rdquo;" for name in mistake.failing)
+        word = "check" if len(mistake.failing) == 1 else "checks"
+        text.append(f" Its feedback names the failing {word} {failing}.")
+    text.append("</li>")
+    return "".join(text)
+
+
+def _names(names) -> str:
+    return ", ".join(f"<code>{html.escape(name)}</code>" for name in names) or "?"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value == round(value, 2) else f"{value:.2f}"
+
+
+def _points(value: float) -> str:
+    return f"{_number(value)} point{'' if value == 1 else 's'}"
+
+
+def _code(text: str) -> str:
+    """Escape for HTML, with ``code`` and `code` in a code font."""
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"``(.+?)``", r"<code>\1</code>", escaped)
+    return re.sub(r"`([^`]+?)`", r"<code>\1</code>", escaped)
