@@ -140,6 +140,7 @@ def build_pdf(
             edition=edition,
             math=math,
             solutions_dir=solutions_dir,
+            repo_root=repo_root,
             bibliography=load_bibliography(course_dir),
         )
         parts = [book.render_chapter(chapter, notebooks[chapter.path]) for chapter in chapters]

@@ -19,7 +19,7 @@ from pathlib import Path
 from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter
 from weasyprint_build.errors import BuildError
-from weasyprint_build.exercises import cell_role, load_exercise
+from weasyprint_build.exercises import cell_role, load_exercise, plumbing_note, shown_in_book
 from weasyprint_build.highlight import MAX_COLUMNS, highlight, long_lines
 from weasyprint_build.index import Index
 from weasyprint_build.list_of_figures import Captioned
@@ -27,6 +27,7 @@ from weasyprint_build.markdown import Renderer
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.outputs import rich_html, sort_outputs, text_block
 from weasyprint_build.references import References, Target
+from weasyprint_build.teaching_notes import render_notes, week_notes
 
 # The text block is 168 mm wide, 45 em of the 10.5 pt body text; a numbered equation keeps
 # 12 mm (3 em) free on each side for its number (style/book.css).
@@ -56,6 +57,7 @@ class Book:
     toc: list[TocEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     exercises: list[Path] = field(default_factory=list)
+    repo_root: Path | None = None  # for the instructor's teaching notes (default: solutions' parent)
     bibliography: Bibliography = field(default_factory=lambda: Bibliography({}, "references.yaml"))
     index: Index = field(default_factory=Index)
     captioned: list[Captioned] = field(default_factory=list)  # for the list of figures
@@ -318,8 +320,16 @@ class ChapterContext:
             f"{' (with its reference solution)' if folder == 'solutions' else ''}</p>",
         ]
         self.in_exercise, cell_line = True, self.cell_line
+        hidden = [cell for cell in exercise.notebook.cells if not shown_in_book(cell)]
+        noted = False
         try:
             for index, cell in enumerate(exercise.notebook.cells, 1):
+                if not shown_in_book(cell):  # plumbing: one note where the first one was
+                    if not noted and (note := plumbing_note(hidden)):
+                        note_html = self.book.markdown.render_inline(note, self)
+                        parts.append(f'<p class="exercise-plumbing">{note_html}</p>')
+                    noted = True
+                    continue
                 css, label = cell_role(cell)
                 if css == "answer" and self.book.edition == "instructor":
                     label = "solution"
@@ -333,6 +343,11 @@ class ChapterContext:
                 else:
                     continue
                 parts.append(f'<div class="exercise-cell {css}">{label_html}{body}</div>')
+            if self.book.edition == "instructor":
+                repo_root = self.book.repo_root or self.book.solutions_dir.parent
+                notes = week_notes(repo_root, Path(relative).parts[0], exercise.notebook)
+                if notes is not None:
+                    parts.append(render_notes(notes))
         except BuildError as error:
             raise BuildError(
                 f"{exercise.path.name}, cell {index} (from {where}): {error}"
