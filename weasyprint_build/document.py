@@ -22,7 +22,8 @@ STYLESHEET = Path(__file__).parent / "style" / "book.css"
 APPARATUS_STYLESHEET = Path(__file__).parent / "style" / "apparatus.css"
 EDITION_LINES = {
     "student": "Student edition: chapters and exercises",
-    "instructor": "Instructor edition: chapters, exercises and their reference solutions",
+    "instructor": "Instructor edition: chapters, exercises with their reference solutions, "
+    "and teaching notes",
 }
 
 
