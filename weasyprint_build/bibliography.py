@@ -3,7 +3,7 @@
 The works the course cites are in ``course/references.yaml``, one mapping per key::
 
     xiong2020layernorm:
-      authors: [Ruibin Xiong, Yunchang Yang, Di He, ...]   # as printed, first name first
+      authors: [Ruibin Xiong, Yunchang Yang, Di He, others]  # first name first; "others": et al.
       title: On Layer Normalization in the Transformer Architecture
       year: 2020
       venue: ICML 2020                                        # journal, conference, or "GitHub"
@@ -35,6 +35,7 @@ FILE_NAME = "references.yaml"
 FIELDS = ("authors", "title", "year", "venue", "url")
 CITE_ROLES = ("cite", "cite:p", "cite:t")
 ANCHOR_PREFIX = "bib-"
+OTHERS = "others"  # the last author of a long list, printed "et al." (BibTeX's "and others")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Work:
     def short_authors(self) -> str:
         """"Xiong et al.", "Kingma and Ba", "Hewitt": surnames as the text names the authors."""
         surnames = [_surname(name) for name in self.authors]
-        if len(surnames) >= 3:
+        if len(surnames) >= 3 or self.authors[-1] == OTHERS:
             return f"{surnames[0]} et al."
         return " and ".join(surnames)
 
@@ -127,13 +128,20 @@ def _entry_html(work: Work) -> str:
     return (
         f'<li id="{work.anchor}"><span class="bib-authors">{authors}</span> '
         f'<span class="bib-year">({work.year}).</span> '
-        f'<span class="bib-title">{html.escape(work.title)}.</span> '
-        f'<span class="bib-venue">{html.escape(work.venue)}.</span> '
+        f'<span class="bib-title">{html.escape(_sentence(work.title))}</span> '
+        f'<span class="bib-venue">{html.escape(_sentence(work.venue))}</span> '
         f'<a class="bib-url" href="{url}">{_breakable(html.escape(work.url))}</a></li>'
     )
 
 
+def _sentence(text: str) -> str:
+    """``text`` ended by a full stop, unless it ends with its own ("To!", "RLHF?")."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _join_names(names: list[str]) -> str:
+    if names[-1] == OTHERS:
+        return ", ".join(names[:-1]) + ", et al."
     if len(names) <= 2:
         return " and ".join(names)
     return ", ".join(names[:-1]) + ", and " + names[-1]

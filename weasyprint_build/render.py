@@ -261,16 +261,14 @@ class ChapterContext:
         parts = []
         if "remove-input" not in tags:
             self._check_width(cell.source, f"{self.where()} (a code cell)")
-            code_html = highlight(cell.source, "ipython3", "code input")
-            listing = cell.metadata.get("mystnb", {}).get("listing")
-            if listing is not None:  # the build's own key, like mystnb.table
-                listing = listing or {}
-                code_html = self._captioned(
-                    "listing", str(listing.get("caption", "")), listing.get("name"), code_html
-                )
-            parts.append(code_html)
+            parts.append(highlight(cell.source, "ipython3", "code input"))
         if "remove-output" not in tags:
             parts.append(self._outputs(cell, tags))
+        listing = cell.metadata.get("mystnb", {}).get("listing")
+        if listing is not None:  # the build's own key, like mystnb.table: the cell's code, or
+            listing = listing or {}  # the code it prints (remove-input), captioned above
+            caption, name = str(listing.get("caption", "")), listing.get("name")
+            parts = [self._captioned("listing", caption, name, "".join(parts))]
         return f'<div class="cell">{"".join(parts)}</div>'
 
     def _outputs(self, cell, tags: set[str]) -> str:
