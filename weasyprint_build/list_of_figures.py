@@ -61,9 +61,10 @@ def list_html(kind: str, items: list[Captioned], resolve: Callable[[str], str]) 
     lines = []
     for item in chosen:
         caption = re.sub(r"</?a\b[^>]*>", "", resolve(first_sentence(item.caption_html)))
-        lines.append(
+        lines.append(  # the page number apart, at the right of the entry's last line
             f'<li><a href="#{item.anchor}"><span class="lof-number">{kind.capitalize()} '
-            f'{item.number}</span><span class="lof-text">{caption}</span></a></li>'
+            f'{item.number}</span><span class="lof-text">{caption}</span></a>'
+            f'<a class="lof-page" href="#{item.anchor}"></a></li>'
         )
     anchor = f"list-of-{kind}s"
     return (

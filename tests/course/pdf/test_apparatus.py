@@ -119,11 +119,22 @@ plt.plot([0, 1], [0, 1])
 plt.show()
 ```
 
-{FILLER}
+```{{code-cell}} ipython3
+---
+tags: [remove-input]
+mystnb:
+  listing:
+    name: lst-printed
+    caption: A function that the code prints.
+---
+print("def double(x):\\n    return 2 * x")
+```
 
 {FILLER}
 
-The {{index}}`residual stream` again, in another chapter.
+{FILLER}
+
+The {{index}}`residual stream` again, in another chapter; {{numref}}`lst-printed` doubles.
 """
 ANSWER_SENTINEL = "Answer sentinel 4b1d"
 
@@ -186,7 +197,7 @@ def test_every_citation_key_of_the_course_is_in_references_yaml():
     assert len(keys) >= 20  # the course cites its papers through the role
     assert [k for k in keys if k[1] not in bibliography.works] == []
     for work in bibliography.works.values():
-        assert work.url.startswith("https://"), work.key
+        assert work.url.startswith(("https://", "http://")), work.key
         assert all(getattr(work, f) for f in FIELDS), work.key
 
 
@@ -260,7 +271,8 @@ def test_the_list_of_figures_names_each_figure_with_its_page(small_book, edition
     start = page_of_heading(pages, "List of figures")
     assert "Figure 2.1 A straight line. " in pages[start]
     assert "It rises" not in pages[start]  # the first sentence only
-    page = int(re.search(r"Figure 2\.1 A straight line\. [. ]*(\d+)", pages[start]).group(1))
+    layout = pdftotext(result.pdf, start, start, layout=True)  # the number on its entry's line
+    page = int(re.search(r"Figure 2\.1\s+A straight line\.[ .]*?(\d+)\s*$", layout, re.M).group(1))
     assert "Figure 2.1. A straight line. It rises from left to right." in pages[page]
     html = result.html.read_text()
     assert html.count('<span class="caption-number">Figure') == 1
@@ -272,6 +284,10 @@ def test_a_captioned_code_block_is_a_numbered_listing_that_references_name(small
     text = " ".join(pages)
     assert "Listing 1.1. The training loop, in its simplest form." in text
     assert "Which listing trains? Listing 1.1." in text
+    # a code cell with mystnb.listing: here the code it prints (remove-input), numbered in its
+    # chapter
+    assert "Listing 2.1. A function that the code prints. def double(x): return 2 * x" in text
+    assert "Listing 2.1 doubles." in text
 
 
 # --- answers only in the instructor edition ---------------------------------------------------
@@ -330,3 +346,19 @@ def test_a_work_without_a_url_stops_the_build(tmp_path):
     with pytest.raises(BuildError, match=r"course/references.yaml, entry 'kingma2015adam': "
                        r"missing url"):
         build(tmp_path, ["student"])
+
+
+def test_the_front_and_back_matter_are_in_the_contents_and_the_bookmarks(small_book, edition):
+    result = small_book[edition]
+    pages = pages_text(result.pdf)
+    reader = PdfReader(result.pdf)
+    top = {
+        item.title: reader.get_destination_page_number(item) + 1
+        for item in reader.outline
+        if not isinstance(item, list)
+    }
+    contents = pages[2]
+    for title in ("List of figures", "Bibliography", "Index"):
+        page = page_of_heading(pages, title)
+        assert top[title] == page, title
+        assert re.search(rf"{title} [. ]+{page}\b", contents), (title, contents)
