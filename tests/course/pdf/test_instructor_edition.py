@@ -143,6 +143,32 @@ def test_no_solution_in_the_student_edition_and_no_marker_in_either(rendered):
         assert "Teaching notes" not in student and "Teaching notes" in instructor
 
 
+def test_cell_tags_override_the_plumbing_rule():
+    import nbformat
+
+    from weasyprint_build.exercises import plumbing_note, shown_in_book
+
+    def cell(kind, source, tags=(), **grader):
+        made = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(
+            source)
+        made.metadata["tags"] = list(tags)
+        if grader:
+            made.metadata["nbgrader"] = grader
+        return made
+
+    setup = cell("code", "import numpy as np\nfrom keras import ops\n\ndef check(x):\n    pass")
+    assert not shown_in_book(setup)
+    assert shown_in_book(cell("code", "x = 1", tags=["book-show"]))
+    assert shown_in_book(cell("code", "def f(): ...", solution=True, grade_id="f"))
+    assert shown_in_book(cell("code", "check(f())", grade=True, points=1, grade_id="c"))
+    assert not shown_in_book(cell("code", "check(f())", tags=["book-hide"], grade=True))
+    assert shown_in_book(cell("markdown", "## 1. f (1 point)"))
+    assert not shown_in_book(cell("markdown", "Hand it in.", tags=["book-hide"]))
+    assert plumbing_note([setup]) == (
+        "The notebook's set-up code (1 cell, 5 lines) is not printed: it imports `np` (numpy), "
+        "`ops` (from keras) and defines `check`.")
+
+
 class Tables(HTMLParser):
     """The rows of the tables of class ``points-table``: [[cell text, ...], ...]."""
 
@@ -204,16 +230,19 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
 
 
 # --- the PDFs of the session's build ---------------------------------------------------------
-# Pages of the week notebooks' sections in the real course before the plumbing was left out
-# (the build of 4 December 2026, 15:32 UTC, chapters 1-7 and their 8 notebooks).
-PAGES_BEFORE = {"student": None, "instructor": None}
+# Pages of the 8 week notebooks' sections of the student edition before the set-up cells were
+# left out (the whole course built on 4 December 2026, 15:26 UTC, by commit 7751408's code):
+# 66 pages. The same notebooks alone, built by that code and by this one: 62 and 55 pages.
+STUDENT_PAGES_BEFORE = {"ex-week1": 5, "ex-week1-data": 8, "ex-week2": 9, "ex-week3": 11,
+                        "ex-week4": 9, "ex-week5": 5, "ex-week6": 9, "ex-week7": 10}
 
 
 def exercise_pages(pdf: Path, html_path: Path) -> dict[str, int]:
-    """{exercise anchor: pages from its heading's page to the next section's, inclusive of the
-    first}: the pages the exercise occupies (its last page may be shared with what follows)."""
+    """{exercise anchor: pages from its heading's page to the page where what follows it
+    starts}: the pages the exercise occupies (its last page may be shared with what follows)."""
     markup = html_path.read_text()
-    anchors = re.findall(r'<h[12] id="([^"]+)"', markup)
+    # what may follow an exercise: a section or chapter heading, a chapter, the back matter
+    anchors = re.findall(r'<(?:h[12]|section)\b[^>]*\bid="([^"]+)"', markup)
     exercises = set(re.findall(r'<section class="exercise[^"]*">\s*<h2 id="([^"]+)"', markup))
     reader = PdfReader(str(pdf))
     pages = {name.lstrip("/"): reader.get_destination_page_number(dest)
@@ -234,3 +263,14 @@ def test_no_nbgrader_marker_and_the_notes_in_the_pdf(course_build):
     text = normalize(pdftotext(course_build.pdf("instructor")))
     assert text.count("Teaching notes") == len(NOTEBOOKS)
     assert "Naive softmax" in text and "Ties to the first pair" in text
+
+
+def test_the_exercise_sections_take_fewer_pages(course_build):
+    student = course_build.results["student"]
+    spans = exercise_pages(student.pdf, student.html)
+    weeks = {anchor: spans[anchor] for anchor in STUDENT_PAGES_BEFORE if anchor in spans}
+    assert len(weeks) == len(STUDENT_PAGES_BEFORE), sorted(spans)
+    for anchor, pages in weeks.items():
+        assert pages <= STUDENT_PAGES_BEFORE[anchor], (anchor, pages)
+    before = sum(STUDENT_PAGES_BEFORE.values())
+    assert sum(weeks.values()) <= before - 5, (sum(weeks.values()), before)
