@@ -31,6 +31,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from weasyprint_build.errors import BuildError
+
 CORPUS = Path("tests") / "course" / "weeks" / "corpus.py"
 PROBES = Path("autograder") / "probes"
 # Cases of the corpus that are not mistakes: right answers (the reference, other right ways)
@@ -84,11 +86,17 @@ def week_notes(repo_root: Path, week: str, notebook) -> WeekNotes | None:
     probe_dir = repo_root / PROBES / week
     if not probe_dir.is_dir():
         return None
-    from autograder.probes import load_probe
+    from autograder.probes import ProbeError, load_probe
 
     probes = {}
     for path in sorted(probe_dir.glob("[!_]*.py")):
-        probe = load_probe(path)
+        try:
+            probe = load_probe(path)
+        except ProbeError as error:
+            raise BuildError(
+                f"The instructor edition's teaching notes read the probes: {error} "
+                "(autograder/README.md says what a probe module defines)."
+            ) from None
         probes[probe.exercise.grade_cell] = probe
     exercises = []
     for cell in notebook.cells:
