@@ -99,8 +99,9 @@ def find_chapter_files(course_dir: Path) -> list[Path]:
 
 def read_chapter(path: Path, number: int) -> Chapter:
     """Read one chapter with jupytext and check its title and front matter."""
+    source = path.read_text(encoding="utf-8")  # read once: a build uses this text throughout
     try:
-        notebook = jupytext.read(path, fmt="md:myst")
+        notebook = jupytext.reads(source, fmt="md:myst")
     except Exception as error:
         raise BuildError(f"{path}: jupytext cannot read it as MyST Markdown: {error}") from None
     first_text = next((c.source for c in notebook.cells if c.cell_type == "markdown"), "")
@@ -126,13 +127,17 @@ def read_chapter(path: Path, number: int) -> Chapter:
             f"{path.name}: llm_keras_modules in the front matter must be a list of module names, "
             f"like [llm_keras.tokenizers.char_tokenizer]; got {modules!r}."
         )
-    return Chapter(
+    chapter = Chapter(
         path=path,
         number=number,
         title=titles[0],
         notebook=notebook,
         modules=[reference_module(name, path.name) for name in modules],
     )
+    # The text the notebook came from, so that the cache key is that of the code that ran even
+    # when an author saves the file while the build runs (execute.cache_key).
+    chapter.__dict__["source"] = source
+    return chapter
 
 
 def reference_module(name: str, chapter_name: str) -> ReferenceModule:

@@ -76,7 +76,9 @@ def cache_key(chapter: Chapter, backend: str, sources: str = "") -> str:
     """Hash of what decides a chapter's outputs: its file, the backend, the kernel's set-up and
     ``sources`` (``sources_digest``: the library and notebooks the chapter may read)."""
     recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|{sources}|".encode()
-    recipe += (STYLE_DIR / "matplotlibrc").read_bytes() + chapter.path.read_bytes()
+    # the chapter's text as the build read it, not the file now: an edit saved while the chapter
+    # ran must not file the old outputs under the new text's key
+    recipe += (STYLE_DIR / "matplotlibrc").read_bytes() + chapter.source.encode("utf-8")
     return hashlib.sha256(recipe).hexdigest()[:20]
 
 

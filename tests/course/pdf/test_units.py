@@ -141,3 +141,17 @@ def test_the_chapter_cache_is_keyed_on_the_library_notebooks_results_and_figures
     (tmp_path / "course" / "figures" / "demo.svg").write_text("<svg/>")
     keys.append(cache_key(chapter, "jax", sources_digest(tmp_path)))
     assert len(set(keys[3:])) == 4
+
+
+def test_a_chapter_saved_while_the_build_runs_keeps_the_key_of_the_text_that_ran(tmp_path):
+    from weasyprint_build.chapters import read_chapter
+    from weasyprint_build.execute import cache_key
+
+    path = tmp_path / "01-chapter.md"
+    path.write_text("# Title\n\n```{code-cell} ipython3\nprint(1)\n```\n", encoding="utf-8")
+    chapter = read_chapter(path, 1)
+    key = cache_key(chapter, "jax")
+    path.write_text("# Title\n\n```{code-cell} ipython3\nprint(2)\n```\n", encoding="utf-8")
+    # the outputs of print(1) must not be filed under the key of the file that prints 2
+    assert cache_key(chapter, "jax") == key
+    assert cache_key(read_chapter(path, 1), "jax") != key
