@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
@@ -63,3 +64,25 @@ def highlight(code: str, language: str = "python", css_class: str = "code") -> s
 def long_lines(code: str) -> list[int]:
     """1-based numbers of the lines of ``code`` longer than MAX_COLUMNS."""
     return [i for i, line in enumerate(code.splitlines(), 1) if len(line) > MAX_COLUMNS]
+
+
+# Inline code in justified text: a long name (``llm_keras.tokenizers.train_merges``) may break
+# after a dot, an underscore or a slash, so that a line need not stretch its spaces around it;
+# a short word with a hyphen (``-inf``, ``--fresh``) never breaks at the hyphen.
+BREAKABLE_LENGTH = 12  # a word of inline code shorter than this never breaks
+NOBREAK_LENGTH = 24  # a word with a hyphen up to this long is kept whole
+_BREAK_AFTER = re.compile(r"(?<=\w{2}[._/])(?=\w{2})")
+
+
+def inline_code(text: str) -> str:
+    """``<code>`` for inline code, with break opportunities (``<wbr>``) after ``.``, ``_`` and
+    ``/`` in long names and short words with a hyphen kept whole (``white-space: nowrap``)."""
+    words = []
+    for word in re.split(r"(\s+)", text):
+        if "-" in word and len(word) <= NOBREAK_LENGTH:
+            words.append(f'<span class="nobreak">{html.escape(word)}</span>')
+        elif len(word) >= BREAKABLE_LENGTH:
+            words.append("<wbr>".join(html.escape(part) for part in _BREAK_AFTER.split(word)))
+        else:
+            words.append(html.escape(word))
+    return f"<code>{''.join(words)}</code>"

@@ -33,6 +33,7 @@ from mdit_py_plugins.myst_role import myst_role_plugin
 
 from weasyprint_build.bibliography import CITE_ROLES
 from weasyprint_build.errors import BuildError
+from weasyprint_build.highlight import inline_code
 
 ADMONITIONS = ("note", "tip", "warning", "important")
 DIRECTIVES = (*ADMONITIONS, "table", "exercise", "code-block", "code", "only")
@@ -74,6 +75,7 @@ def make_parser() -> MarkdownIt:
     rules("fence", _fence)
     rules("colon_fence", _fence)
     rules("link_open", _link_open)
+    rules("code_inline", lambda self, tokens, i, options, env: inline_code(tokens[i].content))
     return md
 
 
@@ -114,7 +116,7 @@ def _role(self, tokens, i, options, env) -> str:
         except BuildError as error:
             raise BuildError(f"{where}: {error}") from None
     if name == "code":
-        return f"<code>{html.escape(content)}</code>"
+        return inline_code(content)
     if name in ("glue", "glue:text"):
         return html.escape(ctx.glue_text(name, content, where))
     if name in CITE_ROLES:

@@ -20,7 +20,7 @@ from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter
 from weasyprint_build.errors import BuildError
 from weasyprint_build.exercises import cell_role, load_exercise, plumbing_note, shown_in_book
-from weasyprint_build.highlight import MAX_COLUMNS, highlight, long_lines
+from weasyprint_build.highlight import MAX_COLUMNS, highlight, inline_code, long_lines
 from weasyprint_build.index import Index
 from weasyprint_build.list_of_figures import Captioned
 from weasyprint_build.markdown import Renderer
@@ -88,6 +88,7 @@ class ChapterContext:
         self.section = self.subsection = self.figures = self.tables = self.equations = 0
         self.listings = 0
         self.cell_line: int | None = None
+        self.code_cells = 0  # for the cells' ids
         self.in_exercise = False
         self.glued: dict[str, dict] = {}
         for cell in notebook.cells:  # glued values first: the text may use them before the cell
@@ -262,14 +263,24 @@ class ChapterContext:
         if "remove-input" not in tags:
             self._check_width(cell.source, f"{self.where()} (a code cell)")
             parts.append(highlight(cell.source, "ipython3", "code input"))
+        self.code_cells += 1
+        cell_id = f"cell-{self.number}-{self.code_cells}"
         if "remove-output" not in tags:
-            parts.append(self._outputs(cell, tags))
+            outputs = self._outputs(cell, tags)
+            if outputs and parts:
+                # ids: where a cell and its output start on the pages (tests/course/pdf/
+                # test_layout.py checks that no page break falls between code and output)
+                outputs = f'<div class="outputs" id="{cell_id}-output">{outputs}</div>'
+            parts.append(outputs)
         listing = cell.metadata.get("mystnb", {}).get("listing")
         if listing is not None:  # the build's own key, like mystnb.table: the cell's code, or
             listing = listing or {}  # the code it prints (remove-input), captioned above
             caption, name = str(listing.get("caption", "")), listing.get("name")
             parts = [self._captioned("listing", caption, name, "".join(parts))]
-        return f'<div class="cell">{"".join(parts)}</div>'
+        # A short cell is kept on one page with its output; in a long one, book.css keeps the
+        # output with at least the code's last lines.
+        keep = " keep" if estimated_height(cell) <= KEEP_HEIGHT_PT else ""
+        return f'<div class="cell{keep}" id="{cell_id}">{"".join(parts)}</div>'
 
     def _outputs(self, cell, tags: set[str]) -> str:
         outputs = sort_outputs(cell.get("outputs", []), {})
@@ -358,4 +369,38 @@ class ChapterContext:
 
 def _inline_code(text: str) -> str:
     """Escape a docstring's text for HTML, with its ``double-backquoted`` names as code."""
-    return re.sub(r"``(.+?)``", r"<code>\1</code>", html.escape(text))
+    parts = re.split(r"``(.+?)``", text)  # odd items: the code
+    return "".join(inline_code(p) if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
+# --- page layout: which cells stay whole (docs/pdf.md, "Layout rules") ------------------------
+# Heights are estimated from the sources, in points, for the A4 text block of book.css: 711 pt
+# high, 92 characters of code a line.
+CODE_LINE_PT, TABLE_ROW_PT = 11.1, 15.0
+IMAGE_PT = 220.0  # a figure of the default 6 x 3 inch size, with its caption
+KEEP_HEIGHT_PT = 260.0  # a cell up to this high (about 23 lines, a third of a page) stays whole
+
+
+def _lines(text: str, columns: int) -> int:
+    return sum(max(1, -(-len(line) // columns)) for line in text.splitlines())
+
+
+def estimated_height(cell) -> float:
+    """About how high a code cell is on the page, with its outputs."""
+    tags = set(cell.metadata.get("tags", []))
+    if "remove-cell" in tags:
+        return 0.0
+    height = 0.0 if "remove-input" in tags else _lines(cell.source, MAX_COLUMNS) * CODE_LINE_PT
+    if "remove-output" in tags:
+        return height
+    outputs = sort_outputs(cell.get("outputs", []), {})
+    shown = [outputs.stdout, outputs.error, "" if "remove-stderr" in tags else outputs.stderr]
+    height += sum(_lines(text, MAX_COLUMNS) * CODE_LINE_PT for text in shown if text)
+    for mime, data in outputs.rich:
+        if mime.startswith("image/"):
+            height += IMAGE_PT
+        elif mime == "text/html":
+            height += (data.count("<tr") + data.count("<p") + 1) * TABLE_ROW_PT
+        else:
+            height += _lines(data, MAX_COLUMNS) * CODE_LINE_PT
+    return height
