@@ -46,11 +46,13 @@ class CourseBuild:
 
 
 def copy_course(target: Path) -> Path:
-    """course/ chapters plus the tests' exercise chapter, in ``target/course``."""
+    """course/ chapters plus the tests' exercise chapter, in ``target/course``, with the works
+    the chapters cite (``references.yaml``)."""
     course = target / "course"
     course.mkdir(parents=True)
     for path in [*find_chapter_files(REPO / "course"), *find_chapter_files(SAMPLE)]:
         shutil.copy(path, course / path.name)
+    shutil.copy(REPO / "course" / "references.yaml", course / "references.yaml")
     return course
 
 
