@@ -3,7 +3,8 @@
 The role is MyST's (Sphinx's ``index`` role), so chapters keep opening in Jupyter Book:
 
 - ``{index}`perplexity```: the text shows "perplexity" and the index lists it;
-- ``{index}`causal masks <causal mask>```: the text shows "causal masks", the entry is "causal mask";
+- ``{index}`causal masks <causal mask>```: the text shows "causal masks", the entry is
+  "causal mask";
 - ``{index}`masks <attention; causal mask>```: a subentry "causal mask" under "attention"
   (``single: attention; causal mask`` is the same, in Sphinx's long form);
 - ``{index}`DPO <pair: DPO; preference optimisation>```: two entries, each under the other.
