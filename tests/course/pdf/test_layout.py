@@ -101,11 +101,9 @@ def ink_rows(page: Image.Image, left_mm: float, right_mm: float, top_mm: float, 
     """For each pixel row between top_mm and bottom_mm: whether it has ink between the two
     abscissae."""
     box = (int(left_mm * MM), int(top_mm * MM), int(right_mm * MM), int(bottom_mm * MM))
-    region = page.crop(box)
-    pixels = region.load()
-    return [
-        any(pixels[x, y] < INK for x in range(region.width)) for y in range(region.height)
-    ]
+    ink = page.crop(box).point(lambda grey: 255 if grey < INK else 0).tobytes()
+    width = box[2] - box[0]
+    return [b"\xff" in ink[y * width : (y + 1) * width] for y in range(box[3] - box[1])]
 
 
 def largest_blank_fraction(page: Image.Image) -> float:
