@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from weasyprint_build.errors import BuildError
 
 ANCHOR_PREFIX = "index-"
+TAIL_ENTRIES = 8  # entries of the index's end that stay together (no nearly empty last page)
 _WITH_ENTRY = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
 _OTHER_SPHINX_TYPES = ("triple", "see", "seealso", "module", "keyword", "operator", "object")
 _SYNTAX = (
@@ -74,22 +75,31 @@ class Index:
         """The index as a back-matter section; '' when the book marks no term."""
         if not self.entries:
             return ""
-        parts, letter = [], None
+        groups: list[tuple[str, list[str]]] = []  # (initial, the entries' HTML)
         for entry in _sorted(self.entries):
             initial = _sort_text(entry.name)[:1].upper() or "#"
             initial = initial if initial.isalpha() else "#"
-            if initial != letter:
-                if letter is not None:
-                    parts.append("</ul>")
-                parts.append(f'<p class="index-letter">{initial}</p><ul class="index-list">')
-                letter = initial
-            parts.append(_entry_html(entry))
-        parts.append("</ul>")
+            if not groups or groups[-1][0] != initial:
+                groups.append((initial, []))
+            groups[-1][1].append(_entry_html(entry))
+        # The last groups, TAIL_ENTRIES entries at least, are kept together: a page break may
+        # not leave a last page with one or two lines of the index on it.
+        tail, count = len(groups), 0
+        while tail > 0 and count < TAIL_ENTRIES:
+            tail -= 1
+            count += len(groups[tail][1])
+        body = "".join(_group_html(g) for g in groups[:tail])
+        body += f'<div class="index-tail">{"".join(_group_html(g) for g in groups[tail:])}</div>'
         return (
             '<section class="back-matter index" id="index">'
             '<h1 class="back-matter-title">Index</h1>'
-            f'<div class="index-columns">{"".join(parts)}</div></section>'
+            f'<div class="index-columns">{body}</div></section>'
         )
+
+
+def _group_html(group: tuple[str, list[str]]) -> str:
+    initial, entries = group
+    return f'<p class="index-letter">{initial}</p><ul class="index-list">{"".join(entries)}</ul>'
 
 
 def parse(content: str, where: str) -> tuple[str, list[tuple[str, ...]]]:

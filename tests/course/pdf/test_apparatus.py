@@ -362,3 +362,30 @@ def test_the_front_and_back_matter_are_in_the_contents_and_the_bookmarks(small_b
         page = page_of_heading(pages, title)
         assert top[title] == page, title
         assert re.search(rf"{title} [. ]+{page}\b", contents), (title, contents)
+
+
+def _index_pages(count: int) -> list[int]:
+    """Entries of an index of ``count`` terms on each page, laid out with the book's CSS."""
+    from weasyprint import HTML
+
+    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    from weasyprint_build.index import Index
+
+    index = Index()
+    for number in range(count):
+        index.mark(f"term{number:03d}", "test", (1, number))
+    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
+    page_html = f"<html><head><style>{css}</style></head><body>{index.html()}</body></html>"
+    document = HTML(string=page_html).render()
+    reader = PdfReader(__import__("io").BytesIO(document.write_pdf()))
+    return [len(re.findall(r"term\d{3}", page.extract_text())) for page in reader.pages]
+
+
+def test_the_index_never_ends_on_a_page_with_a_line_or_two():
+    full = _index_pages(400)
+    assert len(full) >= 2 and sum(full) == 400
+    first_page = full[0]  # entries one page holds
+    for count in (first_page + 1, first_page + 2, first_page + 5):
+        pages = _index_pages(count)
+        assert sum(pages) == count
+        assert len(pages) == 1 or pages[-1] >= 5, (count, pages)  # not a near-blank page
