@@ -59,8 +59,6 @@ def errors():
         cases += [
             (["--distribution", "model", "--devices", "4"],
              "--n-heads 2 is not divisible by the 4 devices of the model axis"),
-            (["--distribution", "data", "--workers", "a:1,b:2", "--worker-index", "0"],
-             "--workers runs on TensorFlow and PyTorch"),
         ]  # fmt: skip
     else:
         cases.append(
