@@ -439,7 +439,17 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     except (ValueError, KeyboardInterrupt):
         raise
     except Exception as error:  # a collective failed: another worker stopped or was lost
-        raise ValueError(_lost_worker(error, out, training_config, index, resume_command)) from None
+        message = _lost_worker(error, out, training_config, index, resume_command)
+        if keras.backend.backend() == "jax":
+            # JAX's distributed client aborts the process at exit once a peer is gone (its
+            # shutdown barrier fails: SIGABRT and a stack trace): say it, and leave without.
+            import os
+            import sys
+
+            print(f"llm-keras: error: {message}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(2)
+        raise ValueError(message) from None
     if index != 0:
         return 0
     c = training_config
@@ -460,19 +470,25 @@ def _lost_worker(error, out, training_config, index, resume_command):
     go on."""
     from llm_keras.training.checkpoint import latest_checkpoint
 
-    cause = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+    # TensorFlow's first line is "Graph execution error:": prefer the line that says why.
+    telling = [line for line in lines
+               if any(word in line.lower() for word in ("peer", "connect", "abort", "timed out"))]
+    cause = f"{type(error).__name__}: {(telling or lines)[0]}"
     kept = latest_checkpoint(out)
-    if kept is None:
-        where = "worker 0's --out" if index else str(out)
-        kept_text = f"{where} holds no checkpoint of this run yet (worker 0 writes them)"
-    else:
+    resume = (f"Start every worker again with --resume added, e.g. here `{resume_command}`: all "
+              "go on from worker 0's newest checkpoint")  # fmt: skip
+    if kept is not None:
         step = int(kept.stem.split("-")[1]) // training_config.gradient_accumulation_steps
-        kept_text = f"{out} keeps the checkpoint of step {step} ({kept.name})"
-    return (
-        f"worker {index}: another worker stopped or cannot be reached ({cause[:300]}), so the "
-        f"run stops. {kept_text}. Start every worker again with --resume added, e.g. here "
-        f"`{resume_command}`: all go on from worker 0's newest checkpoint."
-    )
+        what = f"{out} keeps the checkpoint of step {step} ({kept.name}). {resume}."
+    elif index == 0:
+        what = (f"There is no checkpoint yet (worker 0 writes one every --eval-interval "
+                f"{training_config.eval_interval} steps): start every worker again with the same "
+                "command, without --resume.")  # fmt: skip
+    else:
+        what = f"{resume} (if it wrote none yet, start them again without --resume)."
+    return (f"worker {index}: another worker stopped or cannot be reached ({cause[:300]}), so "
+            f"the run stops. {what}")  # fmt: skip
 
 
 def _settings(args, out):

@@ -230,7 +230,8 @@ def check_a_killed_worker_resumes(data_file, tmp_path, two_workers, resume_optio
            "--worker-index 0" in message  # fmt: skip
     assert not (out / "checkpoints" / "step-00000010.npz").exists()
 
-    again = resume_options or [["--workers", local_workers(2), "--worker-index", str(i)]
+    new_workers = local_workers(2)  # (one list for both)
+    again = resume_options or [["--workers", new_workers, "--worker-index", str(i)]
                                for i in range(2)]  # fmt: skip
     results = run_together(
         [[sys.executable, "-m", "llm_keras.training.command", "--out", str(out), "--resume",
