@@ -292,11 +292,8 @@ def _check_parallel_options(args):
 
 def _check_backend_offers(args):
     """Each backend runs some of the parallel options (llm_keras.distributed.backends)."""
-    import keras
-
     from llm_keras.distributed.backends import require_keras_distribution
 
-    backend = keras.backend.backend()
     if args.distribution == "model":
         require_keras_distribution("--distribution model (tensor parallelism)")
 
@@ -436,9 +433,9 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
             model, _ = train_torch_data_parallel(model_config, training_config, train_ids, log,
                                                  **checkpointing)  # fmt: skip
             stop_torch_workers()
-    except (ValueError, KeyboardInterrupt):
-        raise
-    except Exception as error:  # a collective failed: another worker stopped or was lost
+    except Exception as error:
+        if not _collective_failed(error):  # (JAX raises a ValueError for a failed collective)
+            raise
         message = _lost_worker(error, out, training_config, index, resume_command)
         if keras.backend.backend() == "jax":
             # JAX's distributed client aborts the process at exit once a peer is gone (its
@@ -465,6 +462,16 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     return 0
 
 
+_LOST_PEER_WORDS = ("peer", "connect", "gloo", "unavailable", "abort", "heartbeat", "timed out")
+
+
+def _collective_failed(error):
+    """Whether ``error`` is a collective that failed because another worker is gone (gloo's
+    "Connection closed by peer", TensorFlow's UnavailableError, a time-out), not a bad value."""
+    text = f"{type(error).__name__} {error}".lower()
+    return any(word in text for word in _LOST_PEER_WORDS)
+
+
 def _lost_worker(error, out, training_config, index, resume_command):
     """The message of a worker whose collective failed: what stopped, what is kept, how to
     go on."""
@@ -472,8 +479,7 @@ def _lost_worker(error, out, training_config, index, resume_command):
 
     lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
     # TensorFlow's first line is "Graph execution error:": prefer the line that says why.
-    telling = [line for line in lines
-               if any(word in line.lower() for word in ("peer", "connect", "abort", "timed out"))]
+    telling = [line for line in lines if any(word in line.lower() for word in _LOST_PEER_WORDS)]
     cause = f"{type(error).__name__}: {(telling or lines)[0]}"
     kept = latest_checkpoint(out)
     resume = (f"Start every worker again with --resume added, e.g. here `{resume_command}`: all "
