@@ -36,7 +36,13 @@ import os
 import keras
 
 from llm_keras.distributed.backends import require_backend
-from llm_keras.distributed.worker_loop import check_worker_index, parse_workers, run_worker_steps
+from llm_keras.distributed.worker_loop import (
+    WorkerCheckpoints,
+    broadcast_as_float64,
+    check_worker_index,
+    parse_workers,
+    run_worker_steps,
+)
 
 
 def multi_worker_strategy(workers, index):
@@ -56,7 +62,8 @@ def multi_worker_strategy(workers, index):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def train_multi_worker_tf(strategy, model_config, training_config, train_ids, log=None):
+def train_multi_worker_tf(strategy, model_config, training_config, train_ids, log=None,
+                          directory=None, resume=False, state=None):  # fmt: skip
     """Train a ``GPT`` on every worker of ``strategy`` with a ``strategy.run`` loop.
 
     Args:
@@ -65,12 +72,18 @@ def train_multi_worker_tf(strategy, model_config, training_config, train_ids, lo
             (``batch_size`` is the global batch, divisible by the number of workers).
         train_ids: the training token ids (the same on every worker).
         log: called with a line of progress every ``eval_interval`` steps.
+        directory: the run directory: worker 0 writes a checkpoint there every
+            ``eval_interval`` steps (``None``: no checkpoints).
+        resume: go on from worker 0's newest checkpoint in ``directory`` (every worker gets
+            worker 0's step, weights and optimizer state: ``WorkerCheckpoints``).
+        state: more JSON-ready entries for each checkpoint (e.g. the model configuration).
 
     Returns:
         ``(model, losses)``: the trained model and the loss of the whole batch at every
         micro-batch (the same numbers on every worker).
     """
     require_backend("tensorflow", "train_multi_worker_tf")
+    import numpy as np
     import tensorflow as tf
     from keras import ops
 
@@ -88,7 +101,17 @@ def train_multi_worker_tf(strategy, model_config, training_config, train_ids, lo
                                     beta_1=c.beta_1, beta_2=c.beta_2, clipnorm=c.grad_clip,
                                     gradient_accumulation_steps=c.gradient_accumulation_steps)  # fmt: skip
         optimizer.build(model.trainable_variables)  # its slots, mirrored too (not inside the loop)
+        model.compile(optimizer=optimizer)  # model.optimizer: what checkpoints save and restore
     weights = model.trainable_variables
+
+    def send(array):  # worker 0's array on every worker: a sum where the others add zeros
+        mine = array if index == 0 else np.zeros_like(array)
+        return strategy.reduce("SUM", strategy.run(lambda: tf.constant(mine)), axis=None).numpy()
+
+    checkpoints = None
+    if directory is not None:
+        checkpoints = WorkerCheckpoints(directory, model, c, index, broadcast_as_float64(send),
+                                        state)  # fmt: skip
 
     def replica_step(inputs, targets):
         with tf.GradientTape() as tape:
@@ -104,5 +127,6 @@ def train_multi_worker_tf(strategy, model_config, training_config, train_ids, lo
         return strategy.reduce("SUM", losses, axis=None)
 
     context_length = model_config.context_length
-    losses = run_worker_steps(train_step, train_ids, context_length, c, index, count, log)
+    losses = run_worker_steps(train_step, train_ids, context_length, c, index, count, log,
+                              checkpoints, resume)  # fmt: skip
     return model, losses

@@ -29,7 +29,13 @@ import datetime
 import keras
 
 from llm_keras.distributed.backends import require_backend
-from llm_keras.distributed.worker_loop import check_worker_index, parse_workers, run_worker_steps
+from llm_keras.distributed.worker_loop import (
+    WorkerCheckpoints,
+    broadcast_as_float64,
+    check_worker_index,
+    parse_workers,
+    run_worker_steps,
+)
 from llm_keras.seeding import set_seed
 
 
@@ -70,7 +76,8 @@ def stop_torch_workers():
         dist.destroy_process_group()
 
 
-def train_torch_data_parallel(model_config, training_config, train_ids, log=None):
+def train_torch_data_parallel(model_config, training_config, train_ids, log=None,
+                              directory=None, resume=False, state=None):  # fmt: skip
     """Train a ``GPT`` with every worker of the process group (``start_torch_workers``).
 
     Args:
@@ -79,6 +86,11 @@ def train_torch_data_parallel(model_config, training_config, train_ids, log=None
             by the number of workers.
         train_ids: the training token ids (the same on every worker).
         log: called with a line of progress every ``eval_interval`` steps.
+        directory: the run directory: worker 0 writes a checkpoint there every
+            ``eval_interval`` steps (``None``: no checkpoints).
+        resume: go on from worker 0's newest checkpoint in ``directory`` (every worker gets
+            worker 0's step, weights and optimizer state: ``WorkerCheckpoints``).
+        state: more JSON-ready entries for each checkpoint (e.g. the model configuration).
 
     Returns:
         ``(model, losses)``: the trained model (equal on every worker) and the loss of the whole
@@ -105,7 +117,18 @@ def train_torch_data_parallel(model_config, training_config, train_ids, log=None
     optimizer = build_optimizer(model, c.schedule(), weight_decay=c.weight_decay, beta_1=c.beta_1,
                                 beta_2=c.beta_2, clipnorm=c.grad_clip,
                                 gradient_accumulation_steps=c.gradient_accumulation_steps)  # fmt: skip
+    model.compile(optimizer=optimizer)  # model.optimizer: what checkpoints save and restore
     weights = model.trainable_variables
+
+    def send(array):  # worker 0's array, on every worker
+        tensor = torch.from_numpy(array.copy())
+        dist.broadcast(tensor, src=0)
+        return tensor.numpy()
+
+    checkpoints = None
+    if directory is not None:
+        checkpoints = WorkerCheckpoints(directory, model, c, index, broadcast_as_float64(send),
+                                        state)  # fmt: skip
 
     def train_step(inputs, targets):
         logits = model(inputs, training=True)  # (rows, seq, vocab)
@@ -123,5 +146,6 @@ def train_torch_data_parallel(model_config, training_config, train_ids, log=None
         return loss / count
 
     context_length = model_config.context_length
-    losses = run_worker_steps(train_step, train_ids, context_length, c, index, count, log)
+    losses = run_worker_steps(train_step, train_ids, context_length, c, index, count, log,
+                              checkpoints, resume)  # fmt: skip
     return model, losses

@@ -88,7 +88,7 @@ def save_checkpoint(path: str | os.PathLike, model, state: dict) -> Path:
     arrays = {}
     for group, variables in groups.items():
         for i, variable in enumerate(variables):
-            arrays[f"{group}_{i:05d}"] = keras.ops.convert_to_numpy(variable.value)
+            arrays[f"{group}_{i:05d}"] = host_array(variable)
     full_state = {
         "format": FORMAT,
         "version": VERSION,
@@ -126,8 +126,35 @@ def restore_checkpoint(path: str | os.PathLike, model) -> dict:
                 + ". Resume with the settings the run started with."
             )
         for name, variable in zip(saved, variables, strict=True):
-            variable.assign(arrays[name].astype(variable.dtype))
+            variable.assign(placed_like(variable, arrays[name].astype(variable.dtype)))
     return state
+
+
+def host_array(variable) -> np.ndarray:
+    """A variable's value as a NumPy array. A JAX array spread over the devices of several
+    processes (``start_jax_workers``) is read from this process's devices alone, which hold it
+    whole when it is replicated (data parallelism): no collective, so one worker can save."""
+    value = variable.value
+    if getattr(value, "is_fully_addressable", True) is False:
+        if not value.is_fully_replicated:
+            raise ValueError(
+                f"{variable.path} is split over the devices of several processes: a checkpoint "
+                "of several processes saves replicated (data-parallel) weights only."
+            )
+        return np.asarray(value.addressable_data(0))
+    return keras.ops.convert_to_numpy(value)
+
+
+def placed_like(variable, array: np.ndarray):
+    """``array`` ready for ``variable.assign``. For a JAX array spread over several processes,
+    a global array with the variable's sharding made from this process's part of ``array``
+    (``jax.make_array_from_callback``): no collective, so one worker can restore alone."""
+    value = variable.value
+    if getattr(value, "is_fully_addressable", True) is False:
+        import jax
+
+        return jax.make_array_from_callback(array.shape, value.sharding, lambda where: array[where])
+    return array
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:

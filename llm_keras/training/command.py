@@ -32,10 +32,13 @@ Parallel training (week 5, ``llm_keras.distributed``; docs/distributed.md):
 ``--devices`` runs on one machine: JAX with ``keras.distribution`` (data or model), TensorFlow
 with ``MirroredStrategy`` (data), both through ``model.fit``, with checkpoints and ``--resume``;
 on a CPU the processor is split into that many devices. ``--workers`` runs one process per
-machine with a training loop of its own: TensorFlow's ``MultiWorkerMirroredStrategy`` or PyTorch's
-``torch.distributed``; it prints the training loss, then worker 0 writes ``model.keras`` and the
-final validation loss (no checkpoints, no ``--resume``). On PyTorch, ``--devices N`` is that mode
-on one machine: the command starts workers 1 .. N-1 on free local ports and is worker 0.
+machine with a training loop of its own: JAX's mesh over every process (``train_on_batch``),
+TensorFlow's ``MultiWorkerMirroredStrategy`` or PyTorch's ``torch.distributed``; it prints the
+training loss, worker 0 writes a checkpoint every ``--eval-interval`` steps, then
+``model.keras`` and the final validation loss. When a worker is lost, the others stop with a
+message that says how to resume: every worker started again with ``--resume`` goes on from
+worker 0's newest checkpoint. On PyTorch, ``--devices N`` is that mode on one machine: the
+command starts workers 1 .. N-1 on free local ports and is worker 0.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def add_train_command(commands) -> None:
         "--devices", type=int, help="devices of this machine to train on (PyTorch: processes)"
     )
     parallel.add_argument(
-        "--workers", help="host:port of every worker process, worker 0 first (TensorFlow, PyTorch)"
+        "--workers", help="host:port of every worker process, worker 0 first (one process each)"
     )
     parallel.add_argument("--worker-index", type=int, help="this process's place in --workers")
     train.add_argument("--quiet", action="store_true", help="one line per evaluation, no bar")
@@ -276,11 +279,6 @@ def _check_parallel_options(args):
                 "--workers runs data parallelism (--distribution data); tensor parallelism "
                 "(--distribution model) runs on the devices of one JAX process: use --devices."
             )
-        if args.resume:
-            raise ValueError(
-                "--resume does not work with --workers: the multi-worker loop writes no "
-                "checkpoints. Train on one machine (--devices) for checkpoints and --resume."
-            )
         check_worker_index(args.worker_index, len(parse_workers(args.workers)))
     elif args.devices is None:
         raise ValueError(
@@ -294,25 +292,10 @@ def _check_parallel_options(args):
 
 def _check_backend_offers(args):
     """Each backend runs some of the parallel options (llm_keras.distributed.backends)."""
-    import keras
-
     from llm_keras.distributed.backends import require_keras_distribution
 
-    backend = keras.backend.backend()
     if args.distribution == "model":
         require_keras_distribution("--distribution model (tensor parallelism)")
-    if backend == "jax" and args.workers is not None:
-        raise ValueError(
-            "--workers runs on TensorFlow and PyTorch. On JAX, several machines form one mesh: "
-            "start each process with start_jax_workers(workers, index) and feed it its rows of "
-            "each batch (docs/distributed.md, 'JAX on several machines'); on one machine use "
-            "--devices."
-        )
-    if backend == "torch" and args.devices is not None and args.resume:
-        raise ValueError(
-            "--resume does not work with --devices on PyTorch: it runs one worker process per "
-            "device (as --workers), and the multi-worker loop writes no checkpoints."
-        )
 
 
 def _parallel_scope(args, model_config, training_config):
@@ -362,10 +345,12 @@ def _train_local_torch_workers(args, model_config, training_config, tokenizer, t
     command = [sys.executable, "-m", "llm_keras.training.command", *_worker_argv(args, workers)]
     others = [subprocess.Popen([*command, "--worker-index", str(i)])
               for i in range(1, args.devices)]  # fmt: skip
+    resume_command = (f"llm-keras train --out {out} --resume --distribution data --devices "
+                      f"{args.devices}")  # fmt: skip
     args.workers, args.worker_index, args.devices = workers, 0, None
     try:
         status = _train_workers(args, model_config, training_config, tokenizer, train_ids,
-                                val_ids, out)  # fmt: skip
+                                val_ids, out, resume_command)  # fmt: skip
     except BaseException:  # the others would wait for worker 0 in vain
         for other in others:
             other.kill()
@@ -382,6 +367,8 @@ def _train_local_torch_workers(args, model_config, training_config, tokenizer, t
 def _worker_argv(args, workers):
     """The command-line options of this run, for a worker process of ``workers``."""
     argv = ["--out", str(args.out), "--distribution", "data", "--workers", workers]
+    if args.resume:
+        argv.append("--resume")
     for name in ("preset", "data", "tokenizer"):
         if getattr(args, name) is not None:
             argv += [f"--{name}", str(getattr(args, name))]
@@ -391,8 +378,13 @@ def _worker_argv(args, workers):
     return [*argv, "--quiet"] if args.quiet else argv
 
 
-def _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids, out):
-    """``--workers``: this process's part of a multi-worker run (TensorFlow or PyTorch)."""
+def _train_workers(args, model_config, training_config, tokenizer, train_ids, val_ids, out,
+                   resume_command=None):  # fmt: skip
+    """``--workers``: this process's part of a multi-worker run (JAX, TensorFlow or PyTorch).
+
+    Worker 0 writes a checkpoint every ``--eval-interval`` steps; with ``--resume`` every worker
+    goes on from worker 0's newest one (``WorkerCheckpoints``). When another worker is lost,
+    the collective fails here and the message says how to resume."""
     import keras
     from keras import ops
 
@@ -401,28 +393,60 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     from llm_keras.training.run_directory import save_for_inference
 
     index = args.worker_index
+    resume_command = resume_command or (
+        f"llm-keras train --out {out} --resume --distribution data --workers {args.workers} "
+        f"--worker-index {index}"
+    )
 
     def log(line):
         print(line if index == 0 else f"worker {index}: {line}", flush=True)
 
-    if keras.backend.backend() == "tensorflow":
-        from llm_keras.distributed.tf_multi_worker import (
-            multi_worker_strategy,
-            train_multi_worker_tf,
-        )
+    checkpointing = dict(directory=out, resume=args.resume,
+                         state={"model_config": model_config.to_dict()})  # fmt: skip
+    try:
+        if keras.backend.backend() == "jax":  # one mesh over every process's devices
+            from llm_keras.distributed.jax_multi_process import (
+                start_jax_workers,
+                train_jax_workers,
+            )
 
-        strategy = multi_worker_strategy(args.workers, index)
-        model, _ = train_multi_worker_tf(strategy, model_config, training_config, train_ids, log)
-    else:  # torch (_check_backend_offers refused JAX)
-        from llm_keras.distributed.torch_data_parallel import (
-            start_torch_workers,
-            stop_torch_workers,
-            train_torch_data_parallel,
-        )
+            start_jax_workers(args.workers, index)
+            model, _ = train_jax_workers(model_config, training_config, train_ids, log,
+                                         **checkpointing)  # fmt: skip
+        elif keras.backend.backend() == "tensorflow":
+            from llm_keras.distributed.tf_multi_worker import (
+                multi_worker_strategy,
+                train_multi_worker_tf,
+            )
 
-        start_torch_workers(args.workers, index)
-        model, _ = train_torch_data_parallel(model_config, training_config, train_ids, log)
-        stop_torch_workers()
+            strategy = multi_worker_strategy(args.workers, index)
+            model, _ = train_multi_worker_tf(strategy, model_config, training_config, train_ids,
+                                             log, **checkpointing)  # fmt: skip
+        else:  # torch
+            from llm_keras.distributed.torch_data_parallel import (
+                start_torch_workers,
+                stop_torch_workers,
+                train_torch_data_parallel,
+            )
+
+            start_torch_workers(args.workers, index)
+            model, _ = train_torch_data_parallel(model_config, training_config, train_ids, log,
+                                                 **checkpointing)  # fmt: skip
+            stop_torch_workers()
+    except Exception as error:
+        if not _collective_failed(error):  # (JAX raises a ValueError for a failed collective)
+            raise
+        message = _lost_worker(error, out, training_config, index, resume_command)
+        if keras.backend.backend() == "jax":
+            # JAX's distributed client aborts the process at exit once a peer is gone (its
+            # shutdown barrier fails: SIGABRT and a stack trace): say it, and leave without.
+            import os
+            import sys
+
+            print(f"llm-keras: error: {message}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(2)
+        raise ValueError(message) from None
     if index != 0:
         return 0
     c = training_config
@@ -436,6 +460,41 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     path = save_for_inference(out, model, tokenizer)
     print(f"Done: step {c.steps}, validation loss {val_loss:.4f}. Model: {path}")
     return 0
+
+
+_LOST_PEER_WORDS = ("peer", "connect", "gloo", "unavailable", "abort", "heartbeat", "timed out")
+
+
+def _collective_failed(error):
+    """Whether ``error`` is a collective that failed because another worker is gone (gloo's
+    "Connection closed by peer", TensorFlow's UnavailableError, a time-out), not a bad value."""
+    text = f"{type(error).__name__} {error}".lower()
+    return any(word in text for word in _LOST_PEER_WORDS)
+
+
+def _lost_worker(error, out, training_config, index, resume_command):
+    """The message of a worker whose collective failed: what stopped, what is kept, how to
+    go on."""
+    from llm_keras.training.checkpoint import latest_checkpoint
+
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+    # TensorFlow's first line is "Graph execution error:": prefer the line that says why.
+    telling = [line for line in lines if any(word in line.lower() for word in _LOST_PEER_WORDS)]
+    cause = f"{type(error).__name__}: {(telling or lines)[0]}"
+    kept = latest_checkpoint(out)
+    resume = (f"Start every worker again with --resume added, e.g. here `{resume_command}`: all "
+              "go on from worker 0's newest checkpoint")  # fmt: skip
+    if kept is not None:
+        step = int(kept.stem.split("-")[1]) // training_config.gradient_accumulation_steps
+        what = f"{out} keeps the checkpoint of step {step} ({kept.name}). {resume}."
+    elif index == 0:
+        what = (f"There is no checkpoint yet (worker 0 writes one every --eval-interval "
+                f"{training_config.eval_interval} steps): start every worker again with the same "
+                "command, without --resume.")  # fmt: skip
+    else:
+        what = f"{resume} (if it wrote none yet, start them again without --resume)."
+    return (f"worker {index}: another worker stopped or cannot be reached ({cause[:300]}), so "
+            f"the run stops. {what}")  # fmt: skip
 
 
 def _settings(args, out):

@@ -141,14 +141,23 @@ def two_cli_workers(data_file, out):
     return losses, float(val_loss)
 
 
-def check_two_workers_follow_one_device(data_file, tmp_path, request):
-    """Both workers stop by themselves, print the same losses, and follow the one-device run
-    (the printed losses have 4 decimals). The workers run while this process trains the
-    one-device run, if no test has yet."""
+@pytest.fixture(scope="session")
+def two_workers(data_file, tmp_path_factory, request):
+    """Two uninterrupted ``llm-keras train --workers`` processes (``two_cli_workers``), run
+    while this process trains the one-device run if no test has yet: ``(losses, val_loss,
+    run directory)``."""
+    out = tmp_path_factory.mktemp("two_workers") / "run"
     with ThreadPoolExecutor(1) as pool:
-        workers = pool.submit(two_cli_workers, data_file, tmp_path / "workers")
-        one_device = request.getfixturevalue("one_device")
-        (first, second), val_loss = workers.result()
+        workers = pool.submit(two_cli_workers, data_file, out)
+        request.getfixturevalue("one_device")
+        losses, val_loss = workers.result()
+    return losses, val_loss, out
+
+
+def check_two_workers_follow_one_device(two_workers, one_device):
+    """Both workers stop by themselves, print the same losses, and follow the one-device run
+    (the printed losses have 4 decimals)."""
+    (first, second), val_loss, out = two_workers
     assert [step for step, _ in first] == [5, 10]
     assert first == second
     expected, expected_val = one_device
@@ -159,5 +168,91 @@ def check_two_workers_follow_one_device(data_file, tmp_path, request):
     assert first[1][1] < first[0][1]  # it learned
     from llm_keras.training.run_directory import load_for_inference
 
-    model, tokenizer = load_for_inference(tmp_path / "workers")  # written by worker 0
+    model, tokenizer = load_for_inference(out)  # written by worker 0
     assert model.config.d_model == 32 and tokenizer.vocab_size == model.config.vocab_size
+    kept = sorted(path.name for path in (out / "checkpoints").iterdir())
+    assert kept == ["step-00000005.npz", "step-00000010.npz"]  # worker 0's, every interval
+
+
+def wait_for(condition, processes, what, timeout=WORKER_TIMEOUT):
+    """Poll ``condition()`` until it holds; fail (killing ``processes``) if one of them exits
+    first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        exited = [p.args for p in processes if p.poll() is not None]
+        if exited or time.monotonic() > deadline:
+            for process in processes:
+                process.kill()
+                process.wait()
+            pytest.fail(f"{what}: never happened ({'exited: ' if exited else 'timed out'})")
+        time.sleep(0.05)
+
+
+def check_a_killed_worker_resumes(data_file, tmp_path, two_workers, resume_options=None):
+    """Two ``--workers`` processes pause after the first checkpoint (step 5 of 10,
+    ``programs.train_pausing_after_first_checkpoint``); worker 1 is killed (SIGKILL). Worker 0
+    fails with a message that says how to resume, keeping step 5; started again with
+    ``--resume`` (two ``--workers``, or ``resume_options``), the run ends on the uninterrupted
+    run's losses and, bit for bit, on its weights and optimizer state."""
+    import signal
+
+    out, release = tmp_path / "killed", tmp_path / "release"
+    workers = local_workers(2)
+    commands = [
+        program("train_pausing_after_first_checkpoint", release, "--data", data_file, "--out",
+                out, *CLI_RUN, "--distribution", "data", "--workers", workers, "--worker-index",
+                index)
+        for index in range(2)
+    ]  # fmt: skip
+    logs = [(tmp_path / f"{i}.out", tmp_path / f"{i}.err") for i in range(2)]
+    processes = []
+    for command, (stdout, stderr) in zip(commands, logs, strict=True):
+        with stdout.open("w") as o, stderr.open("w") as e:
+            processes.append(subprocess.Popen(command, cwd=REPO, env=child_env(), stdout=o,
+                                              stderr=e))  # fmt: skip
+    first_checkpoint = out / "checkpoints" / "step-00000005.npz"
+    wait_for(first_checkpoint.is_file, processes, "worker 0's first checkpoint")
+    processes[1].send_signal(signal.SIGKILL)
+    assert processes[1].wait() == -signal.SIGKILL
+    release.touch()  # worker 0 goes on to step 6, without its peer
+    try:
+        processes[0].wait(timeout=WORKER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        processes[0].kill()
+        pytest.fail(f"worker 0 did not stop after losing worker 1: {logs[0][1].read_text()}")
+    error = logs[0][1].read_text()
+    assert processes[0].returncode == 2, error[-3000:]
+    assert "Traceback" not in error
+    [message] = [line for line in error.splitlines() if line.startswith("llm-keras: error:")]
+    assert "another worker stopped or cannot be reached" in message
+    assert f"{out} keeps the checkpoint of step 5 (step-00000005.npz)" in message
+    assert f"llm-keras train --out {out} --resume --distribution data --workers {workers} " \
+           "--worker-index 0" in message  # fmt: skip
+    assert not (out / "checkpoints" / "step-00000010.npz").exists()
+
+    new_workers = local_workers(2)  # (one list for both)
+    again = resume_options or [["--workers", new_workers, "--worker-index", str(i)]
+                               for i in range(2)]  # fmt: skip
+    results = run_together(
+        [[sys.executable, "-m", "llm_keras.training.command", "--out", str(out), "--resume",
+          "--quiet", "--distribution", "data", *options] for options in again],
+        child_env(),
+    )  # fmt: skip
+    for code, _, stderr in results:
+        assert code == 0, stderr[-3000:]
+    stdout = results[0][1]
+    assert "Resuming from step 5 (step-00000005.npz)." in stdout
+    (expected, _), expected_val, uninterrupted = two_workers
+    assert [(int(s), float(v)) for s, v in LOSS_LINE.findall(stdout)][-1] == expected[-1]
+    [(step, val_loss)] = DONE_LINE.findall(stdout)
+    assert (step, float(val_loss)) == ("10", expected_val)
+    with (
+        np.load(out / "checkpoints" / "step-00000010.npz") as resumed,
+        np.load(uninterrupted / "checkpoints" / "step-00000010.npz") as whole,
+    ):
+        arrays = [name for name in whole.files if name != "state"]
+        assert sorted(resumed.files) == sorted(whole.files) and len(arrays) > 20
+        for name in arrays:  # weights, Adam's moments, the step counter: bit for bit
+            np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+        history = json.loads(str(resumed["state"]))["history"]
+        assert [r["step"] for r in history["evaluations"]] == [5, 10]  # kept across the kill

@@ -192,6 +192,27 @@ def tf_mirrored():
     return results
 
 
+def train_pausing_after_first_checkpoint(release, *argv):
+    """``llm-keras train ARGV`` in which every worker, once the first checkpoint is written
+    (worker 0) or passed (the others), waits for the file ``release`` to exist: a fixed point at
+    which a test kills a worker, whatever the speed of the machine. Exits with train's status."""
+    import os
+    import time
+
+    from llm_keras.distributed.worker_loop import WorkerCheckpoints
+    from llm_keras.training.command import main
+
+    interval_done = WorkerCheckpoints.interval_done
+
+    def pausing(self, done, losses):
+        interval_done(self, done, losses)
+        while not os.path.exists(release):  # the test releases it after the kill
+            time.sleep(0.05)
+
+    WorkerCheckpoints.interval_done = pausing
+    raise SystemExit(main(list(argv)))
+
+
 if __name__ == "__main__":
     name, *arguments = sys.argv[1:]
     result = globals()[name](*arguments)

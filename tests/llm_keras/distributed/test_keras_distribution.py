@@ -1,5 +1,6 @@
 """keras.distribution on JAX: data parallelism, Megatron-style tensor parallelism, several
-processes, and the errors of layouts that cannot work.
+processes (also through `llm-keras train --workers`, killed and resumed), and the errors of
+layouts that cannot work.
 
 Each multi-device case runs in a child process with its own CPU devices (``programs.py``); the
 one-device runs it is compared with are plain ``model.fit`` runs of the same batches.
@@ -11,6 +12,8 @@ import pytest
 
 from llm_keras.distributed.worker_loop import local_workers
 from tests.llm_keras.distributed.conftest import (
+    check_a_killed_worker_resumes,
+    check_two_workers_follow_one_device,
     child_env,
     program,
     program_result,
@@ -91,6 +94,15 @@ def test_two_processes_form_one_mesh_and_agree_with_one_device(children):
     assert first["processes"] == second["processes"] == 2
     assert first["losses"] == second["losses"]  # one global loss, seen by both
     np.testing.assert_allclose(first["losses"], parallel["one"], atol=LOSS_TOLERANCE)
+
+
+def test_two_command_workers_stop_agree_and_follow_one_device(two_workers, one_device):
+    # llm-keras train --workers on JAX: one mesh over both processes, train_on_batch.
+    check_two_workers_follow_one_device(two_workers, one_device)
+
+
+def test_a_killed_worker_resumes_to_the_uninterrupted_run(data_file, tmp_path, two_workers):
+    check_a_killed_worker_resumes(data_file, tmp_path, two_workers)
 
 
 def test_impossible_layouts_are_named():

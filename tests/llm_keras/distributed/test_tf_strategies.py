@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.llm_keras.distributed.conftest import (
+    check_a_killed_worker_resumes,
     check_two_workers_follow_one_device,
     run_program,
 )
@@ -45,5 +46,9 @@ def test_mirrored_strategy_clips_each_replica_before_the_sum(mirrored):
     assert 5 * LOSS_TOLERANCE < np.max(np.abs(np.subtract(one, two))) < 1e-3
 
 
-def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, request):
-    check_two_workers_follow_one_device(data_file, tmp_path, request)
+def test_two_workers_stop_agree_and_follow_one_device(two_workers, one_device):
+    check_two_workers_follow_one_device(two_workers, one_device)
+
+
+def test_a_killed_worker_resumes_to_the_uninterrupted_run(data_file, tmp_path, two_workers):
+    check_a_killed_worker_resumes(data_file, tmp_path, two_workers)

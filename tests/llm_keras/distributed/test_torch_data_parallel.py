@@ -4,7 +4,10 @@ around the Keras model."""
 import keras
 import pytest
 
-from tests.llm_keras.distributed.conftest import check_two_workers_follow_one_device
+from tests.llm_keras.distributed.conftest import (
+    check_a_killed_worker_resumes,
+    check_two_workers_follow_one_device,
+)
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "torch",
@@ -13,5 +16,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_two_workers_stop_agree_and_follow_one_device(data_file, tmp_path, request):
-    check_two_workers_follow_one_device(data_file, tmp_path, request)
+def test_two_workers_stop_agree_and_follow_one_device(two_workers, one_device):
+    check_two_workers_follow_one_device(two_workers, one_device)
+
+
+def test_a_killed_worker_resumes_to_the_uninterrupted_run(data_file, tmp_path, two_workers):
+    # Resumed with --devices 2: the same two-process loop, worker 1 started by worker 0.
+    check_a_killed_worker_resumes(data_file, tmp_path, two_workers, [["--devices", "2"]])
