@@ -30,6 +30,14 @@ SOLUTION_SENTINEL = "solution_sentinel_7f3a"
 HIDDEN_TEST_SENTINEL = "hidden_test_sentinel_9c2e"
 
 
+def myst_header(extra: str = "") -> str:
+    """The front matter jupytext gives a MyST chapter; ``extra``: more YAML lines, each ending
+    with a newline."""
+    return ("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+            "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+            f"{extra}---\n")
+
+
 @dataclass
 class CourseBuild:
     course_dir: Path

@@ -15,23 +15,11 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from tests.course.pdf.conftest import REPO, SAMPLE, normalize, pdftotext
+from tests.course.pdf.conftest import REPO, SAMPLE, myst_header, normalize, pdftotext
 from weasyprint_build.bibliography import FIELDS, load_bibliography
 from weasyprint_build.build import build_pdf
 from weasyprint_build.errors import BuildError
 
-HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
 REFERENCES = {
     "xiong2020layernorm": {
         "authors": ["Ruibin Xiong", "Yunchang Yang", "Di He", "Kai Zheng"],
@@ -143,7 +131,7 @@ def write_course(root, chapters: dict[str, str], references: dict | None = None)
     course = root / "course"
     course.mkdir(parents=True, exist_ok=True)
     for name, body in chapters.items():
-        (course / name).write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
+        (course / name).write_text(myst_header() + textwrap.dedent(body), encoding="utf-8")
     if references is not None:
         (course / "references.yaml").write_text(yaml.safe_dump(references), encoding="utf-8")
     return course

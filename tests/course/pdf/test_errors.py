@@ -6,28 +6,15 @@ import textwrap
 
 import pytest
 
-from tests.course.pdf.conftest import REPO, SAMPLE
+from tests.course.pdf.conftest import REPO, SAMPLE, myst_header
 from weasyprint_build.build import build_pdf
 from weasyprint_build.errors import BuildError
-
-HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
-{extra}---
-"""
 
 
 def build_chapter(tmp_path, body: str, extra: str = "", name: str = "01-chapter.md"):
     course = tmp_path / "course"
     course.mkdir(exist_ok=True)
-    (course / name).write_text(HEADER.format(extra=extra) + textwrap.dedent(body))
+    (course / name).write_text(myst_header(extra) + textwrap.dedent(body))
     return build_pdf(
         ["student"],
         course_dir=course,

@@ -17,7 +17,7 @@ import jupytext
 import pytest
 from pypdf import PdfReader
 
-from tests.course.pdf.conftest import REPO, normalize, pdftotext
+from tests.course.pdf.conftest import REPO, myst_header, normalize, pdftotext
 from tests.course.weeks import corpus
 from weasyprint_build.chapters import read_chapter
 from weasyprint_build.math_svg import MathRenderer
@@ -25,17 +25,7 @@ from weasyprint_build.render import Book
 
 NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 MARKERS = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
-CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+CHAPTER = myst_header() + """
 # A chapter with one exercise
 
 ```{{exercise}} {relative}
