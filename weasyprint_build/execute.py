@@ -8,8 +8,10 @@ run in parallel (``jobs`` kernels at a time).
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
 file, the backend, this module's preamble, the figures' matplotlibrc, and the code and notebooks
 a chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``, the benchmark results
-``course/results/*.json`` and the figures ``course/figures/*``): a chapter is run again
-when any of them changed, and not otherwise. (``--fresh`` re-runs everything.)
+``course/results/*.json`` and the figures ``course/figures/*``), and every other file of the
+repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``: the
+introduction's schedule reads it): a chapter is run again when any of them changed, and not
+otherwise. (``--fresh`` re-runs everything.)
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 PREAMBLE = "%config InlineBackend.figure_formats = ['svg']"
 ALLOWED_ERROR_TAG = "raises-exception"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# What every chapter's key covers (sources_digest): (folder, pattern).
+_SOURCES = (("llm_keras", "*.py"), ("solutions", "*.ipynb"),
+            ("course/results", "*.json"), ("course/figures", "*"))  # fmt: skip
+# A string literal that may be a path relative to the repository ("docs/benchmarks.md").
+_PATH_LITERAL = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)+)["']""")
 
 
 def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
@@ -64,12 +71,31 @@ def sources_digest(repo_root: Path) -> str:
     week notebooks of ``solutions/``, the benchmark results of ``course/results/`` and the
     committed figures of ``course/figures/`` (their names and contents)."""
     digest = hashlib.sha256()
-    for folder, pattern in (("llm_keras", "*.py"), ("solutions", "*.ipynb"),
-                            ("course/results", "*.json"), ("course/figures", "*")):  # fmt: skip
+    for folder, pattern in _SOURCES:
         for path in sorted((repo_root / folder).rglob(pattern)):
             digest.update(path.relative_to(repo_root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
+    """Hash of the repository's files that the chapter's code names in a string literal
+    (``Path("docs/benchmarks.md").read_text()``): their names and contents; "" when it names
+    none. A name that is not a file of the repository (a folder, a path the code creates) or
+    that ``sources_digest`` already covers counts for nothing."""
+    root = repo_root.resolve()
+    names = set()
+    for cell in chapter.notebook.cells:
+        if cell.cell_type == "code":
+            names.update(_PATH_LITERAL.findall(cell.source))
+    files = []
+    for name in sorted(names):
+        path = (root / name).resolve()
+        covered = any(path.is_relative_to(root / folder) and path.match(pattern)
+                      for folder, pattern in _SOURCES)  # fmt: skip
+        if path.is_file() and path.is_relative_to(root) and not covered:
+            files.append(name.encode() + b"\0" + path.read_bytes())
+    return hashlib.sha256(b"\0".join(files)).hexdigest() if files else ""
 
 
 def cache_key(chapter: Chapter, backend: str, sources: str = "") -> str:
@@ -96,8 +122,10 @@ def execute_chapters(
     results: dict[Path, nbformat.NotebookNode] = {}
     to_run = []
     sources = sources_digest(repo_root) if cache_dir is not None else ""
+    # each chapter's key also covers the files its code names
+    reads = {c.path: files_read_digest(c, repo_root) if cache_dir else "" for c in chapters}
     for chapter in chapters:
-        cached = _cache_path(cache_dir, chapter, backend, sources)
+        cached = _cache_path(cache_dir, chapter, backend, sources + reads[chapter.path])
         if cached is not None and cached.is_file():
             results[chapter.path] = nbformat.read(cached, as_version=4)
             log(f"code of {chapter.path.name}: unchanged, outputs from the cache")
@@ -115,7 +143,7 @@ def execute_chapters(
         notebook = execute_notebook(
             chapter, repo_root=repo_root, backend=backend, timeout=timeout, kernel_log=kernel_log
         )
-        cached = _cache_path(cache_dir, chapter, backend, sources)
+        cached = _cache_path(cache_dir, chapter, backend, sources + reads[chapter.path])
         if cached is not None:
             for old in cached.parent.glob(f"{chapter.path.stem}-*.ipynb"):
                 old.unlink()

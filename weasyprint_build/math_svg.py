@@ -30,6 +30,10 @@ CACHE_VERSION = "1"  # bump when the HTML written below changes
 # A control word that latex2mathml did not know comes out as text such as "<mi>\foo</mi>".
 _UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 _SIZE = re.compile(r'^<svg ([^>]*?)width="([\d.]+)" height="([\d.]+)"')
+# Text inside math (\text{tokens\_per\_character}): TeX prints \_ as _, latex2mathml (which
+# ziamath reads the TeX with) keeps the backslash; ``_text_escapes`` undoes TeX's escapes there.
+_TEXT_COMMAND = re.compile(r"\\(?:text(?:rm|it|bf|sf|tt)?|mbox)\s*\{")
+_TEXT_ESCAPE = re.compile(r"\\([_%#$])")
 
 
 class MathRenderer:
@@ -58,7 +62,7 @@ class MathRenderer:
         return self._get(tex, display=True)
 
     def _get(self, tex: str, display: bool) -> str:
-        tex = tex.strip()
+        tex = _text_escapes(tex.strip())
         key = hashlib.sha256(f"{self._key_prefix}{int(display)}|{tex}".encode()).hexdigest()
         if key in self._memory:
             return self._memory[key]
@@ -74,6 +78,27 @@ class MathRenderer:
                 path.write_text(json.dumps({"tex": tex, "html": fragment}), encoding="utf-8")
         self._memory[key] = fragment
         return fragment
+
+
+def _text_escapes(tex: str) -> str:
+    """``tex`` with ``\\_``, ``\\%``, ``\\#`` and ``\\$`` written as the characters they print,
+    inside the arguments of ``\\text``-like commands (outside them latex2mathml reads them right)."""
+    out, position = [], 0
+    for match in _TEXT_COMMAND.finditer(tex):
+        if match.start() < position:  # a \text inside a \text already handled
+            continue
+        depth, end = 1, match.end()
+        while end < len(tex) and depth:
+            if tex[end] == "\\":
+                end += 2
+                continue
+            depth += {"{": 1, "}": -1}.get(tex[end], 0)
+            end += 1
+        out.append(tex[position : match.end()])
+        out.append(_TEXT_ESCAPE.sub(r"\1", tex[match.end() : end]))
+        position = end
+    out.append(tex[position:])
+    return "".join(out)
 
 
 def _render(tex: str, display: bool) -> str:

@@ -155,3 +155,65 @@ def test_a_chapter_saved_while_the_build_runs_keeps_the_key_of_the_text_that_ran
     # the outputs of print(1) must not be filed under the key of the file that prints 2
     assert cache_key(chapter, "jax") == key
     assert cache_key(read_chapter(path, 1), "jax") != key
+
+
+def test_an_escaped_underscore_in_text_math_prints_as_an_underscore():
+    """`\\text{tokens\\_per\\_character}` (week 3's notebook) printed its backslashes: TeX's
+    escapes inside \\text are the characters they stand for, as wide as the plain text."""
+    import re
+
+    from weasyprint_build.math_svg import MathRenderer
+
+    math = MathRenderer(None)
+
+    def width(tex: str) -> float:
+        return float(re.search(r"width:([\d.]+)em", math.inline(tex)).group(1))
+
+    plain = width(r"\text{tokens_per_character}")
+    assert width(r"\text{tokens\_per\_character}") == plain
+    assert width(r"\text{50\% of \#ids}") == width(r"\text{50% of #ids}")
+    # outside \text, \_ was already an underscore (and a bare _ is a subscript)
+    assert width(r"\mathit{head\_dim}") > width(r"\mathit{headdim}")
+
+
+def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monkeypatch):
+    """The introduction's schedule reads docs/benchmarks.md: editing it must re-run the chapter
+    (its key covered only llm_keras/, solutions/, course/results/ and course/figures/)."""
+    import weasyprint_build.execute as execute
+    from weasyprint_build.chapters import read_chapter
+
+    runs = []
+
+    def fake_run(chapter, **kwargs):  # the cache's decision, without starting a kernel
+        runs.append(chapter.path.name)
+        return chapter.notebook
+
+    monkeypatch.setattr(execute, "execute_notebook", fake_run)
+    (tmp_path / "docs").mkdir()
+    benchmarks = tmp_path / "docs" / "benchmarks.md"
+    benchmarks.write_text("| jax | 1,000 tokens/s |\n")
+    chapter_file = tmp_path / "00-introduction.md"
+    code = 'from pathlib import Path\nprint(Path("docs/benchmarks.md").read_text())'
+    chapter_file.write_text(f"# Intro\n\n```{{code-cell}} python\n{code}\n```\n")
+    other_file = tmp_path / "01-other.md"
+    other_file.write_text("# Other\n\n```{code-cell} python\nprint(1)\n```\n")
+
+    def build() -> list[str]:
+        runs.clear()
+        chapters = [read_chapter(chapter_file, 0), read_chapter(other_file, 1)]
+        execute.execute_chapters(chapters, repo_root=tmp_path, cache_dir=tmp_path / "cache",
+                                 log=lambda line: None)  # fmt: skip
+        return sorted(runs)
+
+    assert build() == ["00-introduction.md", "01-other.md"]
+    assert build() == []  # nothing changed: both from the cache
+    benchmarks.write_text("| jax | 2,000 tokens/s |\n")
+    assert build() == ["00-introduction.md"]  # only the chapter that reads it
+    (tmp_path / "docs" / "other.md").write_text("not named by any chapter")
+    assert build() == []
+    # the real introduction names docs/benchmarks.md (its schedule's measured times)
+    real = read_chapter(REPO / "course" / "00-introduction.md", 0)
+    assert execute.files_read_digest(real, REPO) != ""
+    assert "docs/benchmarks.md" in execute._PATH_LITERAL.findall(
+        "\n".join(cell.source for cell in real.notebook.cells if cell.cell_type == "code")
+    )
