@@ -111,6 +111,18 @@ def release_command(args) -> int:
     return 0
 
 
+def memory_limit_line(mebibytes: int) -> str:
+    """One line saying how the sandbox will hold each submission to ``--memory``."""
+    from autograder.sandbox.memory_cgroup import find_hierarchy
+
+    hierarchy, why_not = find_hierarchy()
+    if hierarchy is not None:
+        return (f"Memory per submission: {mebibytes} MiB, a kernel limit (one cgroup per sandbox; "
+                f"{hierarchy.describe()}).")
+    return (f"Memory per submission: {mebibytes} MiB, watched every 50 ms, with an address-space "
+            f"limit 4 GiB above it (no memory cgroup here: {why_not}).")
+
+
 def grade_command(args) -> int:
     from autograder.grading import Options, grade
     from autograder.sandbox.launcher import Limits
@@ -124,6 +136,8 @@ def grade_command(args) -> int:
                       progress=not args.no_progress)
     if args.no_sandbox:
         print("WARNING: --no-sandbox: learner code runs with your permissions, network and files.")
+    else:
+        print(memory_limit_line(args.memory))
     try:
         summary = grade(course, args.assignment, args.submissions, options)
     except KeyboardInterrupt:

@@ -49,6 +49,7 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
+from autograder.sandbox.memory_cgroup import MemoryCgroup, find_hierarchy
 from autograder.sandbox.protocol import FrameReader, ProtocolError, encode_frame
 
 NOBODY = 65534
@@ -178,11 +179,16 @@ class Sandbox:
     """One zygote for one backend. ``start`` (pays the framework import), ``run``, ``close``."""
 
     def __init__(self, backend: str, limits: Limits, sandboxed: bool = True,
-                 public_data: Path | None = None, library: Path | None = None):
+                 public_data: Path | None = None, library: Path | None = None,
+                 memory_cgroup: bool = True):
         """``library``: the folder given to the learner's code as ``llm_keras`` (read-only), or
-        None for the installed ``llm_keras``."""
+        None for the installed ``llm_keras``. ``memory_cgroup``: limit memory with a cgroup of
+        the sandbox's own where the machine allows one (``memory_cgroup``); False keeps the
+        zygote's watchdog and address-space limit, as on machines without one."""
         self.backend, self.limits, self.sandboxed = backend, limits, sandboxed
         self.public_data, self.library = public_data, library
+        self.use_memory_cgroup = memory_cgroup
+        self.memory: MemoryCgroup | None = None  # the sandbox's cgroup, while it runs
         self.process: subprocess.Popen | None = None
         self.uid: int | None = None
         self._uid_lock: int | None = None
@@ -201,6 +207,10 @@ class Sandbox:
                 raise SandboxUnavailable(problem)
             command = self._bwrap_command(env)
             env = {}
+            hierarchy, _ = find_hierarchy() if self.use_memory_cgroup else (None, "")
+            if hierarchy is not None:
+                self.memory = MemoryCgroup(hierarchy)
+                command = self.memory.command(command)
         else:
             self._scratch = tempfile.mkdtemp(prefix="llm-course-grade-")
             path = [str(GRADER_PACKAGE.parent)]
@@ -223,11 +233,17 @@ class Sandbox:
             raise SandboxUnavailable(f"the {self.backend} sandbox did not start: {self._errors()}")
         self.versions = header.get("versions", {})
         self.isolated = bool(header.get("isolated"))
+        if self.memory is not None:
+            # the zygote serves one submission at a time: what it holds now + one submission
+            self.memory.limit(self.memory.usage() + self.limits.memory_bytes)
 
     def close(self) -> None:
         if self.process is not None:
             _kill_tree(self.process)
             self.process = None
+        if self.memory is not None:
+            self.memory.remove()
+            self.memory = None
         if self._scratch is not None:
             _remove_tree(self._scratch)
             self._scratch = None
@@ -247,7 +263,10 @@ class Sandbox:
         ``exercises``: per exercise its ``name``, probe ``source``, ``timeout`` and the
         ``inputs`` (start, size) of its ``.npz`` in ``inputs_payload``. They are sent only when
         the zygote says the cells have finished."""
-        job = {"cells": cells, "limits": self.limits.for_job()}
+        # the zygote's own memory limits (watchdog, address space) only where no cgroup holds
+        job = {"cells": cells, "limits": dict(self.limits.for_job(),
+                                              memory_by="cgroup" if self.memory else "watchdog")}
+        oom_kills, killed_by_kernel = self._oom_kills(), False
         deadline = time.monotonic() + self.limits.submission_timeout + 15
         try:
             self.process.stdin.write(encode_frame(job))
@@ -262,6 +281,7 @@ class Sandbox:
         while True:
             header, payload = self._read(deadline)
             if header is None:
+                killed_by_kernel = self._oom_kills() > oom_kills
                 self.close()
                 if time.monotonic() >= deadline:
                     run.status = "timeout"
@@ -279,15 +299,25 @@ class Sandbox:
                 run.cells = header.get("cells") or []
                 run.output = str(header.get("output") or "")
                 run.seconds = float(header.get("seconds") or 0.0)
+                killed_by_kernel = self._oom_kills() > oom_kills
                 if header.get("clean") is not True:
                     self.close()  # something of this submission may be left: a new sandbox next
                 break
         if sender is not None:
             sender.join(READY_TIMEOUT)
+        if killed_by_kernel:
+            run.status = "out_of_memory"  # the kernel stopped a process of this submission
         if run.status == "out_of_memory":
             run.message = (f"Your code needed more than the {self.limits.memory_bytes >> 20} MiB "
                            "of memory a submission may use.")
         return run
+
+    def _oom_kills(self) -> int:
+        """The kernel's out-of-memory kills in this sandbox's cgroup so far (0 without one)."""
+        try:
+            return self.memory.oom_kills() if self.memory is not None else 0
+        except OSError:
+            return 0
 
     def _read(self, deadline: float):
         """Next frame from the zygote, or (None, b"") on end of stream, garbage or deadline."""

@@ -27,8 +27,10 @@ One job, as the supervisor sees it:
 4. the supervisor watches the learner's processes and relays its exercise results, and enforces
    - wall time per cell and per probe (``SIGINT``, then ``SIGKILL`` after a grace period) and per
      submission (``SIGKILL``);
-   - memory: a watchdog on the proportional memory of every process of the submission, and an
-     address-space limit (``RLIMIT_AS``) with a wide margin (``VIRTUAL_MARGIN``: frameworks
+   - memory: where the launcher put the sandbox in a memory cgroup of its own (the job's
+     ``memory_by`` is ``cgroup``; ``memory_cgroup``), the kernel limits it and nothing is done
+     here; otherwise a watchdog on the proportional memory of every process of the submission,
+     and an address-space limit (``RLIMIT_AS``) with a wide margin (``VIRTUAL_MARGIN``: frameworks
      reserve far more address space than they use, and importing TensorFlow must not kill a cell);
      either way the status is ``out_of_memory``;
    - processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``, which also caps everything printed
@@ -315,7 +317,9 @@ class Job:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         limits = self.limits
-        _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"] + VIRTUAL_MARGIN)
+        _first_to_go_when_out_of_memory()
+        if limits.get("memory_by") != "cgroup":  # else the kernel limits all the sandbox holds
+            _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"] + VIRTUAL_MARGIN)
         _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
         _limit(resource.RLIMIT_NPROC, limits["processes"])
         _limit(resource.RLIMIT_NOFILE, 256)
@@ -340,6 +344,7 @@ class Job:
         total_deadline = started + self.limits["submission_timeout"]
         phase_deadline = kill_at = phase_started = None
         interrupted = False
+        watched = self.limits.get("memory_by") != "cgroup"
         memory_limit = rss_baseline + self.limits["memory_bytes"]
         while True:
             ready, _, _ = select.select([events], [], [], POLL_SECONDS)
@@ -407,7 +412,7 @@ class Job:
                 self._kill(pid)
                 self.status = "timeout"
                 return
-            if self._resident_memory(pid) > memory_limit:
+            if watched and self._resident_memory(pid) > memory_limit:
                 self._kill(pid)
                 self.status = "out_of_memory"
                 return
@@ -538,6 +543,19 @@ def _limit(kind: int, value: int) -> None:
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(kind, (value, value))
+
+
+def _first_to_go_when_out_of_memory() -> None:
+    """Make the kernel's out-of-memory killer choose the learner's processes (and the ones they
+    start) before the zygote or the supervisor, whatever their sizes: the highest
+    ``oom_score_adj``, which any process may raise for itself. Lowering it again cannot go below
+    the grader's processes' value, so a submission can at most make the sandbox restart: its
+    own run is then out of memory all the same."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as file:
+            file.write("1000")
+    except OSError:
+        pass
 
 
 def _memory_of(pid: int) -> tuple[int, int]:
