@@ -11,8 +11,10 @@ The role is MyST's (Sphinx's ``index`` role), so chapters keep opening in Jupyte
 
 Each marked place becomes an anchor; the index gives, per entry, the page of each anchor through
 WeasyPrint's ``target-counter(attr(href url), page)``. A term marked twice in one section gets
-one anchor (its first place), so the index lists each section once. A malformed entry stops the
-build with the file, the line and the forms above.
+one anchor (its first place), so the index lists each section once. Two sections can share a
+page, so once the pages are laid out ``drop_repeated_pages`` takes a number out of an entry when
+the number before it is the same ("attention, 12, 12" -> "attention, 12"). A malformed entry
+stops the build with the file, the line and the forms above.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from weasyprint_build.errors import BuildError
 
 ANCHOR_PREFIX = "index-"
+REFERENCE_CLASS = "index-ref"  # a page number of an entry and the comma before it
 TAIL_ENTRIES = 8  # entries of the index's end that stay together (no nearly empty last page)
 _WITH_ENTRY = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
 _OTHER_SPHINX_TYPES = ("triple", "see", "seealso", "module", "keyword", "operator", "object")
@@ -143,8 +146,89 @@ def _sorted(entries: dict[str, _Entry]) -> list[_Entry]:
 
 
 def _entry_html(entry: _Entry) -> str:
-    pages = ", ".join(f'<a class="index-page" href="#{a}"></a>' for a in entry.anchors)
+    # each number with the comma before it, one span: drop_repeated_pages removes both
+    pages = "".join(
+        f'<span class="{REFERENCE_CLASS}">, <a class="index-page" href="#{a}"></a></span>'
+        for a in entry.anchors
+    )
     subentries = "".join(_entry_html(sub) for sub in _sorted(entry.subentries))
     sub_html = f'<ul class="index-sublist">{subentries}</ul>' if subentries else ""
-    separator = ", " if pages else ""
-    return f"<li>{html.escape(entry.name)}{separator}{pages}{sub_html}</li>"
+    return f"<li>{html.escape(entry.name)}{pages}{sub_html}</li>"
+
+
+def drop_repeated_pages(document) -> int:
+    """Take out of the laid-out ``document`` (a WeasyPrint ``Document``) each index number that
+    repeats the number before it in its entry (two sections on one page), with its comma; the
+    rest of its line moves left. Returns how many were taken out."""
+    page_of = {name: number for number, page in enumerate(document.pages) for name in page.anchors}
+    last: dict = {}  # an entry's <li> -> the page number it printed last
+    drop: dict = {}  # a number's <span> -> whether it is taken out (decided at its first box)
+    previous: dict = {}  # an entry's <li> -> its last line box so far
+    dropped = 0
+    for page in document.pages:
+        changed = False
+        for line in _line_boxes(page._page_box):
+            shift, children = 0.0, []
+            for child in line.children:
+                span = child.element if _is_reference(child) else None
+                if span is not None and span not in drop:
+                    anchor = next(span.iter("a")).get("href", "").removeprefix("#")
+                    entry, number = line.element, page_of.get(anchor)  # the entry's <li>
+                    drop[span] = number is not None and last.get(entry) == number
+                    last[entry] = number
+                    dropped += drop[span]
+                if span is not None and drop[span]:
+                    shift += child.margin_width()
+                    changed = True
+                    continue
+                if shift:
+                    child.translate(dx=-shift)
+                children.append(child)
+            line.children = children
+            if shift and children and previous.get(line.element):
+                _move_leading_comma(line, previous[line.element])
+            previous[line.element] = line
+        if changed:  # gather the page's links and anchors again, from the boxes as they are
+            page.__init__(page._page_box)
+    return dropped
+
+
+def _move_leading_comma(line, before) -> None:
+    """A line that starts with ", 14" once the numbers before were taken out: its comma goes
+    to the end of the entry's line before (``before``), as the line break would have put it."""
+    from weasyprint.formatting_structure import boxes
+
+    first = line.children[0]
+    comma = first.children[0] if _is_reference(first) and first.children else None
+    if not isinstance(comma, boxes.TextBox) or not comma.text.startswith(","):
+        return
+    texts = [box for box in before.descendants() if isinstance(box, boxes.TextBox)]
+    if not texts:
+        return
+    last = texts[-1]
+    width = comma.margin_width()
+    comma.translate(dx=last.position_x + last.margin_width() - comma.position_x,
+                    dy=last.position_y - comma.position_y)  # fmt: skip
+    first.children = first.children[1:]
+    before.children = [*before.children, comma]
+    for child in line.children:
+        child.translate(dx=-width)
+
+
+def _is_reference(box) -> bool:
+    element = getattr(box, "element", None)
+    return (
+        getattr(box, "element_tag", None) == "span"  # not a ::before or ::after box
+        and REFERENCE_CLASS in (element.get("class") or "").split()
+    )
+
+
+def _line_boxes(box):
+    """The line boxes under ``box``, in document order."""
+    from weasyprint.formatting_structure import boxes
+
+    if isinstance(box, boxes.LineBox):
+        yield box
+        return
+    for child in getattr(box, "children", ()):
+        yield from _line_boxes(child)

@@ -82,7 +82,8 @@ class MathRenderer:
 
 def _text_escapes(tex: str) -> str:
     """``tex`` with ``\\_``, ``\\%``, ``\\#`` and ``\\$`` written as the characters they print,
-    inside the arguments of ``\\text``-like commands (outside them latex2mathml reads them right)."""
+    inside the arguments of ``\\text``-like commands (outside them latex2mathml reads them
+    right)."""
     out, position = [], 0
     for match in _TEXT_COMMAND.finditer(tex):
         if match.start() < position:  # a \text inside a \text already handled

@@ -17,6 +17,7 @@ from weasyprint import HTML, URLFetcher
 from weasyprint.urls import FatalURLFetchingError
 
 from weasyprint_build.errors import BuildError
+from weasyprint_build.index import drop_repeated_pages
 
 
 @dataclass
@@ -50,6 +51,7 @@ def write_pdf(document: str, out: Path, base_url: Path) -> PdfResult:
     fetcher = URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
     try:
         rendered = HTML(string=document, base_url=str(base_url), url_fetcher=fetcher).render()
+        drop_repeated_pages(rendered)  # the index: one number per page, not "12, 12"
         out.parent.mkdir(parents=True, exist_ok=True)
         rendered.write_pdf(out)
     except FatalURLFetchingError as error:  # a BaseException: catch it by name

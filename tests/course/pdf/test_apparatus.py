@@ -377,3 +377,31 @@ def test_the_index_never_ends_on_a_page_with_a_line_or_two():
         pages = _index_pages(count)
         assert sum(pages) == count
         assert len(pages) == 1 or pages[-1] >= 5, (count, pages)  # not a near-blank page
+
+
+def test_an_index_entry_gives_a_page_once_when_two_sections_share_it(tmp_path):
+    """Sections 1 and 2 on page 1, 3 and 4 on page 2 (and a wrapped entry whose repeats fall at
+    its line breaks): each number once, with one comma between numbers and one link each."""
+    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    from weasyprint_build.index import Index
+    from weasyprint_build.pdf import write_pdf
+
+    index, body = Index(), ""
+    long_term = "a term long enough that its numbers wrap over several lines of the column"
+    for section in range(1, 31):
+        new_page = "break-before: page" if section % 2 == 1 else ""
+        terms = index.mark("attention", "t", (1, section)), index.mark(long_term, "t", (1, section))
+        body += f'<h2 style="{new_page}">S{section}</h2><p>{terms[0]} {terms[1]}</p>'
+    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
+    document = f"<html><head><style>{css}</style></head><body>{body}{index.html()}</body></html>"
+    result = write_pdf(document, tmp_path / "index.pdf", tmp_path)
+    text = normalize(pdftotext(result.path).split("\f")[result.pages - 1])
+    expected = ", ".join(str(n) for n in range(1, 16))
+    assert f"attention, {expected}" in text, text
+    assert f"{long_term}, {expected}" in text, text  # no ", ," nor a line that starts with ","
+    reader = PdfReader(result.path)
+    annotations = [a.get_object() for a in reader.pages[-1].get("/Annots", [])]
+    rectangles = {tuple(round(float(v)) for v in a["/Rect"]) for a in annotations}
+    # one link area per number kept (WeasyPrint writes two, <a> and its ::after, on one place):
+    # the dropped numbers' links went with them
+    assert len(rectangles) == 30
