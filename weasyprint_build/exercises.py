@@ -40,6 +40,7 @@ _MARKER = re.compile(
     re.M,
 )
 HIDE_TAG, SHOW_TAG = "book-hide", "book-show"
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 @dataclass
@@ -126,9 +127,11 @@ def shown_in_book(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("solution") or meta.get("grade"))
 
 
-def plumbing_note(cells) -> str:
+def plumbing_note(cells, first: bool = False) -> str:
     """One sentence on the code cells the book leaves out: how many, their lines, the
-    functions and classes they define and the modules they import (from the code itself)."""
+    functions and classes they define and the modules they import (from the code itself).
+    ``first``: they are the notebook's first code cells, which its text tells the learner to
+    run ("Run the first cell"), so the sentence says that those are the cells not printed."""
     code = [cell for cell in cells if cell.cell_type == "code"]
     if not code:
         return ""
@@ -153,10 +156,20 @@ def plumbing_note(cells) -> str:
         what.append("imports " + ", ".join(imported))
     if defined:
         what.append("defines " + ", ".join(f"`{name}`" for name in defined))
+    what_text = " and ".join(what) or "prepares the notebook"
+    if first:
+        one = len(code) == 1
+        count = "" if one else f" {_NUMBER_WORDS.get(len(code), len(code))}"
+        verbs = what_text if one else re.sub(r"\b(import|define|prepare)s\b", r"\1", what_text)
+        return (
+            f"The notebook's first{count} code cell{'' if one else 's'}, its set-up ({lines} "
+            f"lines), {'is' if one else 'are'} not printed here: {'it' if one else 'they'} "
+            f"{verbs}."
+        )
     cells_word = "cell" if len(code) == 1 else "cells"
     return (
         f"The notebook's set-up code ({len(code)} {cells_word}, {lines} lines) is not printed: "
-        f"it {' and '.join(what) or 'prepares the notebook'}."
+        f"it {what_text}."
     )
 
 

@@ -330,11 +330,14 @@ class ChapterContext:
         ]
         self.in_exercise, cell_line = True, self.cell_line
         hidden = [cell for cell in exercise.notebook.cells if not shown_in_book(cell)]
+        code = [cell for cell in exercise.notebook.cells if cell.cell_type == "code"]
+        hidden_code = [cell for cell in hidden if cell.cell_type == "code"]
+        first = bool(hidden_code) and code[: len(hidden_code)] == hidden_code  # the set-up
         noted = False
         try:
             for index, cell in enumerate(exercise.notebook.cells, 1):
                 if not shown_in_book(cell):  # plumbing: one note where the first one was
-                    if not noted and (note := plumbing_note(hidden)):
+                    if not noted and (note := plumbing_note(hidden, first)):
                         note_html = self.book.markdown.render_inline(note, self)
                         parts.append(f'<p class="exercise-plumbing">{note_html}</p>')
                     noted = True
