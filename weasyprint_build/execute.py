@@ -44,6 +44,8 @@ _SOURCES = (("llm_keras", "*.py"), ("solutions", "*.ipynb"),
             ("course/results", "*.json"), ("course/figures", "*"))  # fmt: skip
 # A string literal that may be a path relative to the repository ("docs/benchmarks.md").
 _PATH_LITERAL = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)+)["']""")
+# A folder globbed with literal strings: Path("course").glob("[0-9][0-9]-week*.md").
+_GLOB_LITERAL = re.compile(r"""Path\(["']([\w./-]+)["']\)\.(r?glob)\(["']([^"']+)["']\)""")
 
 
 def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
@@ -80,7 +82,8 @@ def sources_digest(repo_root: Path) -> str:
 
 def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
     """Hash of the repository's files that the chapter's code names in a string literal
-    (``Path("docs/benchmarks.md").read_text()``): their names and contents; "" when it names
+    (``Path("docs/benchmarks.md").read_text()``) or globs with literal strings
+    (``Path("course").glob("[0-9][0-9]-week*.md")``): their names and contents; "" when it names
     none. A name that is not a file of the repository (a folder, a path the code creates) or
     that ``sources_digest`` already covers counts for nothing."""
     root = repo_root.resolve()
@@ -88,6 +91,9 @@ def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
     for cell in chapter.notebook.cells:
         if cell.cell_type == "code":
             names.update(_PATH_LITERAL.findall(cell.source))
+            for folder, glob, pattern in _GLOB_LITERAL.findall(cell.source):
+                found = getattr(root / folder, glob)(pattern) if (root / folder).is_dir() else []
+                names.update(path.relative_to(root).as_posix() for path in found)
     files = []
     for name in sorted(names):
         path = (root / name).resolve()

@@ -211,6 +211,14 @@ def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monke
     assert build() == ["00-introduction.md"]  # only the chapter that reads it
     (tmp_path / "docs" / "other.md").write_text("not named by any chapter")
     assert build() == []
+    # a folder it globs with literal strings (the introduction lists the week chapters)
+    chapter_file.write_text(chapter_file.read_text().replace(
+        "print(", 'print(sorted(Path("docs").glob("week*.md")), '))
+    assert build() == ["00-introduction.md"]  # its text changed
+    (tmp_path / "docs" / "week8.md").write_text("a new week")
+    assert build() == ["00-introduction.md"]
+    (tmp_path / "docs" / "notes.txt").write_text("not globbed")
+    assert build() == []
     # the real introduction names docs/benchmarks.md (its schedule's measured times)
     real = read_chapter(REPO / "course" / "00-introduction.md", 0)
     assert execute.files_read_digest(real, REPO) != ""
