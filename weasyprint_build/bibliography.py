@@ -14,6 +14,10 @@ A chapter cites with the roles of MyST / sphinxcontrib-bibtex, author-year style
 - ``{cite:t}`xiong2020layernorm``` (textual): "Xiong et al. (2020)";
 - ``{cite:p}`key1,key2``` (parenthetical) and ``{cite}`key```: "(Xiong et al., 2020; ...)".
 
+Inside parentheses the text already opened (``MinHash ({cite:p}`broder1997minhash`, first
+used ...)``), either role prints "Broder, 1997", without parentheses of its own, as natbib's
+``\citealp`` does: no "((Broder, 1997)" nor "(Kaplan et al. (2020), ...".
+
 Each citation is a link to its entry; the bibliography lists every cited work once, sorted by
 author and year, with its URL as a link. A key that is not in the file stops the build with the
 file, the line and the closest keys; so does an entry without a required field.
@@ -74,8 +78,9 @@ class Bibliography:
         self.source = source  # the file, for error messages
         self.cited: dict[str, Work] = {}  # in the order of first citation
 
-    def cite(self, role: str, content: str, where: str) -> str:
-        """The HTML of a citation role (see the module's docstring)."""
+    def cite(self, role: str, content: str, where: str, in_parentheses: bool = False) -> str:
+        """The HTML of a citation role (see the module's docstring); ``in_parentheses``: the
+        text around it has opened a parenthesis, so it brings none of its own."""
         keys = [key.strip() for key in content.split(",")]
         if not all(keys):
             raise BuildError(
@@ -85,7 +90,7 @@ class Bibliography:
         works = [self._work(key, role, content, where) for key in keys]
         for work in works:
             self.cited.setdefault(work.key, work)
-        if role == "cite:t":
+        if role == "cite:t" and not in_parentheses:
             return "; ".join(
                 f'{html.escape(w.short_authors())} (<a class="cite" href="#{w.anchor}">'
                 f"{w.year}</a>)"
@@ -95,7 +100,7 @@ class Bibliography:
             f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year}</a>'
             for w in works
         )
-        return f"({inner})"
+        return inner if in_parentheses else f"({inner})"
 
     def _work(self, key: str, role: str, content: str, where: str) -> Work:
         work = self.works.get(key)

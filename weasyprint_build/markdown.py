@@ -119,8 +119,10 @@ def _role(self, tokens, i, options, env) -> str:
         return inline_code(content)
     if name in ("glue", "glue:text"):
         return html.escape(ctx.glue_text(name, content, where))
-    if name in CITE_ROLES:
-        return ctx.book.bibliography.cite(name, content, where)
+    if name in CITE_ROLES:  # inside parentheses the text opened: none of its own
+        before = "".join(t.content for t in tokens[:i] if t.type == "text")
+        opened = before.count("(") > before.count(")")
+        return ctx.book.bibliography.cite(name, content, where, in_parentheses=opened)
     if name == "index":
         return ctx.book.index.mark(content, where, (ctx.number, ctx.section))
     if name in ("numref", "ref", "eq"):
