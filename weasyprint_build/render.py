@@ -352,6 +352,8 @@ class ChapterContext:
                 elif cell.cell_type == "code":
                     self._check_width(cell.source, f"{exercise.path.name}, cell {index}")
                     body = highlight(cell.source, "ipython3", "code input")
+                    if estimated_height(cell) <= KEEP_HEIGHT_PT:  # a short cell: one page
+                        css += " keep"
                 else:
                     continue
                 parts.append(f'<div class="exercise-cell {css}">{label_html}{body}</div>')
