@@ -103,12 +103,13 @@ class References:
 
 def _link_text(ref: _Reference, target: Target) -> str:
     number = f"({target.number})" if target.kind == "equation" else target.number
-    if ref.text:
-        return ref.text.replace("%s", number).replace("{number}", number)
+    if ref.text:  # "Fig. %s": the space before the number does not break either
+        text = re.sub(r" (%s|\{number\})", "\u00a0\\1", ref.text)
+        return text.replace("%s", number).replace("{number}", number)
     if ref.role == "eq":
         return number
-    if ref.role == "numref":
-        return f"{KIND_NAMES[target.kind]} {number}"
+    if ref.role == "numref":  # a no-break space: never "Table" at a line's end, "1.2" below
+        return f"{KIND_NAMES[target.kind]}\u00a0{number}"
     return target.title  # ref: the target's title, as MyST's {ref} does
 
 

@@ -281,6 +281,10 @@ def test_a_captioned_code_block_is_a_numbered_listing_that_references_name(small
     # chapter
     assert "Listing 2.1. A function that the code prints. def double(x): return 2 * x" in text
     assert "Listing 2.1 doubles." in text
+    # a reference's word and number never part at a line break (a no-break space)
+    html = small_book["student"].html.read_text()
+    assert ">Listing\u00a01.1</a>" in html and ">Listing\u00a02.1</a>" in html
+    assert ">Listing 1.1</a>" not in html
 
 
 # --- answers only in the instructor edition ---------------------------------------------------
