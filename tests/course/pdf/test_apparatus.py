@@ -191,6 +191,19 @@ def test_every_citation_key_of_the_course_is_in_references_yaml():
         assert all(getattr(work, f) for f in FIELDS), work.key
 
 
+def test_the_course_names_cited_authors_through_the_role_not_by_hand():
+    """"Hu and colleagues set ..." (chapter 7) named a work with no year and no entry."""
+    by_hand = re.compile(r"\b[A-Z][a-z]+ (?:and colleagues|and co-?authors|et al\.)")
+    found = [
+        (path.name, match.group())
+        for path in sorted((REPO / "course").glob("[0-9][0-9]-*.md"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith(("#", "print(", "glue("))
+        for match in by_hand.finditer(line)
+    ]
+    assert found == []
+
+
 def test_citations_link_to_one_bibliography_entry_per_cited_work(small_book, edition):
     result = small_book[edition]
     pages = pages_text(result.pdf)
