@@ -79,7 +79,12 @@ def inline_code(text: str) -> str:
     ``/`` in long names and short words with a hyphen kept whole (``white-space: nowrap``)."""
     words = []
     for word in re.split(r"(\s+)", text):
-        if "-" in word and len(word) <= NOBREAK_LENGTH:
+        parts = _BREAK_AFTER.split(word) if len(word) >= BREAKABLE_LENGTH else [word]
+        if "-" in word and len(parts) > 1:  # -ops.log(ops.sigmoid(x)): breaks after the dots
+            words.append("<wbr>".join(
+                f'<span class="nobreak">{html.escape(part)}</span>' if "-" in part
+                else html.escape(part) for part in parts))  # fmt: skip
+        elif "-" in word and len(word) <= NOBREAK_LENGTH:
             words.append(f'<span class="nobreak">{html.escape(word)}</span>')
         elif len(word) >= BREAKABLE_LENGTH:
             words.append("<wbr>".join(html.escape(part) for part in _BREAK_AFTER.split(word)))
