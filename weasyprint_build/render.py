@@ -277,6 +277,13 @@ class ChapterContext:
             listing = listing or {}  # the code it prints (remove-input), captioned above
             caption, name = str(listing.get("caption", "")), listing.get("name")
             parts = [self._captioned("listing", caption, name, "".join(parts))]
+            # printed library code runs to 100 columns (ruff), the page holds 92 at the code's
+            # size: such a listing is set smaller rather than wrapped at column 0
+            text = cell.source + sort_outputs(cell.get("outputs", []), {}).stdout
+            if any(len(line) > MAX_COLUMNS for line in text.splitlines()):
+                parts[0] = parts[0].replace(
+                    'class="numbered-listing"', 'class="numbered-listing wide"', 1
+                )
         # A short cell is kept on one page with its output; in a long one, book.css keeps the
         # output with at least the code's last lines.
         keep = " keep" if estimated_height(cell) <= KEEP_HEIGHT_PT else ""

@@ -5,6 +5,7 @@ What a program can check of what a reader sees:
 - no page break falls between a code cell and its output (the cells and their outputs carry ids,
   so the PDF's named destinations say on which page, and how far down, each one starts);
 - the figures are printed in the order of their numbers;
+- a short answer cell of an exercise is on one page (its signature and its body);
 - nothing is drawn in the left or the bottom margin (test_pages.py checks the right one);
 - no page is more than half empty, except the last page of a chapter or of the front matter;
 - the text of the figures is at least 7 pt on the page, once a figure is scaled to the text width.
@@ -173,7 +174,40 @@ def small_figure_text(html: str) -> list[str]:
     return found
 
 
+def answer_cells_split(pdf: Path, solutions: Path) -> list[str]:
+    """The short answer cells of the student edition whose signature is on one page and their
+    ``raise NotImplementedError()`` on the next (each notebook's cells as nbgrader hands them
+    out; a page's text from pdftotext)."""
+    from tests.course.pdf.conftest import normalize, pdftotext
+    from weasyprint_build.exercises import student_version
+
+    pages = [normalize(page) for page in pdftotext(pdf).split("\f")]
+    split = []
+    for path in sorted(solutions.glob("*/*.ipynb")):
+        notebook = student_version(nbformat.read(path, as_version=4), path)
+        for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not meta.get("solution") or estimated_height(cell) > KEEP_HEIGHT_PT:
+                continue
+            signature = next((line for line in cell.source.splitlines()
+                              if line.startswith(("def ", "class "))), None)  # fmt: skip
+            if signature is None:
+                continue
+            signature = normalize(signature)  # its last place: the exercise, after the text
+            found = [n for n, text in enumerate(pages) if signature in text]
+            if found and "raise NotImplementedError()" not in pages[found[-1]].rsplit(
+                    signature, 1)[1]:  # fmt: skip
+                split.append(f"{path.parent.name}: {signature} (page {found[-1] + 1})")
+    return split
+
+
 # --- the real book ----------------------------------------------------------------------------
+def test_a_short_answer_cell_is_never_split_across_pages(course_build):
+    """Two answer cells (week 1-data's `def shingles`, week 4's `def sample`) began at a page's
+    foot, their body on the next page."""
+    assert answer_cells_split(course_build.pdf("student"), course_build.solutions_dir) == []
+
+
 def test_no_page_break_falls_between_a_code_cell_and_its_output(course_build, edition):
     pdf = course_build.pdf(edition)
     assert any(name.endswith("-output") for name in destinations(pdf))  # the ids are there
@@ -241,3 +275,26 @@ def test_a_cell_is_kept_whole_up_to_about_a_third_of_a_page():
     assert wrapped == estimated_height(_code_cell("x = 1\ny = 2"))
     plot = estimated_height(_code_cell("plt.plot(x)\nplt.show()", figure=True))
     assert plot <= KEEP_HEIGHT_PT  # a figure stays with the short code that draws it
+
+
+def test_a_listing_of_lines_wider_than_the_page_is_set_smaller(tmp_path):
+    """Chapter 5's listings print library code of up to 100 columns, which wrapped at column 0."""
+    import jupytext
+
+    from tests.course.pdf.conftest import myst_header
+    from weasyprint_build.chapters import read_chapter
+    from weasyprint_build.math_svg import MathRenderer
+    from weasyprint_build.render import Book
+
+    def listing_html(printed: str) -> str:
+        path = tmp_path / "01-listing.md"
+        path.write_text(myst_header() + "# Listings\n\n```{code-cell} ipython3\n---\ntags: "
+                        "[remove-input]\nmystnb:\n  listing:\n    name: lst-a\n    caption: "
+                        "Code.\n---\nprint(code)\n```\n")  # fmt: skip
+        notebook = jupytext.read(path)
+        notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        book = Book(edition="student", math=MathRenderer(None), solutions_dir=tmp_path)
+        return book.render_chapter(read_chapter(path, 1), notebook)
+
+    assert 'class="numbered-listing wide"' in listing_html("x = 1\n" + "y" * 93 + "\n")
+    assert 'class="numbered-listing"' in listing_html("x = 1\n" + "y" * 92 + "\n")
