@@ -27,6 +27,13 @@ this machine can run a step faster than its products, so ``floor`` bounds every 
 
 ``--seed S`` (default 1337, the preset's): the initial weights and the batches of every run.
 
+The results go to ``course/results/training.json`` (``--results PATH`` for another file; by
+default only a run of every row writes it), read by chapter 3's results section: every row with
+its speed, ratios to the plain PyTorch program and to the floor, losses and curves, and the
+machine with its load average at the start of the run and of each row (see ``write_results``).
+The file is written after each row, so a run stopped half-way keeps what it finished
+(``"complete": false``).
+
 ``--gpu``: when a GPU is present, also the ``shakespeare-char`` preset with nanoGPT's settings
 (batch 64, 5,000 steps, dropout 0.2) on JAX, with wall time and model FLOPs utilisation
 (``--peak-tflops``, default 312: an A100's bfloat16 peak; nanoGPT's estimate_mfu uses it too).
@@ -49,6 +56,8 @@ from machine_info import describe_machine, thread_environment
 REPO = Path(__file__).resolve().parent.parent
 RUNS = ("jax", "tensorflow", "torch", "pytorch", "floor")
 FINAL_EVAL_WINDOWS = 2400  # 200 batches of 12
+DEFAULT_RESULTS = REPO / "course" / "results" / "training.json"
+SCHEMA_VERSION = 1
 
 
 def main() -> None:
@@ -66,6 +75,12 @@ def main() -> None:
         "--gpu", action="store_true", help="also the shakespeare-char GPU row, if a GPU is present"
     )
     parser.add_argument("--peak-tflops", type=float, default=312.0)
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help=f"the results file (default {DEFAULT_RESULTS.relative_to(REPO)} when every run is "
+        "made, else none; chapter 3 reads it)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -75,20 +90,33 @@ def main() -> None:
         return
 
     args.out.mkdir(parents=True, exist_ok=True)
-    print(machine_description())
+    runs = [run for run in args.runs.split(",") if run]  # (--runs "" --gpu: the GPU row)
+    results_path = args.results
+    if results_path is None:  # the course's file holds complete runs only, unless asked
+        results_path = DEFAULT_RESULTS if set(runs) == set(RUNS) else None
+    record = new_record(args)
+    print(f"Machine: {record['machine']}; load average {record['load_average_start'][0]:.1f} "
+          "at the start")  # fmt: skip
     results = []
-    for run in [run for run in args.runs.split(",") if run]:  # (--runs "" --gpu: the GPU row)
+    for run in runs:
+        load_before = list(os.getloadavg())
         results.append(run_worker(run, args))
+        results[-1].update(key=run, load_average_start=load_before)
         print(format_row(results[-1]), flush=True)
+        if results_path:  # after every row: a run stopped half-way keeps what it finished
+            write_results(results_path, record, results, complete=False)
     if args.gpu:
         row = run_worker("gpu", args)
         if row:
-            results.append(row)
+            results.append({**row, "key": "gpu"})
     print()
     print(markdown_table(results))
     plot(results, args.out / "training_loss.png")
     print(f"\nLoss curves: {args.out / 'training_loss.png'}")
     (args.out / "training_results.json").write_text(json.dumps(results, indent=1))
+    if results_path:
+        write_results(results_path, record, results, complete=True)
+        print(f"Results: {results_path}")
 
 
 def run_worker(run, args):
@@ -122,9 +150,65 @@ def run_worker(run, args):
     return json.loads(result_file.read_text()) if result_file.exists() else None
 
 
-def machine_description():
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"Machine: {describe_machine()}; load average {load:.1f} at the start"
+def new_record(args):
+    """What the results file says about the run as a whole (its rows are added as they finish)."""
+    import datetime
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": describe_machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_start": list(os.getloadavg()),
+        "settings": {"preset": "shakespeare-char-cpu", "steps": args.steps, "seed": args.seed,
+                     "threads": args.threads, "final_eval_windows": FINAL_EVAL_WINDOWS,
+                     "context_length": 64},
+    }  # fmt: skip
+
+
+def with_ratios(rows):
+    """``rows`` with ``vs_plain_pytorch`` and ``vs_floor``: tokens/s over those runs' tokens/s
+    (``None`` where that run is not among ``rows``)."""
+    speed = {row["key"]: row["tokens_per_second"] for row in rows}
+    return [
+        {**row,
+         "vs_plain_pytorch": (row["tokens_per_second"] / speed["pytorch"]
+                              if "pytorch" in speed else None),
+         "vs_floor": row["tokens_per_second"] / speed["floor"] if "floor" in speed else None}
+        for row in rows
+    ]  # fmt: skip
+
+
+def write_results(path, record, rows, complete):
+    """Write the run to ``path`` (JSON, schema version 1), replacing what was there.
+
+    Top level: ``schema_version``, ``date`` (UTC), ``machine``, ``cpu_count``,
+    ``load_average_start`` and ``load_average_end`` (1, 5 and 15 minutes), ``settings``
+    (``preset``, ``steps``, ``seed``, ``threads``...), ``complete`` (false while the run goes on or
+    if it stopped half-way) and ``rows``: one per run, in the order made, each with ``key`` (one of
+    ``RUNS``, or ``gpu``), ``run`` (its name), ``tokens_per_second``, ``ms_per_step``,
+    ``final_val_loss`` (NaN for the floor is written as null), ``wall_seconds``, ``steps``,
+    ``load_average_start`` (before that run), ``vs_plain_pytorch``, ``vs_floor``, ``evaluations``
+    (every interval's speed and losses) and ``train_curve`` (``[step, loss]`` every 10 steps).
+    """
+    document = {**record, "load_average_end": list(os.getloadavg()), "complete": complete,
+                "rows": _finite_or_none(with_ratios(rows))}  # fmt: skip
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _finite_or_none(value):
+    """``value`` with every NaN or infinity replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 # --- the data every run shares ----------------------------------------------------------------
@@ -481,12 +565,18 @@ def format_row(row):
 
 def markdown_table(results):
     peer = next((r for r in results if r["run"].startswith("plain PyTorch")), None)
+    floor = next((r for r in results if r["run"].startswith("floor")), None)
     lines = [
-        "| run | tokens/s | ms/step | vs plain PyTorch | final val loss | wall time (s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | tokens/s | ms/step | vs plain PyTorch | vs floor | final val loss "
+        "| wall time (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         ratio = f"{r['tokens_per_second'] / peer['tokens_per_second']:.2f}x" if peer else "-"
+        if floor:
+            ratio += f" | {r['tokens_per_second'] / floor['tokens_per_second']:.2f}x"
+        else:
+            ratio += " | -"
         extra = f" (MFU {100 * r['mfu']:.1f} %)" if "mfu" in r else ""
         if "gflops_per_second" in r:
             extra = f" ({r['gflops_per_second']:.0f} GFLOP/s)"

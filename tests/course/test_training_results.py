@@ -1,0 +1,98 @@
+"""The training benchmark's results file, ``course/results/training.json``, which chapter 3's
+results section reads: the committed file is whole and consistent, and ``write_results`` writes
+what its docstring says (ratios, NaN as null, the run's machine and load)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "course" / "results" / "training.json"
+TOKENS_PER_STEP = 12 * 64  # the shakespeare-char-cpu preset: batch 12, context 64
+
+
+def benchmark_module():
+    sys.path.insert(0, str(REPO / "benchmarks"))  # the script imports machine_info beside it
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "training_benchmark", REPO / "benchmarks" / "training.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def row(key, tokens_per_second, loss):
+    return {"key": key, "run": key, "tokens_per_second": tokens_per_second,
+            "ms_per_step": 1000 * TOKENS_PER_STEP / tokens_per_second, "final_val_loss": loss,
+            "wall_seconds": float("nan") if key == "floor" else 100.0, "steps": 2000,
+            "load_average_start": [1.0, 1.0, 1.0], "evaluations": [], "train_curve": []}  # fmt: skip
+
+
+def test_write_results_adds_the_ratios_and_writes_nan_as_null(tmp_path):
+    training = benchmark_module()
+    record = {"schema_version": 1, "date": "2026-12-04T00:00:00+00:00", "machine": "test CPU",
+              "cpu_count": 2, "load_average_start": [3.0, 2.0, 1.0],
+              "settings": {"steps": 2000, "seed": 1337}}  # fmt: skip
+    rows = [row("jax", 15000.0, 1.88), row("pytorch", 20000.0, 1.87),
+            row("floor", 30000.0, float("nan"))]  # fmt: skip
+    path = tmp_path / "results" / "training.json"
+    training.write_results(path, record, rows, complete=True)
+    document = json.loads(path.read_text())  # strict JSON: no NaN
+    assert document["complete"] is True
+    assert document["machine"] == "test CPU" and document["load_average_start"] == [3.0, 2.0, 1.0]
+    assert len(document["load_average_end"]) == 3
+    by_key = {r["key"]: r for r in document["rows"]}
+    assert by_key["jax"]["vs_plain_pytorch"] == pytest.approx(0.75)
+    assert by_key["jax"]["vs_floor"] == pytest.approx(0.5)
+    assert by_key["pytorch"]["vs_floor"] == pytest.approx(2 / 3)
+    assert by_key["floor"]["vs_plain_pytorch"] == pytest.approx(1.5)
+    assert by_key["floor"]["final_val_loss"] is None and by_key["floor"]["wall_seconds"] is None
+    assert not path.with_suffix(".json.partial").exists()
+    # A partial run (no PyTorch row yet) has no ratio to it, and says it is not complete.
+    training.write_results(path, record, rows[:1], complete=False)
+    document = json.loads(path.read_text())
+    assert document["complete"] is False
+    assert document["rows"][0]["vs_plain_pytorch"] is None
+    assert document["rows"][0]["vs_floor"] is None
+
+
+def test_the_committed_results_hold_every_run_consistently():
+    document = json.loads(RESULTS.read_text())
+    assert document["schema_version"] == 1
+    assert document["complete"] is True
+    assert document["machine"] and document["cpu_count"] >= 1
+    for key in ("load_average_start", "load_average_end"):
+        assert len(document[key]) == 3 and all(0 <= x < 1000 for x in document[key])
+    settings = document["settings"]
+    assert settings["preset"] == "shakespeare-char-cpu" and settings["seed"] == 1337
+    rows = {r["key"]: r for r in document["rows"]}
+    assert {"jax", "tensorflow", "torch", "pytorch", "floor"} <= set(rows)
+    pytorch, floor = rows["pytorch"]["tokens_per_second"], rows["floor"]["tokens_per_second"]
+    for key, r in rows.items():
+        assert r["steps"] == settings["steps"]
+        speed = r["tokens_per_second"]
+        assert math.isfinite(speed) and speed > 0
+        assert r["ms_per_step"] == pytest.approx(1000 * TOKENS_PER_STEP / speed, rel=1e-9)
+        assert r["vs_plain_pytorch"] == pytest.approx(speed / pytorch, rel=1e-12)
+        assert r["vs_floor"] == pytest.approx(speed / floor, rel=1e-12)
+        assert len(r["load_average_start"]) == 3
+        if key == "floor":  # the products alone: no model, no loss
+            assert r["final_val_loss"] is None
+            continue
+        # A trained model: far below a uniform guess (ln 65 = 4.17), near nanoGPT's 1.88.
+        assert 1.5 < r["final_val_loss"] < 2.5
+        assert math.isfinite(r["wall_seconds"]) and r["wall_seconds"] > 0
+        assert [e["step"] for e in r["evaluations"]][-1] == settings["steps"]
+        assert all(math.isfinite(e["val_loss"]) for e in r["evaluations"])
+        assert r["train_curve"][-1][0] == settings["steps"]
+    # No program takes a step faster than its matrix products alone.
+    assert max(r["vs_floor"] for k, r in rows.items() if k != "floor") < 1.0
