@@ -204,6 +204,17 @@ def test_the_course_names_cited_authors_through_the_role_not_by_hand():
     assert found == []
 
 
+def test_no_equation_number_is_put_in_parentheses_twice():
+    """{eq} prints "(2.2)": written inside parentheses it read "((2.2))" (chapter 2's answers)."""
+    found = [
+        (path.name, number)
+        for path in sorted((REPO / "course").glob("[0-9][0-9]-*.md"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\(\s*\{eq\}`[^`]+`\s*\)", line)
+    ]
+    assert found == []
+
+
 def test_citations_link_to_one_bibliography_entry_per_cited_work(small_book, edition):
     result = small_book[edition]
     pages = pages_text(result.pdf)
