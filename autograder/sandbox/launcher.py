@@ -235,7 +235,7 @@ class Sandbox:
         self.isolated = bool(header.get("isolated"))
         if self.memory is not None:
             # the zygote serves one submission at a time: what it holds now + one submission
-            self.memory.limit(self.memory.usage() + self.limits.memory_bytes)
+            self.memory.limit(self.memory.held() + self.limits.memory_bytes)
 
     def close(self) -> None:
         if self.process is not None:

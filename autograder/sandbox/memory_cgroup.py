@@ -6,7 +6,7 @@ sandbox's first process enters it before it starts anything (a shell writes its 
 child's ``cgroup.procs`` and then becomes bubblewrap), so bubblewrap, the zygote and every process
 of every submission are inside; none can leave (moving a process needs write access to a cgroup
 folder, which the sandbox does not even see). Once the zygote is ready, the limit is set to what
-the sandbox then holds plus the per-submission limit. The zygote serves one submission at a time,
+the sandbox then holds (less the cache of the files it read) plus the per-submission limit. The zygote serves one submission at a time,
 so that is one submission's memory, all of it: every process, and the files it writes to its
 ``/tmp`` and ``/dev/shm`` (memory too). Past the limit the kernel's out-of-memory killer stops the
 largest process, the submission's, and counts it (``oom_kill``); the launcher reads that count
@@ -129,6 +129,16 @@ class MemoryCgroup:
 
     def usage(self) -> int:
         return int(self._read(USAGE_FILE[self.version]))
+
+    def held(self) -> int:
+        """Memory the processes hold, less the cache of files read (the libraries the zygote
+        imported): the kernel gives that back under pressure before it stops anyone, so counting
+        it in the baseline would let a submission use more than its limit."""
+        stat = dict(line.split() for line in self._read("memory.stat").splitlines()
+                    if line.count(" ") == 1)
+        prefix = "total_" if self.version == 1 else ""  # v1: the sub-tree's totals
+        cache = sum(int(stat.get(prefix + name, 0)) for name in ("inactive_file", "active_file"))
+        return max(0, self.usage() - cache)
 
     def limit(self, nbytes: int) -> None:
         """At most ``nbytes`` of memory, and no swap beyond it."""

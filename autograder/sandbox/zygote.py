@@ -28,11 +28,11 @@ One job, as the supervisor sees it:
    - wall time per cell and per probe (``SIGINT``, then ``SIGKILL`` after a grace period) and per
      submission (``SIGKILL``);
    - memory: where the launcher put the sandbox in a memory cgroup of its own (the job's
-     ``memory_by`` is ``cgroup``; ``memory_cgroup``), the kernel limits it and nothing is done
-     here; otherwise a watchdog on the proportional memory of every process of the submission,
-     and an address-space limit (``RLIMIT_AS``) with a wide margin (``VIRTUAL_MARGIN``: frameworks
-     reserve far more address space than they use, and importing TensorFlow must not kill a cell);
-     either way the status is ``out_of_memory``;
+     ``memory_by`` is ``cgroup``; ``memory_cgroup``), the kernel limits it; otherwise a watchdog
+     on the proportional memory of every process of the submission. Either way an address-space
+     limit (``RLIMIT_AS``) with a wide margin (``VIRTUAL_MARGIN``: frameworks reserve far more
+     address space than they use, and importing TensorFlow must not kill a cell) makes one huge
+     allocation fail in its cell; the status is ``out_of_memory``;
    - processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``, which also caps everything printed
      or displayed: all output goes to one file), open files, no core dumps;
 5. at the end it kills the learner's PID 1 (the kernel then kills everything in its namespace),
@@ -318,8 +318,10 @@ class Job:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         limits = self.limits
         _first_to_go_when_out_of_memory()
-        if limits.get("memory_by") != "cgroup":  # else the kernel limits all the sandbox holds
-            _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"] + VIRTUAL_MARGIN)
+        # a backstop even under a cgroup: one allocation far past the limit fails at once with a
+        # MemoryError in its cell (the rest of the notebook is still graded) instead of the
+        # kernel stopping the whole submission while it fills the memory
+        _limit(resource.RLIMIT_AS, vm_baseline + limits["memory_bytes"] + VIRTUAL_MARGIN)
         _limit(resource.RLIMIT_FSIZE, limits["output_bytes"])
         _limit(resource.RLIMIT_NPROC, limits["processes"])
         _limit(resource.RLIMIT_NOFILE, 256)

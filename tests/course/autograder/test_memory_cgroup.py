@@ -77,14 +77,23 @@ def test_the_sandbox_runs_in_its_own_cgroup_with_the_limit(sandbox, hierarchy):
     assert folder.parent == hierarchy.folder and folder.is_dir()
     members = {int(pid) for pid in (folder / "cgroup.procs").read_text().split()}
     assert sandbox.process.pid in members  # bubblewrap itself, before it started anything
-    # what the zygote held when ready + one submission's limit
-    assert LIMITS.memory_bytes < sandbox.memory.limit_bytes < LIMITS.memory_bytes + (2 << 30)
+    # what the zygote held when ready (less the cache of the files it read) + one submission's
+    held = sandbox.memory.held()
+    assert 0 < held < sandbox.memory.usage()
+    assert sandbox.memory.limit_bytes - LIMITS.memory_bytes == pytest.approx(held, abs=64 << 20)
     assert int((folder / ("memory.max" if hierarchy.version == 2 else "memory.limit_in_bytes"))
                .read_text().strip()) == sandbox.memory.limit_bytes
-    # the learner's process: no address-space limit (frameworks reserve far more than they use)
+    # the address-space backstop stays, 4 GiB above the limit (frameworks reserve far more than
+    # they use): one impossible allocation fails in its cell, the next cells still run
     outcome = sandbox.run([{"source": "import resource\n"
-                                      "print(resource.getrlimit(resource.RLIMIT_AS)[0])"}], [], b"")
-    assert (outcome.status, outcome.output) == ("finished", f"{resource.RLIM_INFINITY}\n")
+                                      "print(resource.getrlimit(resource.RLIMIT_AS)[0])"},
+                           {"source": "import numpy as np\nbig = np.ones(16 << 30, dtype=np.uint8)"},
+                           {"source": "print('next cell')"}], [], b"")
+    address_space = int(outcome.output.splitlines()[0])
+    assert LIMITS.memory_bytes + (4 << 30) < address_space != resource.RLIM_INFINITY
+    assert outcome.cells[1]["error"].startswith("MemoryError")
+    assert outcome.output.splitlines()[-1] == "next cell"
+    assert outcome.status == "out_of_memory"
 
 
 def test_the_kernel_stops_one_process_past_the_limit(sandbox):
