@@ -34,7 +34,8 @@ def row(key, tokens_per_second, loss):
     return {"key": key, "run": key, "tokens_per_second": tokens_per_second,
             "ms_per_step": 1000 * TOKENS_PER_STEP / tokens_per_second, "final_val_loss": loss,
             "wall_seconds": float("nan") if key == "floor" else 100.0, "steps": 2000,
-            "load_average_start": [1.0, 1.0, 1.0], "evaluations": [], "train_curve": []}  # fmt: skip
+            "load_average_start": [1.0, 1.0, 1.0], "evaluations": [],
+            "train_curve": []}  # fmt: skip
 
 
 def test_write_results_adds_the_ratios_and_writes_nan_as_null(tmp_path):
@@ -96,3 +97,14 @@ def test_the_committed_results_hold_every_run_consistently():
         assert r["train_curve"][-1][0] == settings["steps"]
     # No program takes a step faster than its matrix products alone.
     assert max(r["vs_floor"] for k, r in rows.items() if k != "floor") < 1.0
+
+
+def test_chapter_3_reads_the_speeds_of_the_backends_from_the_results_file():
+    """The week 3 chapter's backend figures come from the file, none typed into its text: no
+    tokens/s of this run or of docs/benchmarks.md's quiet run (20,307, 15,625...) in any form."""
+    chapter = (REPO / "course" / "03-week3-pretraining-a-gpt.md").read_text()
+    assert '"course/results/training.json"' in chapter
+    rows = json.loads(RESULTS.read_text())["rows"]
+    typed = [f"{r['tokens_per_second']:,.0f}" for r in rows]
+    typed += ["20,000", "20,307", "15,600", "15,625", "13,700", "13,733", "21,168"]
+    assert [number for number in typed if number in chapter] == []
