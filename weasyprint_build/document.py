@@ -38,12 +38,14 @@ def assemble(chapters: list[str], book: Book, backend: str) -> str:
     """The complete HTML document of one edition (``book``: its rendered chapters' state)."""
     edition = book.edition
     figures = list_html("figure", book.captioned, book.references.resolve)
+    listings = list_html("listing", book.captioned, book.references.resolve)
     back_matter = [  # (anchor, title, HTML): the sections' own id and heading
         ("bibliography", "Bibliography", book.bibliography.html()),
         ("index", "Index", book.index.html()),
     ]
     toc = [
         *([TocEntry(1, "list-of-figures", "", "List of figures")] if figures else []),
+        *([TocEntry(1, "list-of-listings", "", "List of listings")] if listings else []),
         *book.toc,
         *(TocEntry(1, anchor, "", title) for anchor, title, section in back_matter if section),
     ]
@@ -64,6 +66,7 @@ def assemble(chapters: list[str], book: Book, backend: str) -> str:
             _cover(edition, backend),
             _table_of_contents(toc),
             figures,
+            listings,
             "<main>",
             *chapters,
             "</main>",

@@ -311,6 +311,19 @@ def test_a_captioned_code_block_is_a_numbered_listing_that_references_name(small
     assert ">Listing 1.1</a>" not in html
 
 
+def test_the_list_of_listings_names_each_listing_with_its_page(small_book, edition):
+    result = small_book[edition]
+    pages = pages_text(result.pdf)
+    start = page_of_heading(pages, "List of listings")
+    assert start > page_of_heading(pages, "List of figures")  # after the figures, in the front
+    layout = pdftotext(result.pdf, start, start, layout=True)
+    found = dict(re.findall(r"^\s*Listing (\d\.\d)\s+.*?[ .](\d+)\s*$", layout, re.M))
+    assert sorted(found) == ["1.1", "2.1"], layout
+    assert "Listing 1.1. The training loop" in pages[int(found["1.1"])]
+    assert "Listing 2.1. A function that the code prints." in pages[int(found["2.1"])]
+    assert any("List of listings" in page for page in pages[1:start])  # in the contents too
+
+
 # --- answers only in the instructor edition ---------------------------------------------------
 
 
