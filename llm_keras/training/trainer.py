@@ -205,7 +205,9 @@ def train(
     """Train a compiled ``model`` (``compile_for_training``) on next-token windows.
 
     Args:
-        model: a ``GPT`` compiled by ``compile_for_training(model, config)``.
+        model: a ``GPT`` compiled by ``compile_for_training(model, config)``; on TensorFlow
+            it may be made in a ``tf.distribute`` strategy's scope (``train`` builds it then:
+            ``build_for_fit``).
         train_ids, val_ids: the two splits as 1-D arrays of token ids.
         config: the ``TrainingConfig``.
         directory: the run directory for checkpoints, ``model.keras``, ``tokenizer/``, TensorBoard
