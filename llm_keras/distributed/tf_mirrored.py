@@ -10,7 +10,6 @@ Everything made inside ``strategy.scope()`` (the model, the optimizer) is mirror
 >>> with strategy.scope():
 ...     model = GPT(config)
 ...     compile_for_training(model, training_config, jit_compile=False)
->>> build_for_fit(model, random_batch(train_ids, batch_size, context_length, seed, 0))
 >>> train(model, train_ids, val_ids, training_config)   # model.fit: unchanged
 
 Three things to know (Keras 3.15.1, TensorFlow 2.21):
@@ -18,7 +17,8 @@ Three things to know (Keras 3.15.1, TensorFlow 2.21):
 - Under a strategy, ``fit`` first builds the model, loss and metrics on the *mean* of the
   devices' first batches (``_maybe_symbolic_build`` in ``keras/src/backend/tensorflow/
   trainer.py``), and the mean of integer token ids is a float32 tensor, which the GPT refuses.
-  ``build_for_fit`` builds them on a real batch first, so ``fit`` skips that step.
+  ``build_for_fit`` builds them on a real batch first, so ``fit`` skips that step; ``train``
+  calls it for a model made under a strategy (a ``fit`` of your own needs the call).
 
 - XLA is off under a strategy (``compile_for_training(..., jit_compile=False)``).
 - Gradient clipping happens on each device's share *before* the gradients are summed
@@ -81,9 +81,18 @@ def mirrored_strategy(devices):
     return tf.distribute.MirroredStrategy(names)
 
 
+def made_under_strategy(model):
+    """Whether ``model`` was made inside a ``tf.distribute`` strategy's scope (Keras records the
+    strategy then: ``TensorFlowTrainer.__init__``)."""
+    return getattr(model, "_distribute_strategy", None) is not None
+
+
 def build_for_fit(model, batch):
     """Build ``model``'s weights, loss, metrics and optimizer on ``batch`` (``(inputs,
-    targets)``, integer ids) before ``model.fit`` under a strategy (see the module docstring)."""
+    targets)``, integer ids) before ``model.fit`` under a strategy (see the module docstring).
+
+    ``train`` calls it itself for a model made under a strategy; calling it first does no harm
+    (what is built already is not built again)."""
     require_backend("tensorflow", "build_for_fit")
     with model.distribute_strategy.scope():
         # Keras's own build step, the one fit would run on float ids; private in Keras 3.15.

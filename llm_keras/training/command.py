@@ -120,6 +120,9 @@ def add_train_command(commands) -> None:
         "--workers", help="host:port of every worker process, worker 0 first (one process each)"
     )
     parallel.add_argument("--worker-index", type=int, help="this process's place in --workers")
+    parallel.add_argument(  # set by `--devices N` on PyTorch for the workers it starts
+        "--devices-of-run", type=int, help=argparse.SUPPRESS
+    )
     train.add_argument("--quiet", action="store_true", help="one line per evaluation, no bar")
     train.set_defaults(handler=run_train)
 
@@ -195,18 +198,12 @@ def run_train(args: argparse.Namespace) -> int:
             model, training_config, tokens_per_character=tokens_per_character,
             jit_compile=False if keras.backend.backend() == "tensorflow" and args.devices else None,
         )  # fmt: skip
-    if args.devices is not None and keras.backend.backend() == "tensorflow":
-        from llm_keras.data.windows import random_batch
-        from llm_keras.distributed.tf_mirrored import build_for_fit
-
-        c = training_config
-        build_for_fit(model, random_batch(train_ids, c.batch_size, model_config.context_length,
-                                          c.seed, 0))  # fmt: skip
+        parameters = model.num_parameters()  # (builds it: under a strategy, in its scope)
     where = f"backend {keras.backend.backend()}"
     if args.distribution is not None:
         where += f", --distribution {args.distribution} on {args.devices} devices"
     print(
-        f"Training a {model.num_parameters():,}-parameter GPT ({settings['preset']}) on "
+        f"Training a {parameters:,}-parameter GPT ({settings['preset']}) on "
         f"{len(train_ids):,} tokens ({tokenizer.vocab_size} ids), validating on "
         f"{len(val_ids):,}; {where}; run directory {out}"
     )
@@ -345,8 +342,7 @@ def _train_local_torch_workers(args, model_config, training_config, tokenizer, t
     command = [sys.executable, "-m", "llm_keras.training.command", *_worker_argv(args, workers)]
     others = [subprocess.Popen([*command, "--worker-index", str(i)])
               for i in range(1, args.devices)]  # fmt: skip
-    resume_command = (f"llm-keras train --out {out} --resume --distribution data --devices "
-                      f"{args.devices}")  # fmt: skip
+    resume_command = _devices_resume_command(out, args.devices)
     args.workers, args.worker_index, args.devices = workers, 0, None
     try:
         status = _train_workers(args, model_config, training_config, tokenizer, train_ids,
@@ -364,9 +360,15 @@ def _train_local_torch_workers(args, model_config, training_config, tokenizer, t
     return status
 
 
+def _devices_resume_command(out, devices):
+    return f"llm-keras train --out {out} --resume --distribution data --devices {devices}"
+
+
 def _worker_argv(args, workers):
-    """The command-line options of this run, for a worker process of ``workers``."""
-    argv = ["--out", str(args.out), "--distribution", "data", "--workers", workers]
+    """The command-line options of this run (``--devices N`` on PyTorch), for a worker process
+    of ``workers``."""
+    argv = ["--out", str(args.out), "--distribution", "data", "--workers", workers,
+            "--devices-of-run", str(args.devices)]  # fmt: skip
     if args.resume:
         argv.append("--resume")
     for name in ("preset", "data", "tokenizer"):
@@ -393,6 +395,8 @@ def _train_workers(args, model_config, training_config, tokenizer, train_ids, va
     from llm_keras.training.run_directory import save_for_inference
 
     index = args.worker_index
+    if resume_command is None and args.devices_of_run is not None:  # started by --devices N
+        resume_command = _devices_resume_command(out, args.devices_of_run)
     resume_command = resume_command or (
         f"llm-keras train --out {out} --resume --distribution data --workers {args.workers} "
         f"--worker-index {index}"
@@ -500,6 +504,7 @@ def _lost_worker(error, out, training_config, index, resume_command):
 def _settings(args, out):
     """The run's settings: from the command line, or for --resume from ``out/run.json`` (where
     an option given again must have the value the run started with)."""
+    parallel = _parallel_layout(args)
     given = {
         "preset": args.preset,
         "data": None if args.data is None else str(_absolute_data(args.data)),
@@ -517,7 +522,7 @@ def _settings(args, out):
             raise ValueError(
                 "--data is required: the text file (or folder of token shards) to train on."
             )
-        return {**given, "preset": given["preset"] or DEFAULT_PRESET}
+        return {**given, "preset": given["preset"] or DEFAULT_PRESET, "parallel": parallel}
     run_file = out / RUN_FILE
     if not run_file.is_file():
         raise ValueError(
@@ -528,6 +533,8 @@ def _settings(args, out):
     for key in ("preset", "data", "tokenizer"):
         if given[key] is not None and given[key] != saved[key]:
             raise ValueError(f"--resume: the run used {key} {saved[key]!r}, not {given[key]!r}.")
+    if "parallel" in saved:  # (run.json files written before it was recorded: not checked)
+        _check_same_layout(saved["parallel"], parallel, out)
     for group in ("training", "model"):
         for field, value in given[group].items():
             if saved[group].get(field, value) != value or field not in saved[group]:
@@ -537,6 +544,55 @@ def _settings(args, out):
                     "a resumed run keeps its settings (leave the option out)."
                 )
     return saved
+
+
+def _parallel_layout(args):
+    """What run.json records of the parallel options: ``--distribution``, and ``--devices N``
+    or the number of ``--workers`` (a worker started by ``--devices N`` on PyTorch records
+    ``--devices N``, as the command that started it)."""
+    from llm_keras.distributed.worker_loop import parse_workers
+
+    devices = args.devices if args.devices_of_run is None else args.devices_of_run
+    workers = None
+    if args.workers is not None and args.devices_of_run is None:
+        workers = len(parse_workers(args.workers))
+    return {"distribution": args.distribution, "devices": devices, "workers": workers}
+
+
+def _layout_words(layout):
+    """``(what the run trains on, in words; its kind and count)``: PyTorch's ``--devices N``
+    is ``N`` worker processes, the same as ``--workers`` of ``N`` addresses."""
+    import keras
+
+    if layout.get("workers"):
+        count = layout["workers"]
+        return f"--workers of {count} addresses ({count} processes)", ("processes", count)
+    if layout.get("devices"):
+        count = layout["devices"]
+        kind = "processes" if keras.backend.backend() == "torch" else "devices"
+        return f"--distribution {layout['distribution']} --devices {count}", (kind, count)
+    return "one device (no --distribution)", ("devices", 1)
+
+
+def _check_same_layout(saved, given, out):
+    """``--resume`` with the number of devices or workers the run started with, or a
+    ValueError naming both and the fix."""
+    run, run_kind = _layout_words(saved)
+    now, now_kind = _layout_words(given)
+    if run_kind == now_kind:
+        return
+    if saved.get("workers"):
+        fix = (f"start every worker again with --resume and --workers of {saved['workers']} "
+               "addresses (new ports are fine)")  # fmt: skip
+    elif saved.get("devices"):
+        fix = f"resume with --distribution {saved['distribution']} --devices {saved['devices']}"
+    else:
+        fix = "resume without --distribution, --devices and --workers"
+    raise ValueError(
+        f"--resume: the run in {out} trained on {run}, and this command asks for {now}. A "
+        "resumed run keeps the number of devices and workers it started with (the rows each "
+        f"one trains on, and the order of the sums, depend on it): {fix}."
+    )
 
 
 def _given(args, options):

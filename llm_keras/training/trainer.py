@@ -205,7 +205,9 @@ def train(
     """Train a compiled ``model`` (``compile_for_training``) on next-token windows.
 
     Args:
-        model: a ``GPT`` compiled by ``compile_for_training(model, config)``.
+        model: a ``GPT`` compiled by ``compile_for_training(model, config)``; on TensorFlow
+            it may be made in a ``tf.distribute`` strategy's scope (``train`` builds it then:
+            ``build_for_fit``).
         train_ids, val_ids: the two splits as 1-D arrays of token ids.
         config: the ``TrainingConfig``.
         directory: the run directory for checkpoints, ``model.keras``, ``tokenizer/``, TensorBoard
@@ -237,6 +239,8 @@ def train(
     check_windows(len(val_ids), context_length, num_eval, what="validation split")
     if directory is None and resume:
         raise ValueError("resume=True needs the run directory that holds the checkpoints.")
+    if keras.backend.backend() == "tensorflow":
+        _build_under_strategy(model, train_ids, config)
 
     micro_per_interval = config.eval_interval * config.gradient_accumulation_steps
     epochs = config.steps // config.eval_interval
@@ -283,6 +287,21 @@ def train(
             verbose=verbose,
         )
     return history
+
+
+def _build_under_strategy(model, train_ids, config):
+    """TensorFlow: build a model made under a ``tf.distribute`` strategy on a batch of integer
+    ids (``build_for_fit``) before ``fit`` and before a resume restores its optimizer: ``fit``
+    would build it on the mean of the devices' first batches, a float32 tensor, which the GPT
+    refuses. A model built already (an explicit ``build_for_fit``) is left as it is."""
+    from llm_keras.distributed.tf_mirrored import build_for_fit, made_under_strategy
+
+    if made_under_strategy(model):
+        from llm_keras.data.windows import random_batch
+
+        batch = random_batch(train_ids, config.batch_size, model.config.context_length,
+                             config.seed, 0)  # fmt: skip
+        build_for_fit(model, batch)
 
 
 def resume_run(model, directory, state, history, report=print):

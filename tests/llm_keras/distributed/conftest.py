@@ -230,6 +230,13 @@ def check_a_killed_worker_resumes(data_file, tmp_path, two_workers, resume_optio
            "--worker-index 0" in message  # fmt: skip
     assert not (out / "checkpoints" / "step-00000010.npz").exists()
 
+    stdout = resume_workers(out, resume_options)[0]
+    check_resumed_as_uninterrupted(stdout, out, two_workers)
+
+
+def resume_workers(out, resume_options=None):
+    """The run in ``out`` resumed by two ``--workers`` processes on new ports (or one process
+    per entry of ``resume_options``); each must exit 0. Returns their outputs."""
     new_workers = local_workers(2)  # (one list for both)
     again = resume_options or [["--workers", new_workers, "--worker-index", str(i)]
                                for i in range(2)]  # fmt: skip
@@ -240,7 +247,12 @@ def check_a_killed_worker_resumes(data_file, tmp_path, two_workers, resume_optio
     )  # fmt: skip
     for code, _, stderr in results:
         assert code == 0, stderr[-3000:]
-    stdout = results[0][1]
+    return [stdout for _, stdout, _ in results]
+
+
+def check_resumed_as_uninterrupted(stdout, out, two_workers):
+    """Worker 0's output ``stdout`` resumed the run in ``out`` from step 5 and ended on the
+    uninterrupted run's losses and, bit for bit, on its weights and optimizer state."""
     assert "Resuming from step 5 (step-00000005.npz)." in stdout
     (expected, _), expected_val, uninterrupted = two_workers
     assert [(int(s), float(v)) for s, v in LOSS_LINE.findall(stdout)][-1] == expected[-1]
@@ -256,3 +268,52 @@ def check_a_killed_worker_resumes(data_file, tmp_path, two_workers, resume_optio
             np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
         history = json.loads(str(resumed["state"]))["history"]
         assert [r["step"] for r in history["evaluations"]] == [5, 10]  # kept across the kill
+
+
+def check_resume_with_another_layout_is_refused(two_workers, capsys):
+    """The two-worker run resumed by 3 workers, by one process, or on other devices: refused
+    before any backend work, with one line that names what the run used and the fix."""
+    from llm_keras.training.command import main
+
+    _, _, out = two_workers  # (nothing is written there: each command stops at its settings)
+    before = sorted(path.name for path in (out / "checkpoints").iterdir())
+    three = local_workers(3)
+    cases = [
+        (["--distribution", "data", "--workers", three, "--worker-index", "0"],
+         "this command asks for --workers of 3 addresses (3 processes)"),
+        ([], "this command asks for one device (no --distribution)"),
+        (["--distribution", "data", "--devices", "3"],
+         "this command asks for --distribution data --devices 3"),
+    ]  # fmt: skip
+    if keras.backend.backend() != "torch":  # (on PyTorch, --devices 2 is two worker processes)
+        cases.append((["--distribution", "data", "--devices", "2"],
+                      "this command asks for --distribution data --devices 2"))  # fmt: skip
+    for options, asked in cases:
+        assert main(["--out", str(out), "--resume", "--quiet", *options]) == 2, options
+        error = capsys.readouterr().err
+        assert "Traceback" not in error
+        [line] = error.strip().splitlines()
+        assert line.startswith(f"llm-keras: error: --resume: the run in {out} trained on "
+                               "--workers of 2 addresses (2 processes), and "), line  # fmt: skip
+        assert asked in line, line
+        assert line.endswith("start every worker again with --resume and --workers of 2 "
+                             "addresses (new ports are fine)."), line  # fmt: skip
+    assert sorted(path.name for path in (out / "checkpoints").iterdir()) == before
+
+
+def check_workers_resume_past_a_damaged_checkpoint(tmp_path, two_workers):
+    """The uninterrupted two-worker run, its newest checkpoint (step 10) cut in half: two
+    workers resumed set it aside, say so, go on from step 5 and end on the uninterrupted run,
+    bit for bit (the single-process fallback, ``restore_latest_intact``, run by worker 0)."""
+    import shutil
+
+    out = tmp_path / "damaged"
+    shutil.copytree(two_workers[2], out)
+    newest = out / "checkpoints" / "step-00000010.npz"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    first, second = resume_workers(out)
+    assert f"Checkpoint {newest} is damaged (" in first
+    assert "set aside as step-00000010.npz.damaged." in first
+    assert "worker 1: Resuming from step 5 (worker 0's checkpoint)." in second
+    assert (out / "checkpoints" / "step-00000010.npz.damaged").is_file()
+    check_resumed_as_uninterrupted(first, out, two_workers)

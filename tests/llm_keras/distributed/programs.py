@@ -9,6 +9,7 @@ multi-device case runs in a fresh process:
 which prints ``RESULT <json>`` as its last line. The backend comes from ``KERAS_BACKEND``.
 """
 
+import contextlib
 import json
 import re
 import sys
@@ -189,6 +190,38 @@ def tf_mirrored():
             "weights": largest_difference(one.get_weights(), two.get_weights()),
         }  # fmt: skip
     results["mirrored"] = sorted({len(v.value.values) for v in two.variables})
+    return results
+
+
+def tf_mirrored_train():
+    """``train`` (not a bare ``fit``) of a GPT made under ``MirroredStrategy`` on two logical
+    CPUs, without and with an explicit ``build_for_fit``, and on one device: each run's
+    validation loss and training losses."""
+    from llm_keras.data.windows import random_batch
+    from llm_keras.distributed.tf_mirrored import build_for_fit, mirrored_strategy
+    from llm_keras.models import GPT, GPTConfig
+    from llm_keras.training.trainer import compile_for_training, train
+
+    strategy = mirrored_strategy(2)  # before any TensorFlow op
+    config = training_config(grad_clip=0.0)  # (clipping differs under a strategy)
+    ids = token_ids()
+    train_ids, val_ids = ids[:3600], ids[3600:]
+    results = {}
+    for name in ("one device", "strategy", "strategy, build_for_fit first"):
+        with strategy.scope() if name != "one device" else contextlib.nullcontext():
+            keras.utils.set_random_seed(config.seed)
+            model = GPT(GPTConfig(**TINY))
+            compile_for_training(model, config, jit_compile=False)
+        if name == "strategy, build_for_fit first":
+            build_for_fit(model, random_batch(train_ids, config.batch_size, TINY["context_length"],
+                                              config.seed, 0))  # fmt: skip
+            build_for_fit(model, random_batch(train_ids, config.batch_size, TINY["context_length"],
+                                              config.seed, 0))  # twice: nothing new
+        history = train(model, train_ids, val_ids, config, verbose=0)
+        results[name] = {
+            "val_loss": history.evaluations[-1]["val_loss"],
+            "mirrored": sorted({len(getattr(v.value, "values", [v])) for v in model.variables}),
+        }
     return results
 
 

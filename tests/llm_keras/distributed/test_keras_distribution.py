@@ -13,7 +13,9 @@ import pytest
 from llm_keras.distributed.worker_loop import local_workers
 from tests.llm_keras.distributed.conftest import (
     check_a_killed_worker_resumes,
+    check_resume_with_another_layout_is_refused,
     check_two_workers_follow_one_device,
+    check_workers_resume_past_a_damaged_checkpoint,
     child_env,
     program,
     program_result,
@@ -103,6 +105,14 @@ def test_two_command_workers_stop_agree_and_follow_one_device(two_workers, one_d
 
 def test_a_killed_worker_resumes_to_the_uninterrupted_run(data_file, tmp_path, two_workers):
     check_a_killed_worker_resumes(data_file, tmp_path, two_workers)
+
+
+def test_resume_with_another_number_of_workers_is_refused(two_workers, capsys):
+    check_resume_with_another_layout_is_refused(two_workers, capsys)
+
+
+def test_workers_resume_past_a_damaged_checkpoint(tmp_path, two_workers):
+    check_workers_resume_past_a_damaged_checkpoint(tmp_path, two_workers)
 
 
 def test_impossible_layouts_are_named():

@@ -7,7 +7,9 @@ import pytest
 
 from tests.llm_keras.distributed.conftest import (
     check_a_killed_worker_resumes,
+    check_resume_with_another_layout_is_refused,
     check_two_workers_follow_one_device,
+    check_workers_resume_past_a_damaged_checkpoint,
     run_program,
 )
 from tests.llm_keras.distributed.programs import STEPS
@@ -46,9 +48,28 @@ def test_mirrored_strategy_clips_each_replica_before_the_sum(mirrored):
     assert 5 * LOSS_TOLERANCE < np.max(np.abs(np.subtract(one, two))) < 1e-3
 
 
+def test_train_builds_a_model_made_under_a_strategy_itself():
+    # train() calls build_for_fit for a model made under a strategy (fit alone would build it on
+    # float ids: "GPT expects integer token ids, got float32"); an explicit call stays harmless.
+    result = run_program("tf_mirrored_train")
+    expected = result["one device"]["val_loss"]
+    assert result["one device"]["mirrored"] == [1]
+    for name in ("strategy", "strategy, build_for_fit first"):
+        assert result[name]["mirrored"] == [2], name  # every variable on both logical CPUs
+        np.testing.assert_allclose(result[name]["val_loss"], expected, atol=LOSS_TOLERANCE)
+
+
 def test_two_workers_stop_agree_and_follow_one_device(two_workers, one_device):
     check_two_workers_follow_one_device(two_workers, one_device)
 
 
 def test_a_killed_worker_resumes_to_the_uninterrupted_run(data_file, tmp_path, two_workers):
     check_a_killed_worker_resumes(data_file, tmp_path, two_workers)
+
+
+def test_resume_with_another_number_of_workers_is_refused(two_workers, capsys):
+    check_resume_with_another_layout_is_refused(two_workers, capsys)
+
+
+def test_workers_resume_past_a_damaged_checkpoint(tmp_path, two_workers):
+    check_workers_resume_past_a_damaged_checkpoint(tmp_path, two_workers)
