@@ -128,6 +128,9 @@ def run_all(settings, quick, stages=None, on_stage=None) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "load_average_start": list(os.getloadavg()),
         "uptime_start": uptime(),
+        # the libraries' thread limits, when the environment set any (on a loaded machine,
+        # PyTorch with one OpenMP thread per core can be several times slower than with one)
+        "thread_limits": {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ},
         "quick": quick,
         "settings": settings,
         "stages": [],
@@ -143,6 +146,9 @@ def run_all(settings, quick, stages=None, on_stage=None) -> dict:
             print(format_row(result), flush=True)
             progress(record, on_stage)
     return finish(record)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "XLA_FLAGS")
 
 
 def finish(record, complete=True) -> dict:
@@ -163,8 +169,10 @@ def progress(record, on_stage) -> None:
 def load_line(record) -> str:
     """The machine's load during the run, in words (the chapter prints it)."""
     start, end = record["load_average_start"][0], record["load_average_end"][0]
+    limits = ", ".join(f"{name}={value}" for name, value in record.get("thread_limits", {}).items())
     return (f"load average {start:.1f} at the start and {end:.1f} at the end on "
-            f"{record['cpu_count']} cores (a machine shared with other jobs)")
+            f"{record['cpu_count']} cores (a machine shared with other jobs)"
+            + (f"; threads limited by {limits}" if limits else ""))
 
 
 def _has_gpu(backend) -> bool:
@@ -436,8 +444,10 @@ def write_result(path, record) -> None:
     The file's schema (version 1): ``runs``, ``{"<backend>-<cpu|gpu>": run}``, every run made;
     and at the top level, the keys of the main run (the chapter's table reads them): ``date``,
     ``backend``, ``device``, ``machine``, ``load``, ``quick``, ``settings``, ``stages``. The main
-    run is the latest full (not ``--quick``) run on a CPU, or a quick one while there is none;
-    a run stopped half-way (``"complete": false``) only while there is no complete one.
+    run is a full (not ``--quick``) run on a CPU, or a quick one while there is none; on JAX,
+    the course's default backend, when there is one, else the latest; a run stopped half-way
+    (``"complete": false``) only while there is no complete one. (The chapter's text describes
+    the main run; the other backends' runs are in its last table.)
     Each stage: ``stage``, ``task``, ``what``, ``metric``, ``before``, ``after``,
     ``wall_seconds``, ``steps``, ``trainable_parameters`` (and, for SFT, ``samples``: a few
     prompts with the answers before and after).
@@ -448,7 +458,8 @@ def write_result(path, record) -> None:
         runs = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
     runs[record["key"]] = record
     main_run = max(runs.values(), key=lambda r: (r["device"] == "cpu", r.get("complete", True),
-                                                 not r["quick"], r["date"]))  # fmt: skip
+                                                 not r["quick"], r["backend"] == "jax",
+                                                 r["date"]))  # fmt: skip
     document = {"schema_version": SCHEMA_VERSION, "main_run": main_run["key"],
                 **{k: v for k, v in main_run.items() if k != "key"}, "runs": runs}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
