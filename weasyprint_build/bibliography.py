@@ -1,4 +1,4 @@
-"""Citations and the bibliography: ``{cite:t}`key``` in the text, one entry per work at the end.
+r"""Citations and the bibliography: ``{cite:t}`key``` in the text, one entry per work at the end.
 
 The works the course cites are in ``course/references.yaml``, one mapping per key::
 
