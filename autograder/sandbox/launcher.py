@@ -114,6 +114,20 @@ def bubblewrap_problem() -> str | None:
     return None
 
 
+def python_under_tmp() -> str | None:
+    """A sentence when the grader's Python (its virtual environment or installation) is under
+    /tmp, else None. The sandbox sees Python at its own path, and every submission gets a fresh,
+    empty /tmp of its own: everything under /tmp, Python included, would vanish for the learner's
+    code (a module imported late, IPython's ``stack_data`` when a cell raises, is then missing)."""
+    for prefix in sorted({sys.prefix, sys.base_prefix}):
+        real = os.path.realpath(prefix)
+        if real == "/tmp" or real.startswith("/tmp/"):
+            return (f"the grader's Python is under /tmp ({prefix}), which every submission's "
+                    "sandbox replaces with an empty folder of its own: install the course (its "
+                    "virtual environment) outside /tmp, e.g. in your home folder")
+    return None
+
+
 def claim_uid() -> tuple[int, int]:
     """(uid, lock file descriptor): the first sandbox uid that no process on this machine holds.
 
@@ -203,7 +217,7 @@ class Sandbox:
     def start(self) -> None:
         env = backend_env(self.backend)
         if self.sandboxed:
-            if problem := bubblewrap_problem():
+            if problem := python_under_tmp() or bubblewrap_problem():
                 raise SandboxUnavailable(problem)
             command = self._bwrap_command(env)
             env = {}

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import os
 import socket
+import sys
 
 import numpy as np
 import pytest
 
+from autograder.sandbox import launcher
 from autograder.sandbox.launcher import Limits, Sandbox
 
 PROBE = '''import numpy as np
@@ -212,3 +214,16 @@ def test_cell_and_submission_timeouts(sandbox):
     status, _ = run(sandbox, *["import time\ntime.sleep(4)"] * 6)  # 24 s > 20 s per submission
     assert status == "timeout"
     assert run(sandbox, "results['alive'] = 1") == ("finished", {"alive": 1})
+
+
+def test_a_python_under_tmp_is_refused_with_the_fix(monkeypatch):
+    """Every submission gets a fresh /tmp: a virtual environment there would vanish for the
+    learner's code (a clone under /tmp failed with "No module named 'stack_data'" when a cell
+    raised). The sandbox refuses to start and says where to install instead."""
+    monkeypatch.setattr(sys, "prefix", "/tmp/course/.venv")
+    assert "install the course (its virtual environment) outside /tmp" in launcher.python_under_tmp()
+    with pytest.raises(launcher.SandboxUnavailable, match=r"under /tmp \(/tmp/course/\.venv\)"):
+        Sandbox("jax", Limits()).start()
+    monkeypatch.setattr(sys, "prefix", "/home/teacher/course/.venv")
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    assert launcher.python_under_tmp() is None
