@@ -13,7 +13,8 @@ max_sequence_length 272, no preprocessor) and runs ``generate`` on padded token 
 
 Rows:
 - llm_keras, KV cache: ``generate(model, prompt, 256, ...)``: a prefill, then one compiled
-  ``while_loop`` over the new tokens (on torch, a Python loop under ``torch.no_grad()``).
+  ``while_loop`` over the new tokens (on torch, a Python loop under ``torch.no_grad()`` replaying
+  the model's step recorded by ``torch.jit.trace``: ``generation/compiled.py``).
 - llm_keras, no cache: ``use_cache=False``: each step runs the whole 272-token buffer through
   the model (fixed shape, so it compiles once).
 - keras-hub ``GPT2CausalLM.generate``, same sampler.

@@ -55,7 +55,7 @@ import weakref
 import numpy as np
 from keras import ops
 
-from llm_keras.generation.compiled import compile_for_backend
+from llm_keras.generation.compiled import compile_for_backend, recorded_method
 from llm_keras.generation.samplers import check_sampling_options, next_token
 
 # model -> {what was compiled: function}; an entry goes when its model is freed.
@@ -330,6 +330,14 @@ def compiled_for_model(model, function, **options):
     return functions[key]
 
 
+def _recorded(model, name):
+    """``recorded_method(model, name)``, made once per model and dropped by ``forget_compiled``."""
+    functions = _COMPILED.setdefault(model, {})
+    if ("recorded", name) not in functions:
+        functions[("recorded", name)] = recorded_method(model, name)
+    return functions[("recorded", name)]
+
+
 def _prefill(model_ref, tokens):
     """The cache after reading the whole buffer ``tokens`` ``(batch, max_length)``."""
     model = model_ref()
@@ -348,6 +356,8 @@ def _decode_loop(model_ref, state, settings, *, cached):
     model = model_ref()
     s = settings
     batch, max_length = state[0].shape
+    # The model's calls, recorded once per shapes on PyTorch (compiled.py); the methods elsewhere.
+    step = _recorded(model, "call_with_cache" if cached else "__call__")
 
     def cond(tokens, t, ended, *cache):
         active = ops.logical_and(ops.logical_not(ended), t < s["limits"])  # (batch,)
@@ -357,10 +367,10 @@ def _decode_loop(model_ref, state, settings, *, cached):
         index = ops.minimum(t, max_length)  # the buffer slot of position t (max_length: full)
         if cached:  # one token in: the token at index - 1, at its cache position
             last = ops.take(tokens, index - 1, axis=1)[:, None]  # (batch, 1)
-            logits, new_cache = model.call_with_cache(last, cache[0], index - 1)
+            logits, new_cache = step(last, cache[0], index - 1)
             logits, cache = logits[:, 0], (new_cache,)  # (batch, vocab)
         else:  # the whole window in; once it is full, slide it left by one token
-            logits = ops.take(model(tokens), index - 1, axis=1)  # (batch, vocab)
+            logits = ops.take(step(tokens), index - 1, axis=1)  # (batch, vocab)
             full = index == max_length
             tokens = ops.where(full, ops.roll(tokens, -1, axis=1), tokens)
             index = index - ops.cast(full, "int32")
