@@ -128,12 +128,17 @@ def build_pdf(
         for number, path in enumerate(find_chapter_files(course_dir), start=1)
     ]
     log(f"{len(chapters)} chapters in {course_dir}: " + ", ".join(c.path.name for c in chapters))
+    code_seconds: dict[Path, float] = {}
+    started = time.perf_counter()
     notebooks = execute_chapters(
-        chapters, repo_root=repo_root, cache_dir=cache_dir, backend=backend, jobs=jobs, log=log
-    )
+        chapters, repo_root=repo_root, cache_dir=cache_dir, backend=backend, jobs=jobs, log=log,
+        seconds=code_seconds,
+    )  # fmt: skip
+    code_wall = time.perf_counter() - started
     math = MathRenderer(cache_dir / "math")
 
     rendered = []
+    render_seconds: dict[Path, float] = {}  # both editions together
     for edition in editions:
         pdf_path = Path(out).resolve() if out is not None else build_dir / PDF_NAMES[edition]
         book = Book(
@@ -143,7 +148,13 @@ def build_pdf(
             repo_root=repo_root,
             bibliography=load_bibliography(course_dir),
         )
-        parts = [book.render_chapter(chapter, notebooks[chapter.path]) for chapter in chapters]
+        parts = []
+        for chapter in chapters:
+            started = time.perf_counter()
+            parts.append(book.render_chapter(chapter, notebooks[chapter.path]))
+            render_seconds[chapter.path] = (
+                render_seconds.get(chapter.path, 0.0) + time.perf_counter() - started
+            )
         document = book.references.resolve(assemble(parts, book, backend))
         html_path = pdf_path.with_suffix(".html")
         html_path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +169,8 @@ def build_pdf(
     started = time.perf_counter()
     pdfs = _write_pdfs([(d, p) for _, _, d, p, _ in rendered], base_url=course_dir, jobs=jobs)
     seconds = time.perf_counter() - started
+    for line in time_table(chapters, code_seconds, code_wall, render_seconds, seconds, editions):
+        log(line)
 
     results = []
     for (edition, book, _, pdf_path, html_path), pdf in zip(rendered, pdfs, strict=True):
@@ -194,6 +207,30 @@ def build_pdf(
             f"{errors[0][0]}: {errors[0][1]}). The PDF was written, but fix the source."
         )
     return results
+
+
+def time_table(chapters, code_seconds, code_wall, render_seconds, layout_seconds, editions):
+    """The lines of the build's time table: per chapter, its code's time (or "cache") and its
+    rendering to HTML; then the code's wall time (chapters run ``jobs`` at a time) and the
+    layout's. Where a build's time goes, so that a slow chapter is found by reading one table."""
+    name_width = max(len(c.path.name) for c in chapters)
+    header = f"{'chapter':<{name_width}}  {'code (s)':>10}  {'to HTML (s)':>11}"
+    lines = ["time per chapter:", header, "-" * len(header)]
+    for chapter in chapters:
+        ran = code_seconds.get(chapter.path)
+        code = "cache" if ran is None else f"{ran:.1f}"
+        html = render_seconds.get(chapter.path, 0.0)
+        lines.append(f"{chapter.path.name:<{name_width}}  {code:>10}  {html:>11.1f}")
+    lines.append(
+        f"{'all chapters':<{name_width}}  {sum(code_seconds.values()):>10.1f}  "
+        f"{sum(render_seconds.values()):>11.1f}"
+    )
+    lines.append(
+        f"code: {code_wall:.1f} s of wall time ({len(code_seconds)} of {len(chapters)} chapters "
+        f"ran, the rest from the cache); page layout ({', '.join(editions)}): "
+        f"{layout_seconds:.1f} s"
+    )
+    return lines
 
 
 def _write_pdfs(documents: list[tuple[str, Path]], base_url: Path, jobs: int) -> list[PdfResult]:

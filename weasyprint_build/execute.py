@@ -123,8 +123,11 @@ def execute_chapters(
     jobs: int = 2,
     timeout: int = 600,
     log: Callable[[str], None] = print,
+    seconds: dict[Path, float] | None = None,
 ) -> dict[Path, nbformat.NotebookNode]:
-    """Execute the chapters (or take them from the cache); returns ``{chapter path: notebook}``."""
+    """Execute the chapters (or take them from the cache); returns ``{chapter path: notebook}``.
+
+    ``seconds``, when given, receives ``{chapter path: seconds}`` for each chapter that ran."""
     results: dict[Path, nbformat.NotebookNode] = {}
     to_run = []
     sources = sources_digest(repo_root) if cache_dir is not None else ""
@@ -156,7 +159,10 @@ def execute_chapters(
             cached.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, cached)
         results[chapter.path] = notebook
-        log(f"code of {chapter.path.name}: ran in {time.perf_counter() - started:.1f} s")
+        took = time.perf_counter() - started
+        if seconds is not None:
+            seconds[chapter.path] = took
+        log(f"code of {chapter.path.name}: ran in {took:.1f} s")
 
     if to_run:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_run)))) as pool:

@@ -71,6 +71,13 @@ def test_the_pdf_has_the_book_metadata(course_build, edition):
     assert metadata.author == "The llm-keras authors"
 
 
+def time_rows(log):
+    """``[(chapter file, code time or "cache")]`` from the build's time table in ``log``."""
+    return [
+        tuple(line.split()[:2]) for line in log if line.split() and line.split()[0].endswith(".md")
+    ]
+
+
 def test_a_second_build_takes_every_chapter_from_the_cache_and_gives_the_same_pdf(course_build):
     log: list[str] = []
     student = course_build.results["student"]
@@ -87,5 +94,9 @@ def test_a_second_build_takes_every_chapter_from_the_cache_and_gives_the_same_pd
     assert len(cached) == sum(": running (" in line for line in course_build.log)
     assert not any(": running (" in line for line in log)
     assert any("formulas drawn 0, from the cache" in line for line in log)
+    table = log[log.index("time per chapter:") :]
+    for before, after in zip(time_rows(course_build.log), time_rows(table), strict=True):
+        assert before[0] == after[0] and after[1] == "cache"  # every chapter, none ran again
+        assert before[1] == "cache" or float(before[1]) > 0  # the first build's time, in seconds
     assert again.html.read_text() == student.html.read_text()
     assert again.pdf.read_bytes() == student.pdf.read_bytes()
