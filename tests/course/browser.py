@@ -16,6 +16,7 @@ image) in its temporary folder. The book's copies in ``course/figures/`` change 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -43,8 +44,13 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-# The window of the Gradio pages' tests (and of their pictures in the book).
+# The window of the Gradio pages' tests.
 GRADIO_VIEWPORT = {"width": 1100, "height": 760}
+# The window of their pictures: narrow enough that, printed 476 pt wide in the book, the page's
+# smallest text (Gradio's 12 px hints) is at least 7 pt (at 1100 px it printed at 5 pt); wide
+# enough for the demo's two columns (at 720 px Gradio stacks them: too tall for a page).
+# save_pictures records the smallest text for the test.
+PICTURE_WIDTH = 768
 
 
 def gradio_test_tools():
@@ -205,16 +211,37 @@ def toast_with(page, text):
 def save_pictures(page, name: str, folder: Path) -> tuple[Path, Path]:
     """Save the page as ``folder/NAME.png`` and ``folder/NAME.svg``; with
     ``LLM_COURSE_UPDATE_FIGURES=1``, copy both to ``course/figures/`` too. Returns the two paths."""
+    page.set_viewport_size({"width": PICTURE_WIDTH, "height": GRADIO_VIEWPORT["height"]})
     page.mouse.move(0, 0)  # no hover effect in the pictures
     page.evaluate("() => document.activeElement.blur()")
     png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+    text = folder / f"{name}-text.json"
     page.screenshot(path=png, full_page=True, animations="disabled")
+    smallest = page.evaluate(SMALLEST_TEXT)
+    text.write_text(json.dumps({"width_px": PICTURE_WIDTH, "smallest_text_px": smallest}) + "\n")
     save_vector_picture(page, svg)
     if os.environ.get("LLM_COURSE_UPDATE_FIGURES") == "1":
         FIGURES.mkdir(exist_ok=True)
-        for path in (png, svg):
+        for path in (png, svg, text):
             shutil.copyfile(path, FIGURES / path.name)
     return png, svg
+
+
+# The smallest font size (px) of a text the page shows: an element with a non-blank text node of
+# its own, displayed, with a box.
+SMALLEST_TEXT = """() => {
+    let smallest = Infinity;
+    for (const element of document.querySelectorAll("body *")) {
+        const own = [...element.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        const box = element.getBoundingClientRect();
+        const style = getComputedStyle(element);
+        if (own && box.width > 0 && box.height > 0 && style.visibility !== "hidden"
+                && style.display !== "none" && style.opacity !== "0") {
+            smallest = Math.min(smallest, parseFloat(style.fontSize));
+        }
+    }
+    return smallest;
+}"""
 
 
 # Chromium prints blurred shadows, and the sliders' gradient tracks, as patterns that pdftocairo
@@ -238,13 +265,25 @@ FLAT_PICTURE = """() => {
 }"""
 
 
+# The height of the page's content: the bottom of its last Gradio block and a margin, not the
+# window's (Gradio's container fills the window: 90 px of white under the demo in the book).
+CONTENT_HEIGHT = """() => {
+    const bottoms = [...document.querySelectorAll(".block")]
+        .map(block => block.getBoundingClientRect())
+        .filter(box => box.width > 0 && box.height > 0)
+        .map(box => box.bottom + window.scrollY);
+    return bottoms.length ? Math.ceil(Math.max(...bottoms)) + 16
+                          : document.documentElement.scrollHeight;
+}"""
+
+
 def save_vector_picture(page, path: Path):
     """The page as SVG: Chromium prints it to a one-page PDF (vector), pdftocairo converts it."""
     page.evaluate(FLAT_PICTURE)
     width = page.viewport_size["width"]
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "page.pdf"
-        height = page.evaluate("() => document.documentElement.scrollHeight")
+        height = page.evaluate(CONTENT_HEIGHT)
         page.emulate_media(media="screen")
         page.pdf(
             path=pdf, width=f"{width}px", height=f"{height}px", print_background=True,
