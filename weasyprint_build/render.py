@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weasyprint_build.bibliography import Bibliography
-from weasyprint_build.chapters import Chapter
+from weasyprint_build.chapters import Chapter, find_chapter_files
 from weasyprint_build.errors import BuildError
 from weasyprint_build.exercises import cell_role, load_exercise, plumbing_note, shown_in_book
 from weasyprint_build.highlight import MAX_COLUMNS, highlight, inline_code, long_lines
@@ -152,13 +152,29 @@ class ChapterContext:
             return ""
         items = "".join(
             f'<li><code>{m.name}</code> <span class="module-path">({m.path})</span>'
-            f"{': ' + _inline_code(m.summary) if m.summary else ''}</li>"
+            f"{': ' + _inline_code(self._week_as_chapter(m.summary)) if m.summary else ''}</li>"
             for m in self.chapter.modules
         )
         return (
             '<aside class="reference-code"><p class="admonition-title">'
             f"Reference code in llm_keras</p><ul>{items}</ul></aside>"
         )
+
+    def _week_as_chapter(self, summary: str) -> str:
+        """A docstring's "(week 1, ..." as "(Chapter 2, week 1, ...": the book numbers
+        chapters, the library's docstrings name weeks (the chapter of week N is the file named
+        ``NN-weekN-...``)."""
+        chapters = {
+            int(match.group(1)): number
+            for number, path in enumerate(find_chapter_files(self.chapter.path.parent), 1)
+            if (match := re.match(r"\d+-week(\d+)-", path.name))
+        }
+
+        def named(match: re.Match) -> str:
+            week = int(match.group(1))
+            return f"(Chapter {chapters[week]}, week {week}" if week in chapters else match[0]
+
+        return re.sub(r"\(week (\d+)(?=[,)])", named, summary)
 
     # --- numbered things ----------------------------------------------------------------------
     def equation(self, svg: str, label: str, token) -> str:
@@ -198,7 +214,7 @@ class ChapterContext:
         self.book.captioned.append(Captioned(kind, anchor, number, caption_html))
         figcaption = (
             f'<figcaption><span class="caption-number">{kind.capitalize()} {number}.</span> '
-            f"{caption_html}</figcaption>"
+            f"{keep_last_words(caption_html)}</figcaption>"
         )
         if kind in ("table", "listing"):  # tables and listings are captioned above, figures below
             return f'<figure class="numbered-{kind}" id="{anchor}">{figcaption}{body}</figure>'
@@ -359,7 +375,10 @@ class ChapterContext:
                 elif cell.cell_type == "code":
                     self._check_width(cell.source, f"{exercise.path.name}, cell {index}")
                     body = highlight(cell.source, "ipython3", "code input")
-                    if estimated_height(cell) <= KEEP_HEIGHT_PT:  # a short cell: one page
+                    # a short cell: one page; a check cell's lines are independent checks, so
+                    # one of more than ten lines may split rather than leave a third of a page
+                    keep_up_to = CHECK_KEEP_HEIGHT_PT if css == "check" else KEEP_HEIGHT_PT
+                    if estimated_height(cell) <= keep_up_to:
                         css += " keep"
                 else:
                     continue
@@ -385,12 +404,23 @@ def _inline_code(text: str) -> str:
     return "".join(inline_code(p) if i % 2 else html.escape(p) for i, p in enumerate(parts))
 
 
+# A caption's last line never holds one word alone: the space before its last word is a
+# no-break space (the last space outside a tag; CSS text-wrap: balance is not in WeasyPrint 70).
+_LAST_SPACE = re.compile(r"[ \t\n]+(?=[^\s<>]*(?:<[^>]*>[^\s<>]*)*$)")
+
+
+def keep_last_words(html_text: str) -> str:
+    """``html_text`` with the last space outside its tags made a no-break space."""
+    return _LAST_SPACE.sub("\u00a0", html_text.rstrip(), count=1)
+
+
 # --- page layout: which cells stay whole (docs/pdf.md, "Layout rules") ------------------------
 # Heights are estimated from the sources, in points, for the A4 text block of book.css: 711 pt
 # high, 92 characters of code a line.
 CODE_LINE_PT, TABLE_ROW_PT = 11.1, 15.0
 IMAGE_PT = 220.0  # a figure of the default 6 x 3 inch size, with its caption
 KEEP_HEIGHT_PT = 260.0  # a cell up to this high (about 23 lines, a third of a page) stays whole
+CHECK_KEEP_HEIGHT_PT = 115.0  # an exercise's check cell stays whole up to 10 lines
 
 
 def _lines(text: str, columns: int) -> int:
