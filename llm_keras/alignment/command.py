@@ -61,16 +61,15 @@ from pathlib import Path
 from llm_keras.finetuning.command import (
     EVAL_SEED,
     RUN_FILE,
-    _add_task_options,
-    _chat_tokenizer,
-    _held_out_size,
-    _run_directory,
-    _say_what_was_kept,
-    _task,
-    _verbosity,
-    _write_json,
+    add_task_options,
+    chat_tokenizer,
+    checked_run_directory,
     command_settings,
+    held_out_size,
+    task_from_options,
+    write_json,
 )
+from llm_keras.training.command_output import progress_verbosity, say_what_was_kept
 
 REWARD_FILE = "reward.keras"
 # The settings of each command and their defaults. Chosen so that each command takes a few
@@ -135,7 +134,7 @@ def _add_run_options(parser, command):
                         )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help=f"the {command} run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    _add_task_options(parser, required=False)
+    add_task_options(parser, required=False)
 
 
 def _add_training_options(section, defaults, unit):
@@ -313,8 +312,8 @@ def _check_numbers(settings, command):
 def _fine_tuned_base(settings):
     """The base run directory, the task and the base's ChatTokenizer (which must write the
     task's characters), or a ValueError naming --base; the model itself is not loaded."""
-    task = _task(settings["task"], settings["task_options"])
-    base = _run_directory(settings["base"], "--base")
+    task = task_from_options(settings["task"], settings["task_options"])
+    base = checked_run_directory(settings["base"], "--base")
     from llm_keras.finetuning.chat_template import ChatTokenizer
     from llm_keras.tokenizers import Tokenizer
     from llm_keras.training.run_directory import TOKENIZER_DIR
@@ -326,7 +325,7 @@ def _fine_tuned_base(settings):
             f"it first with `llm-keras sft --base {base} --task {task.name} --out runs/sft` and "
             "pass that run."
         )
-    _chat_tokenizer(tokenizer, task, base)  # checks the task's characters
+    chat_tokenizer(tokenizer, task, base)  # checks the task's characters
     return base, task, tokenizer
 
 
@@ -352,7 +351,7 @@ def _make_pairs(settings, task, model, tokenizer):
         train = pairs(settings["pairs"], "train", settings["seed"])
     except ValueError as error:  # more pairs than the task has training prompts
         raise ValueError(f"--pairs {settings['pairs']}: {error}") from None
-    held_out = pairs(_held_out_size(task, settings["eval_pairs"]), "test", EVAL_SEED)
+    held_out = pairs(held_out_size(task, settings["eval_pairs"]), "test", EVAL_SEED)
     if len(train) < settings["batch_size"] or not held_out:  # (sampled pairs only)
         raise ValueError(
             f"--sampled: the base model's {SAMPLES_PER_PROMPT} answers to a prompt were rarely "
@@ -369,7 +368,7 @@ def _kept_on_interrupt(out, command):
     try:
         yield
     except KeyboardInterrupt:
-        _say_what_was_kept(out, command)
+        say_what_was_kept(out, command)
         raise
 
 
@@ -418,7 +417,7 @@ def run_reward(args: argparse.Namespace) -> int:
               f"{settings['train_layers']}. Pairwise accuracy before training, "
               f"{len(val_pairs)} held-out pairs: {before:.3f} (chance: 0.5)")  # fmt: skip
         record = {"command": "reward", "settings": settings, "pairwise_accuracy_before": before}
-        _write_json(out / RUN_FILE, record)
+        write_json(out / RUN_FILE, record)
     else:
         record = saved
     print(f"Training the reward model on {len(train_pairs):,} {task!r} pairs "
@@ -428,7 +427,8 @@ def run_reward(args: argparse.Namespace) -> int:
     with _kept_on_interrupt(out, "reward"):
         history = train_reward_model(
             reward_model, tokenizer, train_pairs, config, val_pairs=val_pairs, out=out,
-            resume=args.resume, verbose=_verbosity(args), state={"run_settings": settings},
+            resume=args.resume, verbose=progress_verbosity(args.quiet),
+            state={"run_settings": settings},
         )  # fmt: skip
     seconds = time.perf_counter() - start
     save_model(reward_model, out / REWARD_FILE)
@@ -440,7 +440,7 @@ def run_reward(args: argparse.Namespace) -> int:
         train_loss=last.get("train_loss"), val_loss=last.get("val_loss"),
         train_accuracy=last.get("train_accuracy"), seconds=round(seconds, 1),
     )  # fmt: skip
-    _write_json(out / RUN_FILE, record)
+    write_json(out / RUN_FILE, record)
     print(f"Pairwise accuracy on {len(val_pairs)} held-out pairs: "
           f"{record['pairwise_accuracy_before']:.3f} before, {after:.3f} after. Reward model: "
           f"{out / REWARD_FILE}; use it with `llm-keras grpo --base {base} --task "
@@ -468,7 +468,7 @@ def run_dpo(args: argparse.Namespace) -> int:
                        **_optimizer_settings(settings))  # fmt: skip
     model = _load_base(base)
     train_pairs, val_pairs = _make_pairs(settings, task, model, tokenizer)
-    eval_n = _held_out_size(task, settings["eval_n"])
+    eval_n = held_out_size(task, settings["eval_n"])
     average = settings["average_log_probs"]
 
     def exact_match():
@@ -485,7 +485,7 @@ def run_dpo(args: argparse.Namespace) -> int:
               "pairs.")  # fmt: skip
         record = {"command": "dpo", "settings": settings, "exact_match_before": before,
                   "chosen_likelier_before": likelier}  # fmt: skip
-        _write_json(out / RUN_FILE, record)
+        write_json(out / RUN_FILE, record)
     else:
         record = saved
     how = "averaged" if average else "summed"
@@ -497,7 +497,8 @@ def run_dpo(args: argparse.Namespace) -> int:
     with _kept_on_interrupt(out, "dpo"):
         history = train_dpo(
             model, tokenizer, train_pairs, config, val_pairs=val_pairs, out=out,
-            resume=args.resume, verbose=_verbosity(args), state={"run_settings": settings},
+            resume=args.resume, verbose=progress_verbosity(args.quiet),
+            state={"run_settings": settings},
         )  # fmt: skip
     seconds = time.perf_counter() - start
     save_for_inference(out, model, tokenizer)
@@ -512,7 +513,7 @@ def run_dpo(args: argparse.Namespace) -> int:
         val_loss=last.get("val_loss"), pairs=len(train_pairs), eval_pairs=len(val_pairs),
         eval_n=eval_n, seconds=round(seconds, 1),
     )  # fmt: skip
-    _write_json(out / RUN_FILE, record)
+    write_json(out / RUN_FILE, record)
     print(f"Exact match on {eval_n} held-out prompts of {task!r}: "
           f"{record['exact_match_before']:.3f} before, {record['exact_match_after']:.3f} after. "
           f"Held-out pairs ({len(val_pairs)}): reward accuracy "
@@ -553,7 +554,7 @@ def run_grpo(args: argparse.Namespace) -> int:
     from llm_keras.finetuning.evaluate import evaluate_task
     from llm_keras.training.run_directory import save_for_inference
 
-    eval_n = _held_out_size(task, settings["eval_n"])
+    eval_n = held_out_size(task, settings["eval_n"])
     config = GRPOConfig(eval_n=eval_n, **{key: settings[key] for key in (
         "group_size", "prompts_per_step", "steps", "epsilon", "beta", "temperature",
         "learning_rate", "eval_interval", "seed")})  # fmt: skip
@@ -576,7 +577,7 @@ def run_grpo(args: argparse.Namespace) -> int:
               )  # fmt: skip
         record = {"command": "grpo", "settings": settings, "pass_at_1_before": pass_1,
                   f"pass_at_{k}_before": pass_k}  # fmt: skip
-        _write_json(out / RUN_FILE, record)
+        write_json(out / RUN_FILE, record)
     else:
         record = saved
     print(f"GRPO on {task!r}: {config.steps} steps of {config.prompts_per_step} prompts x "
@@ -586,7 +587,7 @@ def run_grpo(args: argparse.Namespace) -> int:
     with _kept_on_interrupt(out, "grpo"):
         history = train_grpo(
             model, tokenizer, task, config, reward=reward, out=out, resume=args.resume,
-            verbose=_verbosity(args),
+            verbose=progress_verbosity(args.quiet),
         )  # fmt: skip
     seconds = time.perf_counter() - start
     save_for_inference(out, model, tokenizer)
@@ -596,7 +597,7 @@ def run_grpo(args: argparse.Namespace) -> int:
                    "seconds": round(seconds, 1),
                    **{key: last.get(key) for key in ("loss", "mean_reward", "fraction_right",
                                                      "kl")}})  # fmt: skip (the last step's)
-    _write_json(out / RUN_FILE, record)
+    write_json(out / RUN_FILE, record)
     print(f"On {eval_n} held-out prompts of {task!r}, {k} samples each: pass@1 "
           f"{record['pass_at_1_before']:.3f} before, {pass_1:.3f} after; pass@{k} "
           f"{record[f'pass_at_{k}_before']:.3f} before, {pass_k:.3f} after. Model: "

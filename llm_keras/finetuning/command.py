@@ -62,6 +62,7 @@ import time
 from pathlib import Path
 
 from llm_keras.files import atomic_output
+from llm_keras.training.command_output import progress_verbosity, say_what_was_kept
 
 RUN_FILE = "run.json"
 CLASSIFIER_FILE = "classifier.keras"
@@ -101,7 +102,7 @@ def add_finetuning_commands(commands) -> None:
     add_classify_command(commands)
 
 
-def _add_task_options(parser, required: bool) -> None:
+def add_task_options(parser, required: bool) -> None:
     parser.add_argument(
         "--task", required=required,
         help="arithmetic, reverse, count or sort (llm_keras.finetuning.tasks)",
@@ -121,7 +122,7 @@ def add_sft_command(commands) -> None:
     sft.add_argument("--base", metavar="RUN", help="the run directory of `llm-keras train`")
     sft.add_argument("--out", type=Path, required=True, help="the fine-tuning run directory")
     sft.add_argument("--resume", action="store_true", help="continue the run in --out")
-    _add_task_options(sft, required=False)
+    add_task_options(sft, required=False)
     d = SFT_DEFAULTS
     section = sft.add_argument_group("fine-tuning settings")
     section.add_argument("--steps", type=int, help=f"optimizer steps (default {d['steps']})")
@@ -158,7 +159,7 @@ def add_evaluate_command(commands) -> None:
     evaluate.add_argument("--checkpoint", required=True, metavar="DIR",
                           help="a run directory of `llm-keras sft` (or of `llm-keras train`)",
                           )  # fmt: skip
-    _add_task_options(evaluate, required=True)
+    add_task_options(evaluate, required=True)
     evaluate.add_argument("--n", type=int, default=200, help="prompts to score (default 200)")
     evaluate.add_argument("--split", default="test", help="test (held out, default) or train")
     evaluate.add_argument("--samples", type=int, default=1,
@@ -214,8 +215,8 @@ def run_sft(args: argparse.Namespace) -> int:
     """The handler of ``llm-keras sft`` (errors are ValueErrors naming the bad option)."""
     out = Path(args.out)
     settings, saved = command_settings(args, out, "sft", SFT_DEFAULTS, _check_sft_numbers)
-    task = _task(settings["task"], settings["task_options"])
-    base = _run_directory(settings["base"], "--base")
+    task = task_from_options(settings["task"], settings["task_options"])
+    base = checked_run_directory(settings["base"], "--base")
 
     from llm_keras.finetuning.chat_template import grow_vocabulary
     from llm_keras.finetuning.evaluate import evaluate_task
@@ -230,10 +231,10 @@ def run_sft(args: argparse.Namespace) -> int:
         mask_prompt=settings["mask_prompt"], seed=settings["seed"],
     )  # fmt: skip  (checks the values, naming the field: --steps, --eval-interval...)
     model, base_tokenizer = load_for_inference(base)
-    tokenizer = _chat_tokenizer(base_tokenizer, task, base)
+    tokenizer = chat_tokenizer(base_tokenizer, task, base)
     if model.config.vocab_size < tokenizer.vocab_size:
         model = grow_vocabulary(model, tokenizer.vocab_size, seed=settings["seed"])
-    eval_n = _held_out_size(task, settings["eval_n"])
+    eval_n = held_out_size(task, settings["eval_n"])
     train_examples = task.examples(settings["examples"], "train", seed=settings["seed"])
     val_examples = task.examples(min(eval_n, 4 * settings["batch_size"]), "test", EVAL_SEED + 1)
 
@@ -247,7 +248,7 @@ def run_sft(args: argparse.Namespace) -> int:
         before = exact_match()
         print(f"Exact match before fine-tuning, {eval_n} held-out prompts: {before:.3f}")
         record = {"command": "sft", "settings": settings, "exact_match_before": before}
-        _write_json(out / RUN_FILE, record)
+        write_json(out / RUN_FILE, record)
     else:
         record = saved
     if settings["lora_rank"] is not None:
@@ -271,10 +272,10 @@ def run_sft(args: argparse.Namespace) -> int:
     try:
         history = fine_tune(
             model, tokenizer, train_examples, config, out=out, resume=args.resume,
-            val_examples=val_examples, verbose=_verbosity(args), state=state,
+            val_examples=val_examples, verbose=progress_verbosity(args.quiet), state=state,
         )  # fmt: skip
     except KeyboardInterrupt:
-        _say_what_was_kept(out, "sft")
+        say_what_was_kept(out, "sft")
         raise
     seconds = time.perf_counter() - start
     if settings["lora_rank"] is not None:
@@ -286,7 +287,7 @@ def run_sft(args: argparse.Namespace) -> int:
         exact_match_after=after, trainable_parameters=trainable, seconds=round(seconds, 1),
         train_loss=last.get("train_loss"), val_loss=last.get("val_loss"), eval_n=eval_n,
     )  # fmt: skip
-    _write_json(out / RUN_FILE, record)
+    write_json(out / RUN_FILE, record)
     print(f"Exact match on {eval_n} held-out prompts of {task!r}: "
           f"{record['exact_match_before']:.3f} before, {after:.3f} after. "
           f"Model: {out / 'model.keras'}; try `llm-keras evaluate --checkpoint {out} "
@@ -381,13 +382,13 @@ def _check_sft_numbers(settings):
         raise ValueError(f"--learning-rate {settings['learning_rate']:g}: give a number > 0.")
 
 
-def _task(name, options):
+def task_from_options(name, options):
     from llm_keras.finetuning.tasks import get_task
 
     return get_task(name, **options)
 
 
-def _run_directory(path, option):
+def checked_run_directory(path, option):
     """``path`` as a folder that holds ``model.keras``, or a ValueError naming ``option``."""
     directory = Path(path).expanduser()
     if not directory.is_dir():
@@ -403,7 +404,7 @@ def _run_directory(path, option):
     return directory
 
 
-def _chat_tokenizer(tokenizer, task, where):
+def chat_tokenizer(tokenizer, task, where):
     """``tokenizer`` with the chat tokens and the characters of ``task`` (a ChatTokenizer that
     already has them is kept; one that lacks some is an error: its chat tokens' ids would move)."""
     from llm_keras.finetuning.chat_template import ChatTokenizer, _can_encode, add_chat_tokens
@@ -421,30 +422,13 @@ def _chat_tokenizer(tokenizer, task, where):
     return add_chat_tokens(tokenizer, task.characters)
 
 
-def _held_out_size(task, wanted):
+def held_out_size(task, wanted):
     """``wanted``, or fewer when the task's held-out split has fewer prompts."""
     size = task.split_size("test")
     return wanted if size is None else min(wanted, size)
 
 
-def _verbosity(args):
-    """Keras's progress bar on a terminal; one line per interval in a file, a pipe or --quiet."""
-    return 2 if args.quiet or not sys.stdout.isatty() else "auto"
-
-
-def _say_what_was_kept(out, command):
-    from llm_keras.training.checkpoint import latest_checkpoint
-
-    kept = latest_checkpoint(out)
-    if kept is None:
-        print(f"\nStopped before the first checkpoint (every --eval-interval steps): nothing to "
-              f"resume in {out}; start again.")  # fmt: skip
-        return
-    print(f"\nStopped. {out} keeps {kept.name}; continue with `llm-keras {command} --out {out} "
-          "--resume`.")  # fmt: skip
-
-
-def _write_json(path, record):
+def write_json(path, record):
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, "w", encoding="utf-8") as file:
         json.dump(record, file, indent=1)
@@ -456,8 +440,8 @@ def _write_json(path, record):
 def run_evaluate(args: argparse.Namespace) -> int:
     """The handler of ``llm-keras evaluate``: print the scores and a few rows."""
     options = {dest: getattr(args, dest) for dest, _, _ in TASK_OPTIONS.values()}
-    task = _task(args.task, {k: v for k, v in options.items() if v is not None})
-    directory = _run_directory(args.checkpoint, "--checkpoint")
+    task = task_from_options(args.task, {k: v for k, v in options.items() if v is not None})
+    directory = checked_run_directory(args.checkpoint, "--checkpoint")
     if args.n < 1:
         raise ValueError(f"--n {args.n}: give a number of prompts >= 1.")
 
@@ -467,14 +451,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     model, tokenizer = load_for_inference(directory)
     if not isinstance(tokenizer, ChatTokenizer):
-        tokenizer = _chat_tokenizer(tokenizer, task, directory)
+        tokenizer = chat_tokenizer(tokenizer, task, directory)
         model = grow_vocabulary(model, tokenizer.vocab_size)
         print(f"{directory} is a base run (its tokenizer has no chat tokens): evaluating it with "
               "the chat tokens added, as `llm-keras sft` starts from it (new embedding rows at "
               "the mean of the old ones). Fine-tune it with `llm-keras sft` to teach it the "
               "task.")  # fmt: skip
     else:
-        _chat_tokenizer(tokenizer, task, directory)
+        chat_tokenizer(tokenizer, task, directory)
     result = evaluate_task(
         model, tokenizer, task, n=args.n, split=args.split,
         k=args.samples if args.k is None else args.k, samples=args.samples,
@@ -521,7 +505,7 @@ def run_classify(args: argparse.Namespace) -> int:
                           ("--examples", args.examples)):  # fmt: skip
         if value < 1:
             raise ValueError(f"{option} {value}: give an integer >= 1.")
-    base = _run_directory(args.base, "--base")
+    base = checked_run_directory(args.base, "--base")
 
     import keras
 
@@ -571,7 +555,7 @@ def run_classify(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 1),
         "steps": result.steps,
     }
-    _write_json(out / RUN_FILE, record)
+    write_json(out / RUN_FILE, record)
     print(f"Test accuracy {result.accuracy:.3f} (always the commonest class: {baseline:.3f}), "
           f"training accuracy {result.train_accuracy:.3f}, {result.steps} steps in "
           f"{result.seconds:.0f} s. Classifier: {out / CLASSIFIER_FILE}")  # fmt: skip

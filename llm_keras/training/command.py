@@ -152,6 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
     from llm_keras.models import GPT, GPTConfig
     from llm_keras.seeding import set_seed
     from llm_keras.tokenizers import CharTokenizer, Tokenizer
+    from llm_keras.training.command_output import progress_verbosity, say_what_was_kept
     from llm_keras.training.trainer import TrainingConfig, compile_for_training, train
 
     if args.resume:
@@ -210,11 +211,18 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         history = train(
             model, train_ids, val_ids, training_config, directory=out, tokenizer=tokenizer,
-            resume=args.resume, verbose=_verbosity(args),
+            resume=args.resume, verbose=progress_verbosity(args.quiet),
             state={"model_config": model_config.to_dict()},
         )  # fmt: skip
     except KeyboardInterrupt:
-        _say_what_was_kept(out, training_config)
+        say_what_was_kept(
+            out,
+            "train",
+            every=f"--eval-interval {training_config.eval_interval} steps",
+            step_of=lambda kept: (
+                int(kept.stem.split("-")[1]) // training_config.gradient_accumulation_steps
+            ),
+        )
         raise
     if not history.evaluations:
         print("Nothing to train.")
@@ -226,28 +234,6 @@ def run_train(args: argparse.Namespace) -> int:
         f"; loss curve: {out / 'loss_curve.png'}"
     )
     return 0
-
-
-def _verbosity(args):
-    """Keras's progress bar on a terminal; one line per interval when the output is a file or a
-    pipe (a bar redrawn there writes hundreds of kilobytes), or with --quiet."""
-    import sys
-
-    return 2 if args.quiet or not sys.stdout.isatty() else "auto"
-
-
-def _say_what_was_kept(out, training_config):
-    """After Ctrl-C or SIGTERM: which checkpoint the run keeps and how to go on from it."""
-    from llm_keras.training.checkpoint import latest_checkpoint
-
-    kept = latest_checkpoint(out)
-    if kept is None:
-        print(f"\nStopped before the first checkpoint (every --eval-interval "
-              f"{training_config.eval_interval} steps): nothing to resume in {out}.")
-        return
-    step = int(kept.stem.split("-")[1]) // training_config.gradient_accumulation_steps
-    print(f"\nStopped. {out} keeps the checkpoint of step {step} ({kept.name}); continue with "
-          f"`llm-keras train --out {out} --resume`.")
 
 
 def _check_parallel_options(args):
