@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from weasyprint_build.list_of_figures import list_html
-from weasyprint_build.render import Book, TocEntry
+from weasyprint_build.render import Book, TocEntry, keep_last_words
 
 TITLE = "Build a Large Language Model from Scratch"
 SUBTITLE = "in Keras 3, on JAX, TensorFlow and PyTorch"
@@ -79,9 +79,9 @@ def assemble(chapters: list[str], book: Book, backend: str) -> str:
 def _cover(edition: str, backend: str) -> str:
     return f"""<section class="cover">
 <p class="cover-series">The llm-keras course</p>
-<p class="cover-title">{html.escape(TITLE)}</p>
-<p class="cover-subtitle">{html.escape(SUBTITLE)}</p>
-<p class="cover-edition">{html.escape(EDITION_LINES[edition])}</p>
+<p class="cover-title">{keep_last_words(html.escape(TITLE))}</p>
+<p class="cover-subtitle">{keep_last_words(html.escape(SUBTITLE))}</p>
+<p class="cover-edition">{keep_last_words(html.escape(EDITION_LINES[edition]))}</p>
 <p class="cover-meta">llm-keras {html.escape(package_version())}. Every output, number and figure
 in this book comes from running the book's code, with
 <code>KERAS_BACKEND={html.escape(backend)}</code> on a CPU.</p>

@@ -338,6 +338,17 @@ def test_no_caption_of_the_book_can_end_with_one_word_on_its_line(course_build, 
     assert caption_widows(html) == []
 
 
+_COVER_LINE = re.compile(r'<p class="cover-(?:title|subtitle|edition)">(.*?)</p>', re.S)
+
+
+def test_the_covers_title_and_edition_keep_their_last_two_words_together(course_build, edition):
+    """The instructor cover printed "teaching" / "notes" (and the title "Scratch") alone."""
+    html = course_build.results[edition].html.read_text(encoding="utf-8")
+    lines = _COVER_LINE.findall(html)
+    assert len(lines) == 3
+    assert caption_widows("".join(f"<figcaption>{line}</figcaption>" for line in lines)) == []
+
+
 def paragraph_lines(rendered) -> list[list[str]]:
     """The lines of each <p> of a rendered WeasyPrint document, as texts."""
     from weasyprint.formatting_structure import boxes
