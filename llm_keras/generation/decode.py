@@ -322,20 +322,22 @@ def compiled_for_model(model, function, **options):
     alignment code (``alignment.log_probs``, ``alignment.grpo``) compiles its functions here for
     the same reasons as generation: one compilation per shape, and none kept for a changed model.
     """
-    functions = _COMPILED.setdefault(model, {})
     key = (function.__name__, *sorted(options.items()))
+    bound = functools.partial(function, weakref.ref(model), **options)
+    return _remembered(model, key, lambda: compile_for_backend(bound, model))
+
+
+def _remembered(model, key, make):
+    """``_COMPILED[model][key]``, made by ``make()`` the first time."""
+    functions = _COMPILED.setdefault(model, {})
     if key not in functions:
-        bound = functools.partial(function, weakref.ref(model), **options)
-        functions[key] = compile_for_backend(bound, model)
+        functions[key] = make()
     return functions[key]
 
 
 def _recorded(model, name):
     """``recorded_method(model, name)``, made once per model and dropped by ``forget_compiled``."""
-    functions = _COMPILED.setdefault(model, {})
-    if ("recorded", name) not in functions:
-        functions[("recorded", name)] = recorded_method(model, name)
-    return functions[("recorded", name)]
+    return _remembered(model, ("recorded", name), lambda: recorded_method(model, name))
 
 
 def _prefill(model_ref, tokens):
