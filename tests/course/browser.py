@@ -196,6 +196,21 @@ def chromium_context(playwright_api, profile: Path, viewport: dict):
             shutil.rmtree(profile, ignore_errors=True)
 
 
+FIRST_ANSWER_SECONDS = 240  # under the CI lanes' load the first answer (compiling included) is slow
+
+
+def wait_for_answer(page, expression: str, expected, shown: str, server) -> None:
+    """Wait until the page's ``expression(expected)`` is true; otherwise fail with what the page
+    showed (``shown``, an expression of no argument) and the end of the server's log."""
+    playwright_api = gradio_test_tools()
+    try:
+        page.wait_for_function(expression, arg=expected, timeout=FIRST_ANSWER_SECONDS * 1000)
+    except playwright_api.TimeoutError:
+        _, log_path = server
+        pytest.fail(f"after {FIRST_ANSWER_SECONDS} s the page showed {page.evaluate(shown)!r}, "
+                    f"not {expected!r}; server log:\n{log_path.read_text()[-2000:]}")  # fmt: skip
+
+
 def set_number(page, elem_id, value):
     """Type a value into a slider's number box (or a number field) and confirm it."""
     box = page.locator(f"#{elem_id} input[type=number]")

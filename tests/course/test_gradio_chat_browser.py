@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.course.browser import (
+    FIRST_ANSWER_SECONDS,
     gradio_page_fixtures,
     gradio_test_tools,
     needs_chromium,
@@ -33,6 +34,7 @@ from tests.course.browser import (
     save_pictures,
     set_number,
     toast_with,
+    wait_for_answer,
 )
 
 playwright_api = gradio_test_tools()  # skips this module without playwright or gradio
@@ -79,7 +81,7 @@ def wait_until_idle(page):
     page.wait_for_function(
         "() => [...document.querySelectorAll('#chatbot [data-testid=status-tracker]')]"
         ".every(e => !e.classList.contains('generating'))",
-        timeout=240_000,
+        timeout=FIRST_ANSWER_SECONDS * 1000,
     )
 
 
@@ -151,13 +153,8 @@ def test_a_conversation_streams_each_answer_without_leaving_this_machine(
         page.locator("#message textarea").press("Enter")
         shown += [["user", turn["message"]]] + ([["bot", turn["answer"]]] if turn["answer"] else [])
         as_json = json.dumps(shown, separators=(",", ":"))  # as JSON.stringify writes it
-        try:  # generous: under the CI lanes' load the first answer (compiling included) is slow
-            page.wait_for_function(f"expected => JSON.stringify(({CONVERSATION})()) === expected",
-                                   arg=as_json, timeout=240_000)  # fmt: skip
-        except playwright_api.TimeoutError:
-            _, log_path = server
-            pytest.fail(f"after 240 s the conversation showed {conversation(page)}, not {shown}; "
-                        f"server log:\n{log_path.read_text()[-2000:]}")  # fmt: skip
+        wait_for_answer(page, f"expected => JSON.stringify(({CONVERSATION})()) === expected",
+                        as_json, f"() => JSON.stringify(({CONVERSATION})())", server)  # fmt: skip
         wait_until_idle(page)
         seen = page.evaluate("() => { clearInterval(window.sampler); return window.seen; }")
         assert conversation(page) == shown

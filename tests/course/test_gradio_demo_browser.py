@@ -35,6 +35,7 @@ import pytest
 
 from tests.course.browser import (
     FIGURES,
+    FIRST_ANSWER_SECONDS,
     gradio_page_fixtures,
     gradio_test_tools,
     needs_chromium,
@@ -43,6 +44,7 @@ from tests.course.browser import (
     save_pictures,
     set_number,
     toast_with,
+    wait_for_answer,
 )
 
 playwright_api = gradio_test_tools()  # skips this module without playwright or gradio
@@ -95,7 +97,7 @@ def wait_until_idle(page):
     page.wait_for_function(
         "() => [...document.querySelectorAll('#output [data-testid=status-tracker]')]"
         ".every(e => !e.classList.contains('generating'))",
-        timeout=240_000,
+        timeout=FIRST_ANSWER_SECONDS * 1000,
     )
 
 
@@ -120,16 +122,8 @@ def test_prompt_streams_the_models_text_without_leaving_this_machine(
         }"""
     )
     page.locator("#generate").click()
-    try:  # generous: under the CI lanes' load the first text (compiling included) is slow
-        page.wait_for_function(
-            "expected => document.querySelector('#output textarea').value === expected",
-            arg=expected, timeout=240_000,
-        )  # fmt: skip
-    except playwright_api.TimeoutError:
-        shown = page.evaluate("() => document.querySelector('#output textarea').value")
-        _, log_path = server
-        pytest.fail(f"after 240 s the output box showed {shown!r}, not {expected!r}; "
-                    f"server log:\n{log_path.read_text()[-2000:]}")  # fmt: skip
+    output = "document.querySelector('#output textarea').value"
+    wait_for_answer(page, f"expected => {output} === expected", expected, f"() => {output}", server)
     wait_until_idle(page)
     seen = page.evaluate("() => { clearInterval(window.sampler); return window.seen; }")
     assert seen[-1] == expected and len(expected) > 50
