@@ -86,6 +86,10 @@ def run_pdf_command(args: argparse.Namespace) -> int:
     except BuildError as error:
         print(f"llm-course pdf: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("llm-course pdf: interrupted; the chapters whose code had finished are cached, so "
+              "the same command goes on from there.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -20,8 +20,9 @@ import copy
 import hashlib
 import os
 import re
+import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
@@ -150,7 +151,8 @@ def execute_chapters(
         log(f"code of {chapter.path.name}: running ({cells} cells, KERAS_BACKEND={backend})")
         kernel_log = (cache_dir or repo_root / "build") / "kernels" / f"{chapter.path.stem}.log"
         notebook = execute_notebook(
-            chapter, repo_root=repo_root, backend=backend, timeout=timeout, kernel_log=kernel_log
+            chapter, repo_root=repo_root, backend=backend, timeout=timeout,
+            kernel_log=kernel_log, running=running,
         )
         cached = _cache_path(cache_dir, chapter, backend, sources + reads[chapter.path])
         if cached is not None:
@@ -164,19 +166,63 @@ def execute_chapters(
             seconds[chapter.path] = took
         log(f"code of {chapter.path.name}: ran in {took:.1f} s")
 
+    running: set[NotebookClient] = set()  # the clients whose kernels run a chapter now
     if to_run:
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_run)))) as pool:
-            for future in [pool.submit(run, chapter) for chapter in to_run]:
-                future.result()  # re-raises the first BuildError
+        pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_run))))
+        futures = [pool.submit(run, chapter) for chapter in to_run]
+        try:
+            # (a bare ``future.result()`` would hold a Ctrl-C until that chapter ended)
+            while not all(future.done() for future in futures):
+                wait(futures, timeout=0.5)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now; what finished is cached
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_kernels(futures, running)
+            raise
+        pool.shutdown()
+        for future in futures:
+            future.result()  # re-raises the first BuildError (the others' chapters are cached)
     return results
 
 
+def _stop_kernels(futures, running: set[NotebookClient]) -> None:
+    """Kill the kernels of the chapters still running (each with what its code started: a
+    chapter may train a model in a subprocess) and wait until their threads have ended.
+
+    A kernel runs in a session of its own (jupyter_client starts it so), so the terminal's
+    Ctrl-C does not reach it, and the build would otherwise wait for the chapter to finish."""
+    while not all(future.done() for future in futures):
+        for client in list(running):  # again each time: a kernel may have started since
+            _kill_kernel(client)
+        wait(futures, timeout=0.5)
+
+
+def _kill_kernel(client: NotebookClient) -> None:
+    process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        group = os.getpgid(process.pid)
+        if group != os.getpgrp():  # its own process group: the kernel and its children
+            os.killpg(group, signal.SIGKILL)
+        else:
+            process.kill()
+    except ProcessLookupError:  # it ended meanwhile
+        pass
+
+
 def execute_notebook(
-    chapter: Chapter, *, repo_root: Path, backend: str, timeout: int, kernel_log: Path
+    chapter: Chapter,
+    *,
+    repo_root: Path,
+    backend: str,
+    timeout: int,
+    kernel_log: Path,
+    running: set[NotebookClient] | None = None,
 ):
     """Run one chapter's notebook in a fresh kernel and return it with its outputs.
 
-    The kernel process's own messages (not the cells' output) go to ``kernel_log``.
+    The kernel process's own messages (not the cells' output) go to ``kernel_log``. ``running``,
+    when given, holds the notebook's client while it runs (the build stops its kernel on Ctrl-C).
     """
     notebook = copy.deepcopy(chapter.notebook)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(PREAMBLE))
@@ -194,6 +240,8 @@ def execute_notebook(
         resources={"metadata": {"path": str(repo_root)}},
     )
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
+    running = set() if running is None else running
+    running.add(client)
     try:
         with open(kernel_log, "w", encoding="utf-8") as stderr:
             client.execute(
@@ -223,6 +271,8 @@ def execute_notebook(
                 "environment (scripts/install does)."
             ) from None
         raise
+    finally:
+        running.discard(client)
     notebook.cells.pop(0)  # the preamble
     return notebook
 
