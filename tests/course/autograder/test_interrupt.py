@@ -1,0 +1,102 @@
+"""Ctrl-C or SIGTERM during `llm-course grade`, sent to a real batch: the grader stops within
+seconds while a submission's cell is still running, leaves no sandbox process behind, keeps the
+records of the submissions it finished and says so; the same command then grades only the rest
+(issue 17, item 1). The sandboxes run in sessions of their own (bubblewrap's --new-session), out
+of a terminal's reach: the grader must end them itself."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.course.autograder import corpus
+from tests.course.autograder.conftest import make_course
+
+SIGNALS = {"Ctrl-C": signal.SIGINT, "SIGTERM": signal.SIGTERM}
+LLM_COURSE = Path(sys.executable).parent / "llm-course"
+HANGS = "import time\nwhile True:\n    time.sleep(0.1)\n"  # bob's first answer cell never ends
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes under ``pid`` now (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":  # a zombie has ended; its parent reaps it
+            alive.add(pid)
+    return alive
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} after {seconds} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("name", SIGNALS)
+def test_a_signal_stops_a_batch_and_keeps_the_finished_records(tmp_path, name, sandbox_available):
+    course = make_course(tmp_path / "course")
+    submitted = tmp_path / "submitted"
+    paths = {"release": course.release("demo") / "demo.ipynb"}
+    corpus.build(corpus.Case("alice", 8), submitted / "alice" / "demo", paths)
+    corpus.build(corpus.Case("bob", 0, prepend={"causal-mask-answer": HANGS}),
+                 submitted / "bob" / "demo", paths)  # fmt: skip
+    command = [str(LLM_COURSE), "grade", "demo", str(submitted), "--course", str(course.root),
+               "--backend", "torch", "--workers", "1", "--no-progress", "--cell-timeout", "600"]
+    if not sandbox_available:
+        command.append("--no-sandbox")
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+    alice = course.root / "autograded" / "alice"
+    try:
+        # alice's record written (one worker: bob comes next, and his cell never ends)
+        wait_until(lambda: any(alice.rglob("*")) or process.poll() is not None, 600,
+                   "alice was not graded")  # fmt: skip
+        time.sleep(0.5)  # (not a wait for a result: bob's sandbox has had time to start)
+        started = descendants(process.pid)
+        process.send_signal(SIGNALS[name])
+        sent = time.monotonic()
+        code = process.wait(timeout=120)  # seconds on a busy machine; a few when idle
+    finally:
+        process.kill()  # (if it is still running: the test failed)
+    took = time.monotonic() - sent
+    out, err = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+    assert code == 130, out + err
+    assert "interrupted; the submissions graded so far are saved" in err
+    assert "Traceback" not in err, err
+    assert took < 60, f"{took:.1f} s from the signal to the end"
+    assert started, "the grader had no sandbox or worker process running when signalled"
+    wait_until(lambda: not running(started), 30,
+               f"processes of the grader still run: {sorted(running(started))}")  # fmt: skip
+
+    # The same command again grades only bob (now with a right answer); alice's record stays.
+    corpus.build(corpus.Case("bob", 8), submitted / "bob" / "demo", paths)
+    again = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 submission(s) graded, 1 unchanged since the last run" in again.stdout, again.stdout
