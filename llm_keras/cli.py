@@ -183,15 +183,21 @@ def _tokenize_train(args) -> None:
         raise ValueError(f"--special works with --type byte-bpe only, not {kind}.")
     if args.vocab_size is None and kind != "char":
         raise ValueError(f"--type {kind} needs --vocab-size.")
-    if kind == "byte-bpe":
-        tokenizer = tokenizers.ByteLevelBPETokenizer.train(args.corpus, args.vocab_size, args.special)
-    else:
-        _require_file(args.corpus)
-        with open(args.corpus, encoding="utf-8") as corpus:
-            if kind == "char":
-                tokenizer = tokenizers.CharTokenizer.train(corpus)
-            else:
-                tokenizer = tokenizers.WordBPETokenizer.train(corpus, args.vocab_size)
+    try:
+        if kind == "byte-bpe":
+            tokenizer = tokenizers.ByteLevelBPETokenizer.train(args.corpus, args.vocab_size,
+                                                               args.special)  # fmt: skip
+        else:
+            _require_file(args.corpus)
+            with open(args.corpus, encoding="utf-8") as corpus:
+                if kind == "char":
+                    tokenizer = tokenizers.CharTokenizer.train(corpus)
+                else:
+                    tokenizer = tokenizers.WordBPETokenizer.train(corpus, args.vocab_size)
+    except KeyboardInterrupt:  # a tokenizer is whole only with all its merges: none is saved
+        print(f"\nStopped before the tokenizer was trained: nothing was written to {args.out}; "
+              "run the command again to train it.")  # fmt: skip
+        raise
     path = tokenizer.save(args.out)
     print(f"Trained a {_TOKENIZER_TYPES[kind]} with {tokenizer.vocab_size} ids; saved to {path}")
 

@@ -11,10 +11,9 @@ import pytest
 
 from llm_keras.alignment.preferences import preference_pairs
 from llm_keras.cli import main
-from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
 from llm_keras.finetuning.tasks import get_task
-from llm_keras.training.run_directory import load_for_inference, save_for_inference
-from tests.llm_keras.finetuning.tiny_runs import save_base_run
+from llm_keras.training.run_directory import load_for_inference
+from tests.llm_keras.finetuning.tiny_runs import save_base_run, save_chat_run
 from tests.llm_keras.training.conftest import tiny_gpt  # noqa: F401  (one torch thread)
 
 # Words of 2 letters: 676 prompts ("reverse ab" -> "ba"), chats of 14 tokens: small and fast.
@@ -34,11 +33,7 @@ def base(tmp_path_factory):
 def sft(base, tmp_path_factory):
     """A fine-tuned run directory as `llm-keras sft` leaves it (chat tokens, grown vocabulary),
     with no training: the commands' numbers are checked, not the learning (the modules' tests)."""
-    directory = tmp_path_factory.mktemp("sft")
-    model, tokenizer = load_for_inference(base)
-    tokenizer = add_chat_tokens(tokenizer, REVERSE.characters)
-    save_for_inference(directory, grow_vocabulary(model, tokenizer.vocab_size), tokenizer)
-    return directory
+    return save_chat_run(tmp_path_factory.mktemp("sft"), base, REVERSE.characters)
 
 
 def weights_of(model):

@@ -8,7 +8,7 @@ import keras
 
 from llm_keras.models import GPT, GPTConfig
 from llm_keras.tokenizers import CharTokenizer
-from llm_keras.training.run_directory import save_for_inference
+from llm_keras.training.run_directory import load_for_inference, save_for_inference
 
 
 def small_gpt(vocab_size, seed=0, **changes):
@@ -39,4 +39,16 @@ def save_base_run(directory):
     config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=24, n_layers=1,
                        n_heads=2, d_model=32)  # fmt: skip
     save_for_inference(directory, GPT(config), tokenizer)
+    return directory
+
+
+def save_chat_run(directory, base, characters):
+    """``directory`` as ``llm-keras sft`` leaves a run made from the base run ``base``: the chat
+    tokens and the task's ``characters`` added, the vocabulary grown; no training (the commands
+    that start from it are checked, not the learning)."""
+    from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
+
+    model, tokenizer = load_for_inference(base)
+    tokenizer = add_chat_tokens(tokenizer, characters)
+    save_for_inference(directory, grow_vocabulary(model, tokenizer.vocab_size), tokenizer)
     return directory
