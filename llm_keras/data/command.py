@@ -247,6 +247,11 @@ def _data_curate(args) -> None:
             )
     except ValueError as error:  # the library's flag, in the command's words
         raise ValueError(str(error).replace("resume=True", "--resume")) from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each part a step finished is on disk
+        done = sorted((Path(args.out_dir) / "work").glob("*/part-*"))
+        print(f"\nStopped. {args.out_dir} keeps the {len(done)} part(s) its steps finished; "
+              "the same command with --resume goes on from there.")  # fmt: skip
+        raise
     print(report)
     print(
         f"Wrote {args.out_dir}/report.json; train with: llm-keras train --data {args.out_dir} "

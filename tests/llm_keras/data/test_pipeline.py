@@ -213,14 +213,15 @@ def test_the_size_of_the_parts_changes_nothing(raw_corpus, tmp_path):
     assert np.array_equal(shard_ids(tmp_path / "small"), shard_ids(tmp_path / "large"))
 
 
-def test_a_killed_run_resumes_without_redoing_what_was_done(raw_corpus, tmp_path):
-    argv = [
+def curate_command(raw_corpus, out):
+    """``llm-keras data curate`` on ``raw_corpus`` in parts of 5 documents, as a user runs it."""
+    return [
         str(Path(sys.executable).parent / "llm-keras"),
         "data",
         "curate",
         str(raw_corpus),
         "--out",
-        str(tmp_path / "out"),
+        str(out),
         "--no-quality",
         "--languages",
         "any",
@@ -233,6 +234,10 @@ def test_a_killed_run_resumes_without_redoing_what_was_done(raw_corpus, tmp_path
         "20000",
         "--quiet",
     ]
+
+
+def test_a_killed_run_resumes_without_redoing_what_was_done(raw_corpus, tmp_path):
+    argv = curate_command(raw_corpus, tmp_path / "out")
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = tmp_path / "out" / "work" / "filter" / "part-00000.json"
     deadline = time.monotonic() + 60
@@ -255,6 +260,33 @@ def test_a_killed_run_resumes_without_redoing_what_was_done(raw_corpus, tmp_path
     assert {k: v for k, v in resumed.items() if k not in ("seconds", "engine")} == whole.counts()
     for shard in sorted((tmp_path / "whole").glob("*.bin")):
         assert (tmp_path / "out" / shard.name).read_bytes() == shard.read_bytes()
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_a_run_and_says_how_to_go_on(raw_corpus, tmp_path, number):
+    out = tmp_path / "out"
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen(curate_command(raw_corpus, out), stdout=stdout, stderr=stderr)
+    first = out / "work" / "filter" / "part-00000.json"
+    try:
+        deadline = time.monotonic() + 600  # a busy machine can take minutes to start
+        while not first.is_file() and process.poll() is None:
+            assert time.monotonic() < deadline, "no part filtered after 600 s"
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before it was signalled"
+        process.send_signal(number)
+        sent = time.monotonic()
+        code = process.wait(timeout=120)  # seconds on a busy machine; one or two when idle
+    finally:
+        process.kill()  # (if it still runs: the test failed)
+    seconds = time.monotonic() - sent
+    printed, errors = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+    assert code == 130 and "Traceback" not in errors, printed + errors
+    assert "llm-keras: interrupted" in errors and seconds < 60, (seconds, errors)
+    kept = len(list((out / "work").glob("*/part-*")))
+    assert kept >= 1 and not (out / "report.json").exists()
+    assert f"Stopped. {out} keeps the {kept} part(s) its steps finished; the same command " \
+        "with --resume goes on from there." in printed, printed
 
 
 def test_resume_refuses_other_settings(raw_corpus, tmp_path):
