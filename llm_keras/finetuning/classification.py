@@ -64,6 +64,7 @@ from llm_keras.finetuning.wrapped_gpt import WrappedGPT
 from llm_keras.models.gpt import GPT, _values_are_known
 from llm_keras.seeding import set_seed
 from llm_keras.training.optimizer import build_optimizer
+from llm_keras.training.safe_stop import StopBetweenSteps, stop_at_safe_points
 from llm_keras.training.schedule import WarmupCosineDecay
 
 # ---------------------------------------------------------------------------------------------
@@ -678,15 +679,17 @@ def train_classifier(
         jit_compile=keras.backend.backend() != "torch",
     )
     start = time.perf_counter()
-    history = classifier.fit(
-        x_train,
-        np.asarray(y_train),
-        batch_size=batch_size,
-        epochs=epochs,
-        validation_data=(x_val, np.asarray(y_val)),
-        shuffle=True,
-        verbose=verbose,
-    )
+    with stop_at_safe_points():  # Ctrl-C waits for the step in progress (training.safe_stop)
+        history = classifier.fit(
+            x_train,
+            np.asarray(y_train),
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_data=(x_val, np.asarray(y_val)),
+            shuffle=True,
+            verbose=verbose,
+            callbacks=[StopBetweenSteps()],
+        )
     seconds = time.perf_counter() - start
     return ClassifierTraining(
         history=history.history,

@@ -533,11 +533,16 @@ def run_classify(args: argparse.Namespace) -> int:
     print(f"Classifying {args.data} ({', '.join(train.class_names)}): {len(train):,} training and "
           f"{len(test):,} test texts; a new head on the last token of {start}, training "
           f"{args.train_layers}; backend {keras.backend.backend()}")  # fmt: skip
-    result = train_classifier(
-        classifier, (inputs["train"], train.labels), (inputs["test"], test.labels),
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        seed=args.seed, verbose=2 if args.quiet or not sys.stdout.isatty() else 1,
-    )  # fmt: skip
+    try:
+        result = train_classifier(
+            classifier, (inputs["train"], train.labels), (inputs["test"], test.labels),
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            seed=args.seed, verbose=2 if args.quiet or not sys.stdout.isatty() else 1,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"\nStopped before the classifier was saved: nothing was written to {args.out} "
+              "(classify keeps no checkpoints); run the command again to train it.")  # fmt: skip
+        raise
     baseline = majority_baseline(train, test)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

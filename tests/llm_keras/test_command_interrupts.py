@@ -1,8 +1,9 @@
 """Ctrl-C and SIGTERM sent to real runs of the long commands besides `llm-keras train` (whose
-own test is in training/test_command.py): `sft`, `reward`, `dpo`, `grpo` and `tokenize train`
-stop within seconds of the signal, with one line on stderr and no traceback; a training command
-says which checkpoint its run keeps and the command that resumes it, and that command goes on
-from there; tokenizer training says that it wrote nothing (issue 17, item 1). Run per backend."""
+own test is in training/test_command.py) and `data curate` (data/test_pipeline.py): `sft`,
+`reward`, `dpo`, `grpo`, `classify` and `tokenize train` stop within seconds of the signal, with
+one line on stderr and no traceback; a training command says which checkpoint its run keeps and
+the command that resumes it, and that command goes on from there; tokenizer training and
+classify say that they wrote nothing (issue 17, item 1). Run per backend."""
 
 import signal
 import subprocess
@@ -137,3 +138,30 @@ def test_tokenizer_training_stops_and_says_it_wrote_nothing(tmp_path, data_dir):
     assert f"Stopped before the tokenizer was trained: nothing was written to {out}" in stdout
     assert seconds < 60, f"{seconds:.1f} s from the signal to the end"
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_classify_stops_and_says_it_wrote_nothing(tmp_path):
+    """classify keeps no checkpoints: stopped in its first epoch, it says so."""
+    base = save_base_run(tmp_path / "base")
+    out = tmp_path / "classifier"
+    argv = [*LLM_KERAS, "classify", "--base", str(base), "--data", "letters", "--out", str(out),
+            "--epochs", "1000", "--examples", "64", "--batch-size", "8", "--quiet"]  # fmt: skip
+    logs = tmp_path / "out", tmp_path / "err"
+    with open(logs[0], "w") as stdout, open(logs[1], "w") as stderr:
+        process = subprocess.Popen(argv, env=CHILD_ENV, stdout=stdout, stderr=stderr)
+    try:
+        # signalled once its second epoch began (the first one's line is printed)
+        wait_until(lambda: "Epoch 2/" in logs[0].read_text() or process.poll() is not None,
+                   600, "no epoch began")  # fmt: skip
+        assert process.poll() is None, logs[1].read_text()[-3000:]
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        code = process.wait(timeout=120)
+    finally:
+        process.kill()
+    seconds = time.monotonic() - sent
+    stdout, stderr = (log.read_text() for log in logs)
+    assert code == 130 and "Traceback" not in stderr, stdout + stderr[-3000:]
+    assert "llm-keras: interrupted" in stderr and seconds < 60, (seconds, stderr[-3000:])
+    assert f"Stopped before the classifier was saved: nothing was written to {out}" in stdout
+    assert not out.exists()
