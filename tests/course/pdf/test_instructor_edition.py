@@ -22,6 +22,7 @@ from tests.course.weeks import corpus
 from weasyprint_build.chapters import read_chapter
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.render import Book
+from weasyprint_build.teaching_notes import CheckNote, ExerciseNote, Mistake, WeekNotes, _mistake
 
 NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 MARKERS = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
@@ -227,6 +228,54 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
                 assert re.sub(r"\s+", " ", check.name) in text, (week, check.name)
             assert "def inputs" not in text and "rng." not in text
     assert named >= 100  # the corpus's mistakes, each under its exercise
+
+
+def mistake_items(notes: str) -> dict[str, str]:
+    """{mistake name: the text of its item} of a week's teaching notes."""
+    items = re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes, re.DOTALL)
+    return {plain(name): re.sub(r"\s+", " ", plain(name + rest)) for name, rest in items}
+
+
+def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
+    """Each mistake's note names every check that grading found failing (in its own exercise
+    and in the later ones that use it) and quotes what the feedback says of its own
+    exercise's checks (``failing_checks.json``, which ``test_grading.py`` keeps equal to what
+    grading finds)."""
+    stored = json.loads((REPO / "tests" / "course" / "weeks" / "failing_checks.json").read_text())
+    mistakes, unnamed = 0, []
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        notes = rendered[week, "instructor"].split('class="teaching-notes"', 1)[1]
+        items = mistake_items(notes)
+        for case in corpus.CASES:
+            if case.week != week or not case.lost or case.release:
+                continue
+            mistakes += 1
+            text = items[case.name.replace("_", " ").capitalize()]
+            failing = stored[week][case.name]
+            assert set(failing) >= set(case.lost), (week, case.name, failing)
+            checks = [check for checks in failing.values() for check in checks]
+            # what differs, and the check's hint (printed once when the next check's is the same)
+            feedback = [{part.strip(". ") for found in checks.values() for part in re.sub(
+                r"\s+", " ", found["feedback"].replace("`", "")).partition(". ")[::2]} - {""}
+                for checks in failing.values()]
+            if not (all(f"\u201c{check}\u201d" in text for check in checks) and any(
+                    all(said in text for said in said_of_one) for said_of_one in feedback)):
+                unnamed.append((week, case.name, failing, text))
+    assert mistakes >= 100 and not unnamed, (mistakes, len(unnamed), unnamed[:2])
+
+
+def test_a_check_failing_on_some_backends_only_says_which():
+    exercise = ExerciseNote("attention", 1, ("attention",), 4.0, "", [
+        CheckNote("shape", 1.0, "hint one"), CheckNote("values", 3.0, "hint two")], (), ())
+    mistake = Mistake("Wrong scale", "", {"attention": 3.0}, ("jax", "torch"), {"attention": {
+        "values": {"backends": ["torch"], "feedback": "2 of 8 values differ. hint two"}}})
+    notes = WeekNotes("week2", [exercise], 1)
+    text = plain(_mistake(mistake, exercise, notes))
+    assert "Fails the check \u201cvalues\u201d on torch only; its feedback says " \
+           "\u201c2 of 8 values differ. hint two.\u201d" in text, text
+    mistake.failing["attention"]["values"]["backends"] = ["jax", "torch"]
+    assert "only" not in plain(_mistake(mistake, exercise, notes))
 
 
 # --- the PDFs of the session's build ---------------------------------------------------------
