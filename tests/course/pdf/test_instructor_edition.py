@@ -14,15 +14,24 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 from pypdf import PdfReader
 
 from tests.course.pdf.conftest import REPO, myst_header, normalize, pdftotext
 from tests.course.weeks import corpus
 from weasyprint_build.chapters import read_chapter
+from weasyprint_build.errors import BuildError
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.render import Book
-from weasyprint_build.teaching_notes import CheckNote, ExerciseNote, Mistake, WeekNotes, _mistake
+from weasyprint_build.teaching_notes import (
+    CheckNote,
+    ExerciseNote,
+    Mistake,
+    WeekNotes,
+    _mistake,
+    week_notes,
+)
 
 NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 MARKERS = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
@@ -276,6 +285,24 @@ def test_a_check_failing_on_some_backends_only_says_which():
            "\u201c2 of 8 values differ. hint two.\u201d" in text, text
     mistake.failing["attention"]["values"]["backends"] = ["jax", "torch"]
     assert "only" not in plain(_mistake(mistake, exercise, notes))
+
+
+def test_a_mistake_missing_from_the_stored_results_stops_the_build(tmp_path):
+    (tmp_path / "autograder").mkdir()
+    (tmp_path / "autograder" / "probes").symlink_to(REPO / "autograder" / "probes")
+    weeks = tmp_path / "tests" / "course" / "weeks"
+    weeks.mkdir(parents=True)
+    (weeks / "corpus.py").symlink_to(REPO / "tests" / "course" / "weeks" / "corpus.py")
+    notebook = nbformat.read(REPO / "solutions" / "week5" / "compute-budget.ipynb", as_version=4)
+    with pytest.raises(BuildError, match=r"failing_checks\.json, which could not be read "
+                       r".*LLM_COURSE_UPDATE_FAILING_CHECKS=1"):
+        week_notes(tmp_path, "week5", notebook)
+    stored = json.loads((REPO / "tests" / "course" / "weeks" / "failing_checks.json").read_text())
+    del stored["week5"]["forward_flops_only"]
+    (weeks / "failing_checks.json").write_text(json.dumps(stored))
+    with pytest.raises(BuildError, match=r"week5's corpus case 'forward_flops_only' fails, yet "
+                       r"the corpus has it lose points: regenerate"):
+        week_notes(tmp_path, "week5", notebook)
 
 
 # --- the PDFs of the session's build ---------------------------------------------------------
