@@ -230,11 +230,12 @@ def render_notes(notes: WeekNotes) -> str:
         f"(<code>autograder/probes/{html.escape(notes.week)}/</code>) and its corpus of "
         f"submissions (<code>tests/course/weeks/corpus.py</code>: {notes.cases} for this week, "
         f"{mistakes} of them typical mistakes, each graded in the autograder's tests to lose "
-        "exactly the points given here). The probes call the learner's code on inputs the "
-        "learner never sees, compare the results with the course's library, and give each "
-        "exercise its lowest score over the backends graded. A failing check's feedback names "
-        "the check, says what differs (type, shape, dtype or how many values) and adds the "
-        "check's hint.</p>"
+        "exactly the points and fail exactly the checks given here). The probes call the "
+        "learner's code on inputs the learner never sees, compare the results with the course's "
+        "library, and give each exercise its lowest score over the backends graded. A failing "
+        "check's feedback names the check, says what differs (type, shape, dtype or how many "
+        "values) and adds the check's hint; each mistake below quotes it as grading printed "
+        "it, without the largest difference's figures.</p>"
     )
     parts = [
         '<div class="teaching-notes">',
