@@ -11,13 +11,12 @@ keep right:
   The notes describe the checks, never the probes' inputs;
 - the corpus of wrong answers (``tests/course/weeks/corpus.py``): each ``Case`` is a typical
   mistake with the points it loses per exercise (``test_grading.py`` grades every case and
-  asserts exactly those points), the comment written above it, and the text its feedback must
-  contain (``message``).
-
-Which checks a mistake fails is known only from grading it; the notes name the failing check
-when the points lost can come from one set of checks only (the checks' shares decide it), and
-otherwise say how many points are lost and let the list of checks, each with the hint its
-feedback prints, speak.
+  asserts exactly those points) and the comment written above it;
+- what grading the corpus found (``tests/course/weeks/failing_checks.json``): the checks each
+  case fails, on which backends, and what its feedback says about each (the check's hint
+  included). The build cannot grade (minutes per week), so grading stores this and
+  ``test_grading.py`` asserts that the stored file equals what grading finds
+  (``tests/course/weeks/failing_checks.py`` says how to regenerate it).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from __future__ import annotations
 import ast
 import html
 import importlib.util
-import itertools
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -34,6 +33,9 @@ from pathlib import Path
 from weasyprint_build.errors import BuildError
 
 CORPUS = Path("tests") / "course" / "weeks" / "corpus.py"
+FAILING_CHECKS = Path("tests") / "course" / "weeks" / "failing_checks.json"
+REGENERATE = ("regenerate it by grading the corpus: LLM_COURSE_UPDATE_FAILING_CHECKS=1 CI=true "
+              "python -m pytest tests/course/weeks/test_grading.py -k stored_failing_checks")
 PROBES = Path("autograder") / "probes"
 # Cases of the corpus that are not mistakes: right answers (the reference, other right ways)
 # lose nothing, and the release (every answer missing) loses everything.
@@ -52,8 +54,9 @@ class Mistake:
     name: str  # the corpus case's name, in words
     explanation: str  # the comment above the case
     lost: dict[str, float]  # exercise -> points lost
-    failing: list[str] | None  # the checks that fail, when the points lost decide them
-    message: str  # text the feedback is asserted to contain ("" if none)
+    backends: tuple[str, ...]  # the backends the case is graded on
+    # exercise -> check -> {"backends": where it fails, "feedback": what the feedback says}
+    failing: dict[str, dict[str, dict]]
 
 
 @dataclass
@@ -143,6 +146,7 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
         return 0
     corpus = _load_corpus(path)
     comments = _case_comments(path, corpus)
+    graded = _failing_checks(repo_root, week)
     by_cell = {cell: probe.exercise.name for probe in probes.values()
                for cell in probe.exercise.answer_cells}
     by_name = {exercise.name: exercise for exercise in exercises}
@@ -155,15 +159,18 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
         if owner not in by_name:
             continue
         exercise = by_name[owner]
-        lost = {name: float(points) for name, points in case.lost.items()}
-        failing = _failing_checks(exercise, lost.get(owner, 0.0))
+        if not graded.get(case.name):
+            raise BuildError(
+                f"{FAILING_CHECKS} says no check of {week}'s corpus case {case.name!r} fails, "
+                f"yet the corpus has it lose points: {REGENERATE}"
+            )
         exercise.mistakes.append(
             Mistake(
                 name=case.name.replace("_", " ").capitalize(),
                 explanation=comments.get((case.week, case.name), "").rstrip("."),
-                lost=lost,
-                failing=failing,
-                message=case.message,
+                lost={name: float(points) for name, points in case.lost.items()},
+                backends=tuple(case.backends),
+                failing=graded[case.name],
             )
         )
     return len(cases)
@@ -202,17 +209,15 @@ def _case_comments(path: Path, corpus) -> dict[tuple[str, str], str]:
     return comments
 
 
-def _failing_checks(exercise: ExerciseNote, lost: float) -> list[str] | None:
-    """The names of the checks whose shares add up to ``lost``, when one set of checks does."""
-    if lost >= exercise.points - 1e-9:
-        return [check.name for check in exercise.checks]
-    found = [
-        subset
-        for size in range(1, len(exercise.checks))
-        for subset in itertools.combinations(exercise.checks, size)
-        if abs(sum(check.points for check in subset) - lost) < 1e-6
-    ]
-    return [check.name for check in found[0]] if len(found) == 1 else None
+def _failing_checks(repo_root: Path, week: str) -> dict[str, dict]:
+    """{case: {exercise: {check: {"backends", "feedback"}}}} of ``week``, as grading stored it."""
+    path = repo_root / FAILING_CHECKS
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BuildError(f"The teaching notes read what grading the corpus found from {path}, "
+                         f"which could not be read ({error}): {REGENERATE}") from None
+    return stored.get(week, {})
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -225,11 +230,12 @@ def render_notes(notes: WeekNotes) -> str:
         f"(<code>autograder/probes/{html.escape(notes.week)}/</code>) and its corpus of "
         f"submissions (<code>tests/course/weeks/corpus.py</code>: {notes.cases} for this week, "
         f"{mistakes} of them typical mistakes, each graded in the autograder's tests to lose "
-        "exactly the points given here). The probes call the learner's code on inputs the "
-        "learner never sees, compare the results with the course's library, and give each "
-        "exercise its lowest score over the backends graded. A failing check's feedback names "
-        "the check, says what differs (type, shape, dtype or how many values) and adds the "
-        "check's hint.</p>"
+        "exactly the points and fail exactly the checks given here). The probes call the "
+        "learner's code on inputs the learner never sees, compare the results with the course's "
+        "library, and give each exercise its lowest score over the backends graded. A failing "
+        "check's feedback names the check, says what differs (type, shape, dtype or how many "
+        "values) and adds the check's hint; each mistake below quotes it as grading printed "
+        "it, without the largest difference's figures.</p>"
     )
     parts = [
         '<div class="teaching-notes">',
@@ -309,14 +315,51 @@ def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
             )
         )
     text.append(".")
-    if mistake.message:
-        text.append(f" The feedback says &ldquo;{html.escape(mistake.message)}&rdquo;&hellip;")
-    elif mistake.failing is not None and len(mistake.failing) < len(exercise.checks):
-        failing = ", ".join(f"&ldquo;{_code(name)}&rdquo;" for name in mistake.failing)
-        word = "check" if len(mistake.failing) == 1 else "checks"
-        text.append(f" Its feedback names the failing {word} {failing}.")
+    text.append(_feedback(mistake, exercise))
+    later = [
+        _and([_quoted(check.name) for check in other.checks if check.name in failing])
+        + f" of {_names(other.names)}"
+        for other in notes.exercises
+        if other is not exercise and (failing := mistake.failing.get(other.name))
+    ]
+    if later:
+        text.append(f" It also fails {'; '.join(later)}.")
     text.append("</li>")
     return "".join(text)
+
+
+def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
+    """`` Fails the check “name”; its feedback says “what differs. hint”``, once per different
+    message (an exception fails every check with one message), with the backends where it fails
+    when they are not all those graded."""
+    found = mistake.failing.get(exercise.name, {})
+    groups: dict[tuple, list[str]] = {}
+    for check in exercise.checks:  # in the probe's order
+        if check.name in found:
+            key = (found[check.name]["feedback"], tuple(found[check.name]["backends"]))
+            groups.setdefault(key, []).append(check.name)
+    sentences, previous_hint = [], ""
+    for (feedback, backends), names in groups.items():
+        which = f"the check{'s' if len(names) > 1 else ''} " + _and([_quoted(n) for n in names])
+        where = "" if set(backends) == set(mistake.backends) else f" on {_and(list(backends))} only"
+        said = feedback.rstrip()
+        said += "" if said.endswith((".", "!", "?")) else "."
+        what, _, hint = said.partition(". ")  # what differs, then the check's hint
+        if hint and hint == previous_hint:
+            said = f"&ldquo;{_code(what)}&rdquo;, with the same hint."
+        else:
+            said = f"&ldquo;{_code(said)}&rdquo;"
+        previous_hint = hint
+        sentences.append(f" Fails {which}{where}; its feedback says {said}")
+    return "".join(sentences)
+
+
+def _quoted(name: str) -> str:
+    return f"&ldquo;{_code(name)}&rdquo;"
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _names(names) -> str:

@@ -14,14 +14,24 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 from pypdf import PdfReader
 
 from tests.course.pdf.conftest import REPO, myst_header, normalize, pdftotext
 from tests.course.weeks import corpus
 from weasyprint_build.chapters import read_chapter
+from weasyprint_build.errors import BuildError
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.render import Book
+from weasyprint_build.teaching_notes import (
+    CheckNote,
+    ExerciseNote,
+    Mistake,
+    WeekNotes,
+    _mistake,
+    week_notes,
+)
 
 NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 MARKERS = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
@@ -227,6 +237,72 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
                 assert re.sub(r"\s+", " ", check.name) in text, (week, check.name)
             assert "def inputs" not in text and "rng." not in text
     assert named >= 100  # the corpus's mistakes, each under its exercise
+
+
+def mistake_items(notes: str) -> dict[str, str]:
+    """{mistake name: the text of its item} of a week's teaching notes."""
+    items = re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes, re.DOTALL)
+    return {plain(name): re.sub(r"\s+", " ", plain(name + rest)) for name, rest in items}
+
+
+def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
+    """Each mistake's note names every check that grading found failing (in its own exercise
+    and in the later ones that use it) and quotes what the feedback says of its own
+    exercise's checks (``failing_checks.json``, which ``test_grading.py`` keeps equal to what
+    grading finds)."""
+    stored = json.loads((REPO / "tests" / "course" / "weeks" / "failing_checks.json").read_text())
+    mistakes, unnamed = 0, []
+    for path in NOTEBOOKS:
+        week = path.parent.name
+        notes = rendered[week, "instructor"].split('class="teaching-notes"', 1)[1]
+        items = mistake_items(notes)
+        for case in corpus.CASES:
+            if case.week != week or not case.lost or case.release:
+                continue
+            mistakes += 1
+            text = items[case.name.replace("_", " ").capitalize()]
+            failing = stored[week][case.name]
+            assert set(failing) >= set(case.lost), (week, case.name, failing)
+            checks = [check for checks in failing.values() for check in checks]
+            # what differs, and the check's hint (printed once when the next check's is the same)
+            feedback = [{part.strip(". ") for found in checks.values() for part in re.sub(
+                r"\s+", " ", found["feedback"].replace("`", "")).partition(". ")[::2]} - {""}
+                for checks in failing.values()]
+            if not (all(f"\u201c{check}\u201d" in text for check in checks) and any(
+                    all(said in text for said in said_of_one) for said_of_one in feedback)):
+                unnamed.append((week, case.name, failing, text))
+    assert mistakes >= 100 and not unnamed, (mistakes, len(unnamed), unnamed[:2])
+
+
+def test_a_check_failing_on_some_backends_only_says_which():
+    exercise = ExerciseNote("attention", 1, ("attention",), 4.0, "", [
+        CheckNote("shape", 1.0, "hint one"), CheckNote("values", 3.0, "hint two")], (), ())
+    mistake = Mistake("Wrong scale", "", {"attention": 3.0}, ("jax", "torch"), {"attention": {
+        "values": {"backends": ["torch"], "feedback": "2 of 8 values differ. hint two"}}})
+    notes = WeekNotes("week2", [exercise], 1)
+    text = plain(_mistake(mistake, exercise, notes))
+    assert "Fails the check \u201cvalues\u201d on torch only; its feedback says " \
+           "\u201c2 of 8 values differ. hint two.\u201d" in text, text
+    mistake.failing["attention"]["values"]["backends"] = ["jax", "torch"]
+    assert "only" not in plain(_mistake(mistake, exercise, notes))
+
+
+def test_a_mistake_missing_from_the_stored_results_stops_the_build(tmp_path):
+    (tmp_path / "autograder").mkdir()
+    (tmp_path / "autograder" / "probes").symlink_to(REPO / "autograder" / "probes")
+    weeks = tmp_path / "tests" / "course" / "weeks"
+    weeks.mkdir(parents=True)
+    (weeks / "corpus.py").symlink_to(REPO / "tests" / "course" / "weeks" / "corpus.py")
+    notebook = nbformat.read(REPO / "solutions" / "week5" / "compute-budget.ipynb", as_version=4)
+    with pytest.raises(BuildError, match=r"failing_checks\.json, which could not be read "
+                       r".*LLM_COURSE_UPDATE_FAILING_CHECKS=1"):
+        week_notes(tmp_path, "week5", notebook)
+    stored = json.loads((REPO / "tests" / "course" / "weeks" / "failing_checks.json").read_text())
+    del stored["week5"]["forward_flops_only"]
+    (weeks / "failing_checks.json").write_text(json.dumps(stored))
+    with pytest.raises(BuildError, match=r"week5's corpus case 'forward_flops_only' fails, yet "
+                       r"the corpus has it lose points: regenerate"):
+        week_notes(tmp_path, "week5", notebook)
 
 
 # --- the PDFs of the session's build ---------------------------------------------------------

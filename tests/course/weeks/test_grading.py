@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.course.weeks import corpus
+from tests.course.weeks import corpus, failing_checks
 from tests.course.weeks.conftest import WEEKS
 
 CASES = {(case.week, case.name): case for case in corpus.CASES}
@@ -32,6 +32,28 @@ def test_each_submission_gets_exactly_its_points(graded_weeks, week, name):
         assert set(exercise["by_backend"].values()) == {exercise["points"]}, explain(record)
     if case.message:
         assert any(case.message in e["message"] for e in record["exercises"]), explain(record)
+
+
+@pytest.mark.parametrize("week", WEEKS)
+def test_stored_failing_checks(graded_weeks, week):
+    """The checks each case fails, as the teaching notes print them from
+    ``failing_checks.json``, equal what grading finds (regenerated with the variable)."""
+    _, summaries = graded_weeks
+    records = summaries[week].records
+    graded = {name: failing_checks.found(records[name])
+              for (case_week, name) in CASES if case_week == week}
+    if failing_checks.updating():
+        failing_checks.write_week(week, graded)
+    stored = failing_checks.read().get(week, {})
+    changed = sorted(name for name in graded.keys() | stored.keys()
+                     if graded.get(name) != stored.get(name))
+    assert not changed, (
+        f"{failing_checks.STORED.name} is out of date for {week}: grading found other failing "
+        f"checks for {', '.join(changed)} (first: {changed[0]} fails "
+        f"{graded.get(changed[0], 'nothing (no such case)')}, stored "
+        f"{stored.get(changed[0], 'nothing')}). If the corpus or the probes changed on purpose, "
+        f"regenerate it: {failing_checks.UPDATE_COMMAND} (or -k 'stored_failing_checks and "
+        f"{week}]' for this week only).")
 
 
 def test_full_marks_and_zero_on_each_backend(graded_weeks):
