@@ -234,8 +234,10 @@ def render_notes(notes: WeekNotes) -> str:
         "learner's code on inputs the learner never sees, compare the results with the course's "
         "library, and give each exercise its lowest score over the backends graded. A failing "
         "check's feedback names the check, says what differs (type, shape, dtype or how many "
-        "values) and adds the check's hint; each mistake below quotes it as grading printed "
-        "it, without the largest difference's figures.</p>"
+        "values) and adds the check's hint; each mistake below names its failing checks with "
+        "what their feedback says differs (&ldquo;12 of 24 values differ&rdquo;: from the "
+        "reference, by more than the tolerance; the hint is the one listed under What the "
+        "hidden checks test, quoted only where it is another).</p>"
     )
     parts = [
         '<div class="teaching-notes">',
@@ -329,29 +331,37 @@ def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
 
 
 def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
-    """`` Fails the check “name”; its feedback says “what differs. hint”``, once per different
-    message (an exception fails every check with one message), with the backends where it fails
-    when they are not all those graded."""
+    """`` Fails “name” (“what differs”); “other” (“...”).``: each failing check with the first
+    sentence of its feedback, once per different message (an exception fails every check with
+    one message), with the backends where it fails when they are not all those graded. The
+    feedback's second part, the check's hint, is quoted only when it is not the hint the list
+    of checks above already prints for each of these checks."""
     found = mistake.failing.get(exercise.name, {})
+    hints = {check.name: _sentence(check.hint) for check in exercise.checks}
     groups: dict[tuple, list[str]] = {}
     for check in exercise.checks:  # in the probe's order
         if check.name in found:
             key = (found[check.name]["feedback"], tuple(found[check.name]["backends"]))
             groups.setdefault(key, []).append(check.name)
-    sentences, previous_hint = [], ""
+    parts = []
     for (feedback, backends), names in groups.items():
-        which = f"the check{'s' if len(names) > 1 else ''} " + _and([_quoted(n) for n in names])
         where = "" if set(backends) == set(mistake.backends) else f" on {_and(list(backends))} only"
-        said = feedback.rstrip()
-        said += "" if said.endswith((".", "!", "?")) else "."
+        said = _sentence(feedback.replace(_BEYOND_TOLERANCE, ""))  # (the introduction says it)
         what, _, hint = said.partition(". ")  # what differs, then the check's hint
-        if hint and hint == previous_hint:
-            said = f"&ldquo;{_code(what)}&rdquo;, with the same hint."
-        else:
-            said = f"&ldquo;{_code(said)}&rdquo;"
-        previous_hint = hint
-        sentences.append(f" Fails {which}{where}; its feedback says {said}")
-    return "".join(sentences)
+        if hint and all(hints[name] == hint for name in names):
+            said = _sentence(what)
+        parts.append(f"{_and([_quoted(n) for n in names])}{where} (&ldquo;{_code(said)}&rdquo;)")
+    return f" Fails {'; '.join(parts)}." if parts else ""
+
+
+# What autograder.compare says of every value that differs; the introduction says it once.
+_BEYOND_TOLERANCE = " from the reference by more than the tolerance"
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending with one full stop (or its own ! or ?)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _quoted(name: str) -> str:
