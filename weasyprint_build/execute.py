@@ -6,12 +6,13 @@ CPU, so that the printed numbers do not depend on the machine that builds the bo
 run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
-file, the backend, this module's preamble, the figures' matplotlibrc, and the code and notebooks
-a chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``, the benchmark results
-``course/results/*.json`` and the figures ``course/figures/*``), and every other file of the
-repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``: the
-introduction's schedule reads it): a chapter is run again when any of them changed, and not
-otherwise. (``--fresh`` re-runs everything.)
+file, the backend, this module's preamble, the figures' matplotlibrc, the code and notebooks
+any chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``), and every other file of
+the repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``: the
+introduction's schedule reads it; ``"course/results/training.json"``: week 3 reads the training
+benchmark's results) or whose name it builds in ``course/results/`` or ``course/figures/``
+(``f"course/results/{name}.json"``: then every file there): a chapter is run again when any of
+them changed, and not otherwise. (``--fresh`` re-runs everything.)
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ PREAMBLE = "%config InlineBackend.figure_formats = ['svg']"
 ALLOWED_ERROR_TAG = "raises-exception"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # What every chapter's key covers (sources_digest): (folder, pattern).
-_SOURCES = (("llm_keras", "*.py"), ("solutions", "*.ipynb"),
-            ("course/results", "*.json"), ("course/figures", "*"))  # fmt: skip
+_SOURCES = (("llm_keras", "*.py"), ("solutions", "*.ipynb"))
+# Folders of files that chapters read by name (a benchmark's results, a committed figure): a
+# chapter's key covers the files of these it names, or the whole folder when its code builds a
+# name in it (f"course/results/{name}.json"), so that a new benchmark run re-runs only the
+# chapters that read its file.
+_READ_BY_NAME = ("course/results", "course/figures")
 # A string literal that may be a path relative to the repository ("docs/benchmarks.md").
 _PATH_LITERAL = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)+)["']""")
 # A folder globbed with literal strings: Path("course").glob("[0-9][0-9]-week*.md").
@@ -70,9 +75,8 @@ def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
 
 
 def sources_digest(repo_root: Path) -> str:
-    """Hash of what a chapter's code can read besides itself: ``llm_keras``'s modules, the
-    week notebooks of ``solutions/``, the benchmark results of ``course/results/`` and the
-    committed figures of ``course/figures/`` (their names and contents)."""
+    """Hash of what any chapter's code can read besides itself: ``llm_keras``'s modules and the
+    week notebooks of ``solutions/`` (their names and contents)."""
     digest = hashlib.sha256()
     for folder, pattern in _SOURCES:
         for path in sorted((repo_root / folder).rglob(pattern)):
@@ -95,6 +99,11 @@ def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
             for folder, glob, pattern in _GLOB_LITERAL.findall(cell.source):
                 found = getattr(root / folder, glob)(pattern) if (root / folder).is_dir() else []
                 names.update(path.relative_to(root).as_posix() for path in found)
+            for folder in _READ_BY_NAME:  # a name built in the folder: all of its files
+                if re.search(re.escape(folder) + r"/[\w.-]*[^\w.\s'\"/-]", cell.source) and (
+                        root / folder).is_dir():  # fmt: skip
+                    names.update(path.relative_to(root).as_posix()
+                                 for path in (root / folder).rglob("*"))  # fmt: skip
     files = []
     for name in sorted(names):
         path = (root / name).resolve()
