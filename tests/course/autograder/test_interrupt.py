@@ -9,13 +9,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.course.autograder import corpus
 from tests.course.autograder.conftest import make_course
+from tests.interrupting import Command, running, wait_until
 
 SIGNALS = {"Ctrl-C": signal.SIGINT, "SIGTERM": signal.SIGTERM}
 LLM_COURSE = Path(sys.executable).parent / "llm-course"
@@ -40,25 +40,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def running(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":  # a zombie has ended; its parent reaps it
-            alive.add(pid)
-    return alive
-
-
-def wait_until(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} after {seconds} s"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("name", SIGNALS)
 def test_a_signal_stops_a_batch_and_keeps_the_finished_records(tmp_path, name, sandbox_available):
     course = make_course(tmp_path / "course")
@@ -71,27 +52,22 @@ def test_a_signal_stops_a_batch_and_keeps_the_finished_records(tmp_path, name, s
                "--backend", "torch", "--workers", "1", "--no-progress", "--cell-timeout", "600"]
     if not sandbox_available:
         command.append("--no-sandbox")
-    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+    grading = Command(command, tmp_path)
     alice = course.root / "autograded" / "alice"
-    try:
-        # alice's record written (one worker: bob comes next, and his cell never ends)
-        wait_until(lambda: any(alice.rglob("*")) or process.poll() is not None, 600,
-                   "alice was not graded")  # fmt: skip
-        time.sleep(0.5)  # (not a wait for a result: bob's sandbox has had time to start)
-        started = descendants(process.pid)
-        process.send_signal(SIGNALS[name])
-        sent = time.monotonic()
-        code = process.wait(timeout=120)  # seconds on a busy machine; a few when idle
-    finally:
-        process.kill()  # (if it is still running: the test failed)
-    took = time.monotonic() - sent
-    out, err = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
-    assert code == 130, out + err
-    assert "interrupted; the submissions graded so far are saved" in err
-    assert "Traceback" not in err, err
-    assert took < 60, f"{took:.1f} s from the signal to the end"
-    assert started, "the grader had no sandbox or worker process running when signalled"
+    started = set()
+
+    def alice_is_graded():
+        """alice's record is written (one worker: bob comes next, and his cell never ends);
+        the grader's processes so far are noted, to check that none is left."""
+        started.update(descendants(grading.process.pid))
+        return any(alice.rglob("*"))
+
+    stopped = grading.signal_when(alice_is_graded, SIGNALS[name], "alice was not graded")
+    assert stopped.code == 130, stopped.stdout + stopped.stderr
+    assert "interrupted; the submissions graded so far are saved" in stopped.stderr
+    assert "Traceback" not in stopped.stderr, stopped.stderr
+    assert stopped.seconds < 60, f"{stopped.seconds:.1f} s from the signal to the end"
+    assert started, "the grader had no worker or sandbox process when signalled"
     wait_until(lambda: not running(started), 30,
                f"processes of the grader still run: {sorted(running(started))}")  # fmt: skip
 

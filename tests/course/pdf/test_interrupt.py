@@ -6,16 +6,15 @@ The chapters' kernels run in sessions of their own (jupyter_client starts them s
 terminal's Ctrl-C nor a SIGTERM sent to the build reaches them: before the build stopped them
 itself, it waited for the running chapter to end (602 s for a cell that slept 600 s)."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.course.pdf.conftest import myst_header
+from tests.interrupting import Command, running, wait_until
 
 SIGNALS = {"Ctrl-C": signal.SIGINT, "SIGTERM": signal.SIGTERM}
 LLM_COURSE = Path(sys.executable).parent / "llm-course"
@@ -46,48 +45,26 @@ def write_course(root: Path) -> Path:
     return course
 
 
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped by its parent) has stopped running too
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
-def wait_until(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} after {seconds} s"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("name", SIGNALS)
 def test_a_signal_stops_the_build_and_its_kernels_and_keeps_what_finished(tmp_path, name):
     course = write_course(tmp_path)
     build = tmp_path / "build"
     command = [str(LLM_COURSE), "pdf", "--course", str(course), "--out", str(build / "x.pdf")]
-    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=tmp_path)
+    started = Command(command, tmp_path, cwd=tmp_path)
     try:
         # Chapter A done and B's kernel in its loop (minutes on a busy machine: kernels start).
-        wait_until(lambda: (tmp_path / "pids").exists() and "01-a.md: ran" in
-                   (tmp_path / "stdout").read_text(), 600, "the chapters did not start")  # fmt: skip
-        kernel, child = map(int, (tmp_path / "pids").read_text().split())
-        process.send_signal(SIGNALS[name])
-        sent = time.monotonic()
-        code = process.wait(timeout=120)  # seconds on a busy machine; a few when idle
+        stopped = started.signal_when(
+            lambda: (tmp_path / "pids").exists() and "01-a.md: ran" in started.stdout,
+            SIGNALS[name], "the chapters did not start")  # fmt: skip
     finally:
-        process.kill()  # (if it is still running: the test failed)
-        (tmp_path / "done").write_text("")
-    took = time.monotonic() - sent
-    out, err = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
-    assert code == 130, out + err
-    assert "llm-course pdf: interrupted; the chapters whose code had finished are cached" in err
-    assert "Traceback" not in err, err
-    assert took < 60, f"{took:.1f} s from the signal to the end"
-    wait_until(lambda: not is_running(kernel) and not is_running(child), 30,
+        (tmp_path / "done").write_text("")  # (ends B's loop if the build left it running)
+    assert stopped.code == 130, stopped.stdout + stopped.stderr
+    assert "llm-course pdf: interrupted; the chapters whose code had finished are cached" \
+        in stopped.stderr
+    assert "Traceback" not in stopped.stderr, stopped.stderr
+    assert stopped.seconds < 60, f"{stopped.seconds:.1f} s from the signal to the end"
+    pids = set(map(int, (tmp_path / "pids").read_text().split()))  # B's kernel, its child
+    wait_until(lambda: not running(pids), 30,
                "chapter B's kernel or the process its code started still runs")  # fmt: skip
     assert not (build / "x.pdf").exists()
 
