@@ -287,8 +287,8 @@ _NUMBER_RULES = {
     "learning_rate": (lambda v: v > 0, "a number > 0"),
     "log_prob_weight": (
         lambda v: 0 <= v < math.inf,
-        "a finite number >= 0, e.g. 1: the starting weight of the answer's log-probability "
-        "(leave the option out for the head alone)",
+        ("a finite number >= 0, e.g. 1: the starting weight of the answer's log-probability "
+         "(leave the option out for the head alone)"),
     ),
     "temperature": (lambda v: v > 0, "a number > 0: GRPO learns from different samples"),
     "epsilon": (
