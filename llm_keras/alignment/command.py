@@ -21,8 +21,10 @@ the reference answer chosen, a near miss the checker rejects (a digit off by one
 character, a cut answer) rejected (``preferences.preference_pairs``); with ``--sampled``, pairs
 of the SFT model's own answers, a right one chosen and a wrong one rejected
 (``preferences.sampled_pairs``). It prints the pairwise accuracy on held-out pairs (prompts
-never trained on) before (a fresh head: about 0.5) and after. ``DIR`` holds ``run.json``,
-``checkpoints/``, ``reward.keras`` (the reward model) and ``tokenizer/``.
+never trained on) before (a fresh head: about 0.5) and after. ``--log-prob-weight A`` adds the
+language model's vote, ``a log p(answer | prompt)`` with ``a`` learned from ``A`` (the head then
+starts at zero, so "before" is the SFT model's own ranking of the pairs). ``DIR`` holds
+``run.json``, ``checkpoints/``, ``reward.keras`` (the reward model) and ``tokenizer/``.
 
 **dpo** (``run_dpo``) trains the SFT model with DPO (``dpo.train_dpo``) on the same kind of
 pairs, against the SFT model itself as the frozen reference (its log-probs of every pair are
@@ -55,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import time
 from pathlib import Path
 
@@ -82,6 +85,7 @@ REWARD_DEFAULTS = {
     "batch_size": 32,
     "learning_rate": 3e-4,
     "train_layers": "all",
+    "log_prob_weight": None,  # None: the head alone
     "eval_pairs": 200,
     "eval_interval": 50,  # steps between checkpoints; --steps when 50 does not divide it
     "seed": 0,
@@ -187,6 +191,10 @@ def add_reward_command(commands) -> None:
     section.add_argument("--train-layers",
                          help="all, last_block or head: what trains besides the new head "
                               f"(default {d['train_layers']})")  # fmt: skip
+    section.add_argument("--log-prob-weight", type=float, metavar="A",
+                         help="add A x log p(answer | prompt), the base model's own "
+                              "log-probability of the answer, to the head's score; A is learned "
+                              "from this start (e.g. 1; default: the head alone)")  # fmt: skip
     _add_last_options(reward, section, d)
     reward.set_defaults(handler=run_reward)
 
@@ -277,6 +285,11 @@ _NUMBER_RULES = {
         "an integer >= 2: an advantage compares an answer with the others of its group",
     ),
     "learning_rate": (lambda v: v > 0, "a number > 0"),
+    "log_prob_weight": (
+        lambda v: 0 <= v < math.inf,
+        ("a finite number >= 0, e.g. 1: the starting weight of the answer's log-probability "
+         "(leave the option out for the head alone)"),
+    ),
     "temperature": (lambda v: v > 0, "a number > 0: GRPO learns from different samples"),
     "epsilon": (
         lambda v: 0 < v < 1,
@@ -410,10 +423,13 @@ def run_reward(args: argparse.Namespace) -> int:
     model = _load_base(base)
     train_pairs, val_pairs = _make_pairs(settings, task, model, tokenizer)
     set_seed(settings["seed"])  # the new head's weights
-    reward_model = RewardModel(model, train_layers=settings["train_layers"])
+    weight = settings["log_prob_weight"]
+    reward_model = RewardModel(model, train_layers=settings["train_layers"],
+                               log_prob_weight=weight)  # fmt: skip
     if saved is None:
         before = pairwise_accuracy(reward_model, tokenizer, val_pairs)
-        print(f"Base {base}: a new reward head on its last token, training "
+        vote = "" if weight is None else f" plus {weight:g} x log p(answer) (the weight learned)"
+        print(f"Base {base}: a new reward head on its last token{vote}, training "
               f"{settings['train_layers']}. Pairwise accuracy before training, "
               f"{len(val_pairs)} held-out pairs: {before:.3f} (chance: 0.5)")  # fmt: skip
         record = {"command": "reward", "settings": settings, "pairwise_accuracy_before": before}

@@ -12,6 +12,19 @@ gives a scalar::
         -> last_token_features                 (batch, d_model)   at lengths[b] - 1: the last [END]
         -> head: Dense(1)                      (batch,)           the reward, float32
 
+**The language model's own vote** (``log_prob_weight``). A head on the last token must learn
+the arithmetic from the pairs alone; the GPT under it already predicts the answer digit by digit,
+and the log-probability it gives the answer (``log_probs.py``) ranks a right answer above a near
+miss more often than such a head learns to. With ``log_prob_weight=a0``, the reward adds it::
+
+    reward = head(h_last) + a * log p(answer | prompt)    a learned, starting at a0
+
+with ``log p(answer | prompt)`` summed over the answer's tokens and its closing end token
+(``log_probs.sequence_log_probs`` with the SFT loss mask), through the same GPT (frozen with
+``train_layers="head"``, trained with the rest otherwise), in the same forward pass. The head
+then starts at zero, so that before training the reward is ``a0 * log p``: the language model's
+own ranking, which the training refines.
+
 **The Bradley-Terry model** (Bradley and Terry 1952; the reward model of InstructGPT, Ouyang et
 al. 2022): the probability that people prefer answer ``c`` to answer ``r`` is the sigmoid of the
 difference of their rewards, ``P(c > r) = sigmoid(r_c - r_r)``. Maximising the likelihood of
@@ -54,8 +67,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from llm_keras.alignment.log_probs import paired_texts
-from llm_keras.finetuning.chat_template import check_vocabulary, format_example
+from llm_keras.alignment.log_probs import paired_texts, sequence_log_probs
+from llm_keras.finetuning.chat_template import ASSISTANT_ROLE, check_vocabulary, format_example
 from llm_keras.finetuning.classification import last_token_features, set_trainable_layers
 from llm_keras.finetuning.sft import FineTuningConfig, compile_for_fine_tuning, fit_resumably
 from llm_keras.finetuning.wrapped_gpt import WrappedGPT
@@ -151,15 +164,21 @@ class RewardModel(WrappedGPT):
         train_layers: which weights train, as for ``LastTokenClassifier``: ``"head"`` (the GPT
             frozen), ``"last_block"`` (the last block, the final norm and the head) or
             ``"all"`` (every weight the reward model uses; an untied ``lm_head`` stays frozen).
+        log_prob_weight: ``None`` (the head alone), or the starting value ``a0`` of the learned
+            weight ``a`` of the answer's log-probability under the GPT, added to the head's
+            score (the module docstring; the head then starts at zero). A finite number.
         **kwargs: passed to ``keras.Model`` (``name``).
 
-    Sublayers: ``gpt``, and ``head``, a ``keras.layers.Dense(1)`` in the GPT's dtype policy.
-    Saved with the GPT (``WrappedGPT``).
+    Sublayers: ``gpt``, and ``head``, a ``keras.layers.Dense(1)`` in the GPT's dtype policy;
+    with ``log_prob_weight``, the scalar weight ``learned_log_prob_weight`` (float32). Saved
+    with the GPT (``WrappedGPT``).
 
     Call arguments:
         inputs: a dict ``{"token_ids": (..., seq) int, "lengths": (...) int}``: chats
             right-padded after their ``lengths`` real tokens (``encode_chats``), with any
-            leading shape: ``(batch,)``, or ``(batch, 2)`` for pairs (``encode_pairs``).
+            leading shape: ``(batch,)``, or ``(batch, 2)`` for pairs (``encode_pairs``); with
+            ``log_prob_weight``, also ``"response_starts": (...) int``, the position of each
+            answer's first token (``encode_chats`` gives all three).
         training: ``True`` applies the GPT's dropout.
 
     Returns:
@@ -168,28 +187,51 @@ class RewardModel(WrappedGPT):
     Example:
         >>> reward_model = RewardModel(gpt, train_layers="all")
         >>> reward_model(encode_chats(tokenizer, ["47+8"], ["55"]))               # (1,)
+        >>> RewardModel(gpt, train_layers="all", log_prob_weight=1.0)   # + a log p(answer)
     """
 
-    def __init__(self, gpt, train_layers="last_block", **kwargs):
+    def __init__(self, gpt, train_layers="last_block", log_prob_weight=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(gpt, GPT):
             raise TypeError(
                 f"RewardModel expects a GPT, got {type(gpt).__name__}: load one with "
                 "llm_keras.training.run_directory.load_for_inference(run_directory)."
             )
+        if log_prob_weight is not None and (
+            isinstance(log_prob_weight, bool)
+            or not isinstance(log_prob_weight, numbers.Real)
+            or not np.isfinite(log_prob_weight)
+        ):
+            raise ValueError(
+                f"log_prob_weight must be a finite number (the starting weight of the answer's "
+                f"log-probability, e.g. 1.0) or None (the head alone), got {log_prob_weight!r}."
+            )
         self.gpt = gpt
         self.train_layers = train_layers
-        self.head = keras.layers.Dense(1, dtype=gpt.dtype_policy, name="head")
+        self.log_prob_weight = None if log_prob_weight is None else float(log_prob_weight)
+        # With the log-probability, the head starts at zero: the untrained reward is a0 log p.
+        initializer = "glorot_uniform" if log_prob_weight is None else "zeros"
+        self.head = keras.layers.Dense(1, kernel_initializer=initializer,
+                                       dtype=gpt.dtype_policy, name="head")  # fmt: skip
         self.head.build((None, gpt.config.d_model))
+        self.learned_log_prob_weight = None
+        if log_prob_weight is not None:
+            self.learned_log_prob_weight = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(self.log_prob_weight),
+                dtype="float32", name="learned_log_prob_weight",
+            )  # fmt: skip
         set_trainable_layers(gpt, train_layers)  # as LastTokenClassifier does
 
     def call(self, inputs, training=None):
-        if not isinstance(inputs, dict) or set(inputs) != {"token_ids", "lengths"}:
+        needed = {"token_ids", "lengths"} | ({"response_starts"} if self.log_prob_weight
+                                             is not None else set())  # fmt: skip
+        known = {"token_ids", "lengths", "response_starts"}
+        if not isinstance(inputs, dict) or not needed <= set(inputs) <= known:
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ValueError(
-                "RewardModel expects a dict {'token_ids': (..., seq) ids, 'lengths': (...) "
-                f"ints}}, got {got}: make it with encode_chats(tokenizer, prompts, responses) "
-                "or encode_pairs(tokenizer, pairs)."
+                f"RewardModel expects a dict with {sorted(needed)} ('token_ids': (..., seq) ids, "
+                f"the others (...) ints), got {got}: make it with encode_chats(tokenizer, "
+                "prompts, responses) or encode_pairs(tokenizer, pairs)."
             )
         token_ids = ops.convert_to_tensor(inputs["token_ids"])
         lengths = ops.convert_to_tensor(inputs["lengths"])
@@ -199,13 +241,29 @@ class RewardModel(WrappedGPT):
                 "match: give one length per chat (the shape of token_ids without its last axis)."
             )
         rows = ops.reshape(token_ids, (-1, token_ids.shape[-1]))  # (chats, seq)
+        flat_lengths = ops.reshape(lengths, (-1,))  # (chats,)
         hidden = self.gpt.hidden_states(rows, training=training)  # (chats, seq, d_model)
-        features = last_token_features(hidden, ops.reshape(lengths, (-1,)))  # (chats, d_model)
+        features = last_token_features(hidden, flat_lengths)  # (chats, d_model)
         rewards = ops.cast(self.head(features), "float32")[:, 0]  # (chats,)
+        if self.log_prob_weight is not None:
+            starts = ops.reshape(ops.convert_to_tensor(inputs["response_starts"]), (-1,))
+            log_probs = self._answer_log_probs(hidden, rows, flat_lengths, starts)  # (chats,)
+            rewards = rewards + self.learned_log_prob_weight * log_probs
         return ops.reshape(rewards, ops.shape(lengths))  # (...)
 
+    def _answer_log_probs(self, hidden, rows, lengths, starts):
+        """``log p(answer | prompt)`` of each chat: the log-probabilities of its tokens at
+        positions ``starts .. lengths - 1`` (the answer and its end token), summed."""
+        logits = self.gpt.logits_from_hidden_states(hidden[:, :-1])  # (chats, seq - 1, vocab)
+        targets = rows[:, 1:]  # target t is token t + 1
+        positions = ops.arange(1, rows.shape[-1], dtype="int32")[None, :]  # (1, seq - 1)
+        mask = ops.logical_and(positions >= ops.cast(starts, "int32")[:, None],
+                               positions < ops.cast(lengths, "int32")[:, None])  # fmt: skip
+        return sequence_log_probs(logits, targets, mask)
+
     def get_config(self):  # the GPT's config is WrappedGPT's
-        return {**super().get_config(), "train_layers": self.train_layers}
+        return {**super().get_config(), "train_layers": self.train_layers,
+                "log_prob_weight": self.log_prob_weight}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +277,9 @@ def encode_chats(tokenizer, prompts, responses, seq_len=None):
     Each row is the whole chat ``format_example(tokenizer, prompt, response)``, closing end
     token included (the reward model reads its position), then ``tokenizer.end_id`` up to
     ``seq_len`` (any id would do: the lengths say where a chat ends, and causal attention hides
-    what comes after it).
+    what comes after it). ``response_starts`` is where each response begins (after
+    ``[ASSISTANT]``): the log-probability of a ``RewardModel`` with ``log_prob_weight`` sums
+    over positions ``response_starts .. lengths - 1``.
 
     Args:
         tokenizer: a ``ChatTokenizer``.
@@ -228,7 +288,8 @@ def encode_chats(tokenizer, prompts, responses, seq_len=None):
         seq_len: positions per row; ``None``: the longest chat's.
 
     Returns:
-        ``{"token_ids": (n, seq_len) int32, "lengths": (n,) int32}``.
+        ``{"token_ids": (n, seq_len) int32, "lengths": (n,) int32, "response_starts": (n,)
+        int32}``.
 
     Raises:
         ValueError: prompts and responses that do not pair up (``log_probs.paired_texts``) or
@@ -237,7 +298,9 @@ def encode_chats(tokenizer, prompts, responses, seq_len=None):
     prompts, responses = paired_texts(prompts, responses)
     if not prompts:
         raise ValueError("prompts is empty: pass at least one prompt and its response.")
-    chats = [format_example(tokenizer, p, r)[0] for p, r in zip(prompts, responses, strict=True)]
+    chats = [format_example(tokenizer, p, r) for p, r in zip(prompts, responses, strict=True)]
+    starts = np.array([roles.index(ASSISTANT_ROLE) for _, roles in chats], dtype="int32")
+    chats = [ids for ids, _ in chats]
     seq_len = max(len(ids) for ids in chats) if seq_len is None else seq_len
     token_ids = np.full((len(chats), seq_len), tokenizer.end_id, dtype="int32")
     lengths = np.zeros(len(chats), dtype="int32")
@@ -250,7 +313,7 @@ def encode_chats(tokenizer, prompts, responses, seq_len=None):
             )
         token_ids[row, : len(ids)] = ids
         lengths[row] = len(ids)
-    return {"token_ids": token_ids, "lengths": lengths}
+    return {"token_ids": token_ids, "lengths": lengths, "response_starts": starts}
 
 
 def encode_pairs(tokenizer, pairs, seq_len=None):
@@ -263,8 +326,9 @@ def encode_pairs(tokenizer, pairs, seq_len=None):
         seq_len: positions per chat; ``None``: the longest chat's.
 
     Returns:
-        ``{"token_ids": (n, 2, seq_len) int32, "lengths": (n, 2) int32}``: ``[:, 0]`` the
-        chosen chats, ``[:, 1]`` the rejected ones (``encode_chats``).
+        ``{"token_ids": (n, 2, seq_len) int32, "lengths": (n, 2) int32, "response_starts":
+        (n, 2) int32}``: ``[:, 0]`` the chosen chats, ``[:, 1]`` the rejected ones
+        (``encode_chats``).
     """
     pairs = list(pairs)
     if not pairs:

@@ -243,11 +243,25 @@ class GPT(keras.Model):
         hidden, _ = self._hidden_states(token_ids, training=training)
         return hidden
 
+    def logits_from_hidden_states(self, hidden):
+        """The output projection: ``hidden_states``'s vectors as next-token logits.
+
+        ``logits_from_hidden_states(hidden_states(ids))`` is ``call(ids)``: a model that needs
+        both (a reward model reading the last token and the response's log-probability) runs
+        the blocks once.
+
+        Args:
+            hidden: ``(batch, seq, d_model)``, as ``hidden_states`` returns them.
+
+        Returns:
+            ``(batch, seq, vocab_size)`` float32 logits.
+        """
+        head = self.token_embedding if self.lm_head is None else self.lm_head
+        return head(hidden, reverse=True)
+
     def _forward(self, token_ids, cache=None, cache_index=None, training=None):
         x, new_cache = self._hidden_states(token_ids, cache, cache_index, training)
-        head = self.token_embedding if self.lm_head is None else self.lm_head
-        logits = head(x, reverse=True)  # (batch, seq, vocab_size), float32
-        return logits, new_cache
+        return self.logits_from_hidden_states(x), new_cache  # (batch, seq, vocab_size)
 
     def _hidden_states(self, token_ids, cache=None, cache_index=None, training=None):
         token_ids = self._check_token_ids(token_ids)

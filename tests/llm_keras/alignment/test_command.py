@@ -79,6 +79,33 @@ def test_reward_saves_a_reward_model_whose_accuracy_is_the_one_recorded(reward_r
     assert record["train_loss"] < np.log(2)
 
 
+def test_reward_with_the_log_prob_weight_saves_the_learned_weight(sft, tmp_path, capsys):
+    from llm_keras.alignment.command import _load_reward_model
+    from llm_keras.alignment.log_probs import encode_responses, response_log_probs
+    from llm_keras.alignment.reward_model import pairwise_accuracy
+
+    out = tmp_path / "run"
+    assert main(["reward", "--base", str(sft), "--out", str(out), *TASK, *PAIRS, *SHORT,
+                 "--log-prob-weight", "2", "--learning-rate", "0.01"]) == 0  # fmt: skip
+    assert "plus 2 x log p(answer)" in capsys.readouterr().out
+    record = json.loads((out / "run.json").read_text())
+    assert record["settings"]["log_prob_weight"] == 2.0
+    reward_model, tokenizer = _load_reward_model(out)
+    assert reward_model.log_prob_weight == 2.0
+    learned = float(keras.ops.convert_to_numpy(reward_model.learned_log_prob_weight))
+    assert learned != 2.0  # trained
+    # Before training the head is zero: the accuracy recorded is the SFT model's own ranking.
+    held_out = preference_pairs(REVERSE, 8, "test", seed=0)
+    model, _ = load_for_inference(sft)
+    prompts = [p.prompt for p in held_out] * 2
+    answers = [p.chosen for p in held_out] + [p.rejected for p in held_out]
+    log_probs = response_log_probs(model, *encode_responses(tokenizer, prompts, answers))
+    assert record["pairwise_accuracy_before"] == pytest.approx(
+        np.mean(log_probs[:8] > log_probs[8:]))
+    assert pairwise_accuracy(reward_model, tokenizer, held_out) == pytest.approx(
+        record["pairwise_accuracy_after"], abs=1e-6)
+
+
 def test_dpo_leaves_a_run_that_evaluate_reads_with_the_numbers_recorded(dpo_run, sft, capsys):
     from llm_keras.alignment.dpo import preference_accuracy
 
@@ -158,6 +185,8 @@ def test_bad_input_is_one_line_that_names_the_option(base, sft, reward_run, tmp_
         new("grpo", "i", "--group-size", "1"): "--group-size 1: give an integer >= 2",
         new("grpo", "j", "--reward-model", str(sft)): "holds no reward.keras",
         new("reward", "k", "--train-layers", "middle"): "--train-layers middle",
+        new("reward", "o", "--log-prob-weight", "-1"): "--log-prob-weight -1: give a finite",
+        new("reward", "p", "--log-prob-weight", "inf"): "--log-prob-weight inf: give a finite",
         new("dpo", "l", "--pairs", "4", "--batch-size", "8"): "--pairs 4 is fewer than",
         new("grpo", "m", "--steps", "5", "--eval-interval", "2"): "--steps 5",
         ("dpo", "--out", str(tmp_path / "n"), "--resume"): "no dpo run to resume",
@@ -166,7 +195,7 @@ def test_bad_input_is_one_line_that_names_the_option(base, sft, reward_run, tmp_
     for argv, expected in cases.items():
         message = error_of(list(argv), capsys)
         assert expected in message and message.count("\n") == 1, (argv, message)
-    for name in "abcdefghijklmn":  # nothing was written for a refused run
+    for name in "abcdefghijklmnop":  # nothing was written for a refused run
         assert not (tmp_path / name).exists()
 
 

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from llm_keras.alignment.log_probs import encode_responses, response_log_probs
 from llm_keras.alignment.preferences import PreferencePair, preference_pairs
 from llm_keras.alignment.reward_model import (
     BradleyTerryLoss,
@@ -131,6 +132,8 @@ def test_encode_chats_writes_whole_chats_padded_with_the_end_token(tokenizer):
     assert len(first) == 10 and first[-1] == end
     np.testing.assert_array_equal(inputs["token_ids"][0], first + [end, end])
     np.testing.assert_array_equal(inputs["lengths"], [10, 9])
+    # Each answer begins after [USER] prompt [END] [ASSISTANT]: at 1 + 4 + 2 = 7 and 1 + 3 + 2.
+    np.testing.assert_array_equal(inputs["response_starts"], [7, 6])
     assert encode_chats(tokenizer, ["47+8", "1-2"], ["55", "-1"])["token_ids"].shape == (2, 10)
     with pytest.raises(ValueError, match=r"Chat 0 \('47\+8', '55'\) has 10 tokens, more than "):
         encode_chats(tokenizer, ["47+8"], ["55"], seq_len=9)
@@ -145,7 +148,7 @@ def test_encode_pairs_puts_the_chosen_chat_first(tokenizer):
     assert inputs["token_ids"].shape == (2, 2, 10) and inputs["lengths"].shape == (2, 2)
     chosen = encode_chats(tokenizer, ["47+8", "1-2"], ["55", "-1"], seq_len=10)
     rejected = encode_chats(tokenizer, ["47+8", "1-2"], ["5", "-01"], seq_len=10)
-    for name in ("token_ids", "lengths"):
+    for name in ("token_ids", "lengths", "response_starts"):
         np.testing.assert_array_equal(inputs[name][:, 0], chosen[name])
         np.testing.assert_array_equal(inputs[name][:, 1], rejected[name])
 
@@ -228,6 +231,108 @@ def test_keras_file_and_config_round_trips_give_the_same_rewards(tokenizer, tmp_
     assert revived.get_config() == model.get_config()
     revived.set_weights(model.get_weights())
     assert_close(revived(inputs), model(inputs), atol=0, rtol=0)
+
+
+# --- the language model's vote: + a log p(answer | prompt) ------------------------------------
+
+
+def numpy_answer_log_probs(gpt, tokenizer, prompts, responses, token_ids):
+    """log p(answer | prompt) of each chat, written out: a float64 log-softmax of the GPT's
+    logits (its call), summed over the answer's tokens and its end token, whose positions come
+    from the chats' lengths with and without the answer (format_example)."""
+    logits = to_numpy(gpt(token_ids)).astype(np.float64)  # (n, seq, vocab)
+    log_softmax = logits - logits.max(-1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(-1, keepdims=True))
+    totals = []
+    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+        start = len(format_example(tokenizer, prompt)[0])  # up to [ASSISTANT]
+        end = len(format_example(tokenizer, prompt, response)[0])
+        # token t is predicted at position t - 1
+        totals.append(sum(log_softmax[row, t - 1, token_ids[row, t]] for t in range(start, end)))
+    return np.array(totals)
+
+
+def log_prob_reward_model(tokenizer, weight=0.7, train_layers="all", seed=0):
+    model = RewardModel(tiny_gpt(seed, vocab_size=tokenizer.vocab_size, tie_weights=False),
+                        train_layers, log_prob_weight=weight)  # fmt: skip
+    return model
+
+
+def test_the_log_prob_reward_is_the_head_plus_a_times_the_answers_log_probability(tokenizer):
+    model = log_prob_reward_model(tokenizer, weight=0.7)
+    inputs = encode_chats(tokenizer, PROMPTS, RESPONSES, seq_len=16)
+    ids = inputs["token_ids"]
+    log_probs = numpy_answer_log_probs(model.gpt, tokenizer, PROMPTS, RESPONSES, ids)
+    assert np.all(log_probs < 0) and np.ptp(log_probs) > 1e-3
+    # Untrained, the head is zero: the reward is 0.7 log p(answer), the language model's ranking,
+    # which log_probs.response_log_probs (the SFT loss mask) gives too.
+    assert_close(model(inputs), 0.7 * log_probs, atol=1e-4)
+    assert_close(model(inputs), 0.7 * response_log_probs(
+        model.gpt, *encode_responses(tokenizer, PROMPTS, RESPONSES, seq_len=15)), atol=1e-4)
+    # With a head and another weight: w . h_last + b + a log p.
+    rng = np.random.default_rng(0)
+    model.head.kernel.assign(rng.normal(0, 0.5, (32, 1)).astype("float32"))
+    model.head.bias.assign([0.3])
+    model.learned_log_prob_weight.assign(1.3)
+    hidden = to_numpy(model.gpt.hidden_states(ids))
+    last = hidden[np.arange(4), inputs["lengths"] - 1]
+    expected = (last @ to_numpy(model.head.kernel))[:, 0] + 0.3 + 1.3 * log_probs
+    assert np.abs((last @ to_numpy(model.head.kernel))[:, 0]).max() > 0.1  # the head counts
+    assert_close(model(inputs), expected, atol=1e-4)
+    # Padding after a chat changes nothing; the prompt's own log-probabilities do not count.
+    assert_close(model(encode_chats(tokenizer, PROMPTS, RESPONSES)), expected, atol=1e-4)
+
+
+def test_bradley_terry_trains_the_combined_score_and_its_weight(tokenizer):
+    model = log_prob_reward_model(tokenizer, weight=0.5)
+    pairs = [PreferencePair("47+8", "55", "56", "off_by_one"),
+             PreferencePair("1-2", "-1", "99", "test")]  # fmt: skip
+    inputs = encode_pairs(tokenizer, pairs, seq_len=16)
+    rewards = to_numpy(model(inputs))  # (2, 2)
+    flat = {k: v.reshape((4, *v.shape[2:])) for k, v in inputs.items()}
+    log_probs = numpy_answer_log_probs(model.gpt, tokenizer, ["47+8", "47+8", "1-2", "1-2"],
+                                       ["55", "56", "-1", "99"], flat["token_ids"]).reshape(2, 2)
+    assert_close(rewards, 0.5 * log_probs, atol=1e-4)
+    loss = BradleyTerryLoss()(np.zeros(2, "float32"), rewards)
+    assert_close(loss, numpy_bradley_terry(0.5 * log_probs[:, 0], 0.5 * log_probs[:, 1]), atol=1e-5)
+    # d loss / d a = mean(-sigmoid(-(r_c - r_r)) (log p_c - log p_r)): the weight learns.
+    variable = model.learned_log_prob_weight
+    _, (gradient,) = value_and_gradients(
+        lambda: BradleyTerryLoss()(np.zeros(2, "float32"), model(inputs)), [variable]
+    )
+    difference = log_probs[:, 0] - log_probs[:, 1]
+    expected = np.mean(-difference / (1.0 + np.exp(0.5 * difference)))
+    assert abs(expected) > 1e-3
+    assert_close(gradient, expected, atol=1e-4)
+    assert variable.path in {w.path for w in model.trainable_weights}
+
+
+def test_the_log_prob_reward_saves_and_reloads_with_its_scores(tokenizer, tmp_path):
+    model = log_prob_reward_model(tokenizer, weight=0.7, train_layers="head")
+    # Trainable: the head (32 + 1) and the weight a; the GPT is frozen (a frozen copy's log p).
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 33 + 1
+    model.learned_log_prob_weight.assign(2.5)  # as if trained: the learned value is a weight
+    model.head.bias.assign([0.25])
+    inputs = encode_chats(tokenizer, PROMPTS, RESPONSES, seq_len=16)
+    loaded = run_model_saving_test(model, inputs, tmp_path / "reward.keras")  # rewards equal
+    assert loaded.log_prob_weight == 0.7 and float(to_numpy(loaded.learned_log_prob_weight)) == 2.5
+    revived = RewardModel.from_config(model.get_config())
+    assert revived.get_config() == model.get_config()
+    revived.set_weights(model.get_weights())
+    assert_close(revived(inputs), model(inputs), atol=0, rtol=0)
+    # The plain model's config says it has no such term.
+    assert reward_model(tokenizer).get_config()["log_prob_weight"] is None
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), True, "1"])
+def test_a_bad_log_prob_weight_or_missing_starts_is_refused(tokenizer, bad):
+    gpt = tiny_gpt(vocab_size=tokenizer.vocab_size)
+    with pytest.raises(ValueError, match="log_prob_weight must be a finite number"):
+        RewardModel(gpt, "all", log_prob_weight=bad)
+    model = RewardModel(gpt, "all", log_prob_weight=1.0)
+    inputs = encode_chats(tokenizer, PROMPTS, RESPONSES)
+    with pytest.raises(ValueError, match=r"expects a dict with \['lengths', 'response_starts'"):
+        model({"token_ids": inputs["token_ids"], "lengths": inputs["lengths"]})
 
 
 # --- scoring ----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def test_hidden_states_are_what_the_output_head_reads(variant):
     head = params["wte"] if config.tie_weights else params["lm_head"]
     assert_close(model(IDS), hidden @ head.T)  # the head applied by hand: call()'s logits
     assert_close(hidden @ head.T, gpt_forward(IDS, params, config))
+    assert_close(model.logits_from_hidden_states(hidden), hidden @ head.T)
 
 
 def test_fused_attention_gives_the_same_logits():
