@@ -177,6 +177,10 @@ def test_formgrader_shows_our_grades_and_takes_a_manual_score(course_in_jupyter_
     assert float(box.get_attribute("placeholder")) == before[student][2]  # the autograder's 0
     assert page.locator("input.score").count() == 5  # the five exercises' grade cells
     comment = page.locator("textarea.comment#attention-answer-comment")
+    # formgrader fills each comment's placeholder after the score boxes' (a busy machine once
+    # read it before: None): wait for it as for the score
+    page.wait_for_function("() => document.getElementById('attention-answer-comment')"
+                           "?.placeholder", timeout=120_000)  # fmt: skip
     assert "differ from the reference" in comment.get_attribute("placeholder")  # our auto comment
     assert "scores = ops.matmul" in page.locator(".nbgrader_cell", has=comment).inner_text()
 
