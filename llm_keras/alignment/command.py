@@ -56,7 +56,6 @@ DPO, ``--epsilon`` outside (0, 1), ``--group-size 1``, a ``--reward-model`` fold
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -72,7 +71,7 @@ from llm_keras.finetuning.command import (
     task_from_options,
     write_json,
 )
-from llm_keras.training.command_output import progress_verbosity, say_what_was_kept
+from llm_keras.training.command_output import kept_on_interrupt, progress_verbosity
 
 REWARD_FILE = "reward.keras"
 # The settings of each command and their defaults. Chosen so that each command takes a few
@@ -375,16 +374,6 @@ def _make_pairs(settings, task, model, tokenizer):
     return train, held_out
 
 
-@contextlib.contextmanager
-def _kept_on_interrupt(out, command):
-    """On Ctrl-C (or SIGTERM), say which checkpoint ``out`` keeps and how to resume."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        say_what_was_kept(out, command)
-        raise
-
-
 def _pair_kinds(pairs):
     kinds = {}
     for pair in pairs:
@@ -440,7 +429,7 @@ def run_reward(args: argparse.Namespace) -> int:
           f"({_pair_kinds(train_pairs)}), {config.steps} steps of {config.batch_size}; backend "
           f"{keras.backend.backend()}; run directory {out}")  # fmt: skip
     start = time.perf_counter()
-    with _kept_on_interrupt(out, "reward"):
+    with kept_on_interrupt(out, "reward"):
         history = train_reward_model(
             reward_model, tokenizer, train_pairs, config, val_pairs=val_pairs, out=out,
             resume=args.resume, verbose=progress_verbosity(args.quiet),
@@ -510,7 +499,7 @@ def run_dpo(args: argparse.Namespace) -> int:
           f"{config.batch_size}; backend {keras.backend.backend()}; run directory {out}",
           )  # fmt: skip
     start = time.perf_counter()
-    with _kept_on_interrupt(out, "dpo"):
+    with kept_on_interrupt(out, "dpo"):
         history = train_dpo(
             model, tokenizer, train_pairs, config, val_pairs=val_pairs, out=out,
             resume=args.resume, verbose=progress_verbosity(args.quiet),
@@ -600,7 +589,7 @@ def run_grpo(args: argparse.Namespace) -> int:
           f"{config.group_size} answers, reward {what}, epsilon {config.epsilon:g}, KL beta "
           f"{config.beta:g}; backend {keras.backend.backend()}; run directory {out}")  # fmt: skip
     start = time.perf_counter()
-    with _kept_on_interrupt(out, "grpo"):
+    with kept_on_interrupt(out, "grpo"):
         history = train_grpo(
             model, tokenizer, task, config, reward=reward, out=out, resume=args.resume,
             verbose=progress_verbosity(args.quiet),

@@ -62,7 +62,7 @@ import time
 from pathlib import Path
 
 from llm_keras.files import atomic_output
-from llm_keras.training.command_output import progress_verbosity, say_what_was_kept
+from llm_keras.training.command_output import kept_on_interrupt, progress_verbosity
 
 RUN_FILE = "run.json"
 CLASSIFIER_FILE = "classifier.keras"
@@ -269,14 +269,11 @@ def run_sft(args: argparse.Namespace) -> int:
     state = {key: settings[key] for key in ("base", "task", "task_options", "lora_rank",
                                              "lora_alpha", "examples")}  # fmt: skip
     start = time.perf_counter()
-    try:
+    with kept_on_interrupt(out, "sft"):
         history = fine_tune(
             model, tokenizer, train_examples, config, out=out, resume=args.resume,
             val_examples=val_examples, verbose=progress_verbosity(args.quiet), state=state,
         )  # fmt: skip
-    except KeyboardInterrupt:
-        say_what_was_kept(out, "sft")
-        raise
     seconds = time.perf_counter() - start
     if settings["lora_rank"] is not None:
         merge_lora(model)

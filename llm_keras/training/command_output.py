@@ -3,11 +3,12 @@
 
 - ``progress_verbosity``: Keras's progress bar on a terminal, one line per interval elsewhere;
 - ``say_what_was_kept``: after Ctrl-C or SIGTERM (``training.safe_stop``), which checkpoint the
-  run keeps and the command that goes on from it.
+  run keeps and the command that goes on from it; ``kept_on_interrupt`` says it around a block.
 
 No Keras here: the commands import this module when ``llm-keras`` builds its parser.
 """
 
+import contextlib
 import sys
 
 
@@ -38,3 +39,14 @@ def say_what_was_kept(out, command, step_of=None, every="--eval-interval steps")
     what = kept.name if step_of is None else f"the checkpoint of step {step_of(kept)} ({kept.name})"
     print(f"\nStopped. {out} keeps {what}; continue with `llm-keras {command} --out {out} "
           "--resume`.")  # fmt: skip
+
+
+@contextlib.contextmanager
+def kept_on_interrupt(out, command):
+    """Around a command's training: on Ctrl-C (or SIGTERM), ``say_what_was_kept(out, command)``,
+    then let the ``KeyboardInterrupt`` go on to the command line's handler."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        say_what_was_kept(out, command)
+        raise
