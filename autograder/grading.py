@@ -40,6 +40,7 @@ from autograder.sandbox.launcher import (Limits, Sandbox, SandboxRun, SandboxUna
                                          bubblewrap_problem)
 from autograder.scoring import Scorer
 from autograder.seeds import answer_digest, course_secret, derive_seed
+from llm_keras.interrupts import stop_at_safe_points
 
 RUN_STATUS = {"finished": "graded", "timeout": "timeout", "died": "kernel_died",
               "out_of_memory": "out_of_memory", "sandbox_error": "sandbox_error"}
@@ -158,7 +159,8 @@ def _grade_all(course, assignment, secret, options, writer, todo, summary) -> No
         try:
             for future in concurrent.futures.as_completed(futures):
                 record = future.result()
-                problems = _save(course, writer, record)
+                with stop_at_safe_points():  # a Ctrl-C waits for this record to be saved
+                    problems = _save(course, writer, record)
                 if problems:
                     summary.problems[record["student"]] = problems
                 summary.graded[record["student"]] = record

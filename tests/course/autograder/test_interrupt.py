@@ -6,13 +6,18 @@ of a terminal's reach: the grader must end them itself."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
+from autograder import feedback, grading, records
+from autograder.course import Course
+from llm_keras import interrupts
 from tests.course.autograder import corpus
 from tests.course.autograder.conftest import make_course
 from tests.interrupting import Command, running, wait_until
@@ -60,7 +65,7 @@ def test_a_signal_stops_a_batch_and_keeps_the_finished_records(tmp_path, name, s
         """alice's record is written (one worker: bob comes next, and his cell never ends);
         the grader's processes so far are noted, to check that none is left."""
         started.update(descendants(grading.process.pid))
-        return any(alice.rglob("*"))
+        return (alice / "demo" / records.RECORD).exists()
 
     stopped = grading.signal_when(alice_is_graded, SIGNALS[name], "alice was not graded")
     assert stopped.code == 130, stopped.stdout + stopped.stderr
@@ -76,3 +81,54 @@ def test_a_signal_stops_a_batch_and_keeps_the_finished_records(tmp_path, name, s
     again = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 submission(s) graded, 1 unchanged since the last run" in again.stdout, again.stdout
+
+
+def test_a_signal_while_a_graded_submission_is_saved_lets_the_save_finish(tmp_path, monkeypatch):
+    """A Ctrl-C that lands while a graded submission is being saved (rebuilt notebook, feedback,
+    record, gradebook) stops the batch only once the save is over: its record is on disk and the
+    next run reuses it. Before, the signal cut the save in half, after the rebuilt notebook and
+    before the record, and the submission was graded again (seen in CI, stop 25). The signal is
+    sent from inside the save, so the window is hit every time."""
+    course = Course(tmp_path / "course")
+    record = {"student": "alice", "assignment": "demo", "status": "graded", "score": 8,
+              "max_score": 8, "_rebuilt": {"demo": {"cells": []}}}
+    written_to_gradebook = []
+
+    class Grader:  # stands in for the sandboxes: alice is graded at once
+        def __init__(self, *args):
+            pass
+
+        def grade_one(self, student, folder, key):
+            return dict(record)
+
+        def close(self):
+            pass
+
+    class Gradebook:
+        def write(self, student, scores, timestamp=None):
+            written_to_gradebook.append(student)
+
+    write_feedback = feedback.write
+
+    def signal_then_write(record, folder):
+        os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, in the main thread
+        write_feedback(record, folder)
+
+    monkeypatch.setattr(grading, "_BatchGrader", Grader)
+    monkeypatch.setattr(grading, "_scores", lambda record: {})
+    monkeypatch.setattr(feedback, "write", signal_then_write)
+    options = types.SimpleNamespace(workers=1, progress=False)
+    summary = grading.Summary()
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    interrupts.stop_on_interrupt_and_terminate()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            grading._grade_all(course, types.SimpleNamespace(name="demo"), b"", options, Gradebook(),
+                               [("alice", tmp_path / "alice", "key")], summary)  # fmt: skip
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    saved = records.read(course.autograded("alice", "demo"))
+    assert saved is not None, "the signal cut the save before the record was written"
+    assert saved["gradebook"] == "written" and written_to_gradebook == ["alice"]
+    assert (course.autograded("alice", "demo") / "demo.ipynb").exists()
