@@ -166,7 +166,7 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
             )
         exercise.mistakes.append(
             Mistake(
-                name=case.name.replace("_", " ").capitalize(),
+                name=_case_title(case.name),
                 explanation=comments.get((case.week, case.name), "").rstrip("."),
                 lost={name: float(points) for name, points in case.lost.items()},
                 backends=tuple(case.backends),
@@ -174,6 +174,27 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
             )
         )
     return len(cases)
+
+
+def _case_title(name: str) -> str:
+    """``merge_returns_none_without_the_pair`` -> ``Merge returns None without the pair``."""
+    words = [_PYTHON_WORDS.get(word, word) for word in name.split("_")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
+_PYTHON_WORDS = {"none": "None", "nan": "NaN", "inf": "inf"}  # case names are lower case
+
+# A name of code in a comment written without backticks: one with an underscore
+# (``train_bpe``, ``ref_log_probs``) or a dotted one (``np.std``), with its call's ``()``.
+_IDENTIFIER = re.compile(r"(?<![`\w.])([A-Za-z]\w*_\w+|[A-Za-z]\w+(?:\.[A-Za-z_]\w+)+)(\(\))?(?![`\w])")
+
+
+def _identifiers_as_code(text: str) -> str:
+    """``text`` with backticks around each name of code (the corpus's comments, the checks'
+    names and hints name code with or without them)."""
+    parts = re.split(r"(`[^`]*`)", text)  # leave what is already quoted alone
+    return "".join(part if part.startswith("`") else _IDENTIFIER.sub(r"`\g<0>`", part)
+                   for part in parts)  # fmt: skip
 
 
 def _load_corpus(path: Path):
@@ -385,7 +406,8 @@ def _points(value: float) -> str:
 
 
 def _code(text: str) -> str:
-    """Escape for HTML, with ``code`` and `code` in a code font."""
-    escaped = html.escape(text, quote=False)
+    """Escape for HTML, with ``code``, `code` and names of code written without backticks
+    (``_identifiers_as_code``) in a code font."""
+    escaped = html.escape(_identifiers_as_code(text), quote=False)
     escaped = re.sub(r"``(.+?)``", r"<code>\1</code>", escaped)
     return re.sub(r"`([^`]+?)`", r"<code>\1</code>", escaped)

@@ -229,7 +229,7 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
         text = re.sub(r"\s+", " ", plain(notes))
         for case in corpus.CASES:
             if case.week == week and case.lost and not case.release:
-                assert case.name.replace("_", " ").capitalize() in text, (week, case.name)
+                assert case.name.replace("_", " ") in text.lower(), (week, case.name)
                 named += 1
         for probe_path in sorted((REPO / "autograder" / "probes" / week).glob("[!_]*.py")):
             probe = load_probe(probe_path)
@@ -242,7 +242,7 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
 def mistake_items(notes: str) -> dict[str, str]:
     """{mistake name: the text of its item} of a week's teaching notes."""
     items = re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes, re.DOTALL)
-    return {plain(name): re.sub(r"\s+", " ", plain(name + rest)) for name, rest in items}
+    return {plain(name).lower(): re.sub(r"\s+", " ", plain(name + rest)) for name, rest in items}
 
 
 def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
@@ -260,7 +260,7 @@ def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
             if case.week != week or not case.lost or case.release:
                 continue
             mistakes += 1
-            text = items[case.name.replace("_", " ").capitalize()]
+            text = items[case.name.replace("_", " ")]
             failing = stored[week][case.name]
             assert set(failing) >= set(case.lost), (week, case.name, failing)
             checks = [check for checks in failing.values() for check in checks]
@@ -291,6 +291,25 @@ def test_a_check_failing_on_some_backends_only_says_which():
     mistake.failing["attention"]["values"]["feedback"] = "TypeError: no. Run it on torch"
     assert "(\u201cTypeError: no. Run it on torch.\u201d)" in plain(_mistake(mistake, exercise,
                                                                         notes))  # fmt: skip
+
+
+def test_names_of_code_in_a_mistake_are_set_as_code(rendered):
+    """The corpus's comments name code with or without backticks (``train_bpe uses
+    get_pair_counts``); the notes set each such name in the code font, and a case name's
+    Python words keep their spelling (``merge_returns_none_...`` reads "returns None")."""
+    raw = {}  # {mistake name: its item's HTML}, every week
+    for path in NOTEBOOKS:
+        notes = rendered[path.parent.name, "instructor"].split('class="teaching-notes"', 1)[1]
+        raw.update(re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes,
+                              re.DOTALL))  # fmt: skip
+    assert len(raw) >= 100
+    assert "Merge returns None without the pair" in raw
+    assert "<code>train_bpe</code> uses <code>get_pair_counts</code>" in raw[
+        "Pairs counted once per word"]  # fmt: skip
+    plain_names = [(name, found) for name, rest in raw.items() for found in
+                   re.findall(r"(?<![\w>])[a-z]\w*_\w+(?![\w<])", re.sub(
+                       r"<code>.*?</code>|&\w+;", "", rest))]  # fmt: skip
+    assert not plain_names, plain_names
 
 
 def test_a_mistake_missing_from_the_stored_results_stops_the_build(tmp_path):
