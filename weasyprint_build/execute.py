@@ -6,7 +6,8 @@ CPU, so that the printed numbers do not depend on the machine that builds the bo
 run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
-file, the backend, this module's preamble, the figures' matplotlibrc, the code and notebooks
+code cells (their source and options, in order: an edit of the prose alone runs nothing again,
+the cached outputs are put beside the new text), the backend, this module's preamble, the figures' matplotlibrc, the code and notebooks
 any chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``), and every other file of
 the repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``: the
 introduction's schedule reads it; ``"course/results/training.json"``: week 3 reads the training
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
 import signal
@@ -34,7 +36,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from weasyprint_build.chapters import Chapter
 from weasyprint_build.errors import BuildError
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: keyed on the code cells, not the whole chapter file
 STYLE_DIR = Path(__file__).parent / "style"
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 # Run first in every kernel, hidden: figures come out as SVG (vector, sharp at any zoom).
@@ -115,13 +117,46 @@ def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
 
 
 def cache_key(chapter: Chapter, backend: str, sources: str = "") -> str:
-    """Hash of what decides a chapter's outputs: its file, the backend, the kernel's set-up and
-    ``sources`` (``sources_digest``: the library and notebooks the chapter may read)."""
+    """Hash of what decides a chapter's outputs: its code cells (source and options, in order),
+    the backend, the kernel's set-up and ``sources`` (``sources_digest``: the library and
+    notebooks the chapter may read). The prose between the cells is not in it."""
     recipe = f"{CACHE_VERSION}|{backend}|{PREAMBLE}|{sources}|".encode()
-    # the chapter's text as the build read it, not the file now: an edit saved while the chapter
-    # ran must not file the old outputs under the new text's key
-    recipe += (STYLE_DIR / "matplotlibrc").read_bytes() + chapter.source.encode("utf-8")
+    recipe += (STYLE_DIR / "matplotlibrc").read_bytes()
+    # the chapter as the build read it, not the file now: an edit saved while the chapter ran
+    # must not file the old outputs under the new code's key
+    for cell in _code_cells(chapter.notebook):
+        options = json.dumps(dict(cell.metadata), sort_keys=True, default=str)
+        recipe += b"\0cell\0" + options.encode() + b"\0" + cell.source.encode("utf-8")
     return hashlib.sha256(recipe).hexdigest()[:20]
+
+
+def _read_cached(path: Path, chapter: Chapter) -> nbformat.NotebookNode | None:
+    """The cached run at ``path`` beside the chapter's text, or None (run it) if there is none
+    or it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        return outputs_beside_text(chapter, nbformat.read(path, as_version=4))
+    except (OSError, ValueError, KeyError, IndexError):  # a damaged cache file: run again
+        return None
+
+
+def _code_cells(notebook) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def outputs_beside_text(chapter: Chapter, executed) -> nbformat.NotebookNode:
+    """The chapter's notebook as read now, with the outputs of ``executed`` (a cached run of the
+    same code cells) on its code cells: the prose is today's."""
+    notebook = copy.deepcopy(chapter.notebook)
+    ran, cells = _code_cells(executed), _code_cells(notebook)
+    if len(ran) != len(cells) or any(a.source != b.source for a, b in zip(ran, cells)):
+        raise ValueError(f"the cached run of {chapter.path.name} has other code cells")
+    for cell, old in zip(cells, ran):
+        cell.outputs, cell.execution_count = old.outputs, old.execution_count
+        cell.metadata = old.metadata
+    notebook.metadata = executed.metadata
+    return notebook
 
 
 def execute_chapters(
@@ -145,8 +180,8 @@ def execute_chapters(
     reads = {c.path: files_read_digest(c, repo_root) if cache_dir else "" for c in chapters}
     for chapter in chapters:
         cached = _cache_path(cache_dir, chapter, backend, sources + reads[chapter.path])
-        if cached is not None and cached.is_file():
-            results[chapter.path] = nbformat.read(cached, as_version=4)
+        if cached is not None and (executed := _read_cached(cached, chapter)) is not None:
+            results[chapter.path] = executed
             log(f"code of {chapter.path.name}: unchanged, outputs from the cache")
         elif not any(c.cell_type == "code" for c in chapter.notebook.cells):
             results[chapter.path] = chapter.notebook

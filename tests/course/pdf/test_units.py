@@ -176,6 +176,65 @@ def test_a_benchmark_result_or_figure_re_runs_only_the_chapters_that_read_it(tmp
     assert changed(before) == ["figure"]
 
 
+def test_the_cache_key_is_the_code_cells_and_not_the_prose(tmp_path):
+    from weasyprint_build.chapters import read_chapter
+    from weasyprint_build.execute import cache_key
+
+    text = ("# Title\n\nSome prose.\n\n```{code-cell} python\nprint(1)\n```\n\nMore.\n\n"
+            "```{code-cell} python\nprint(2)\n```\n")  # fmt: skip
+    variants = {
+        "as written": text,
+        "prose edited": text.replace("Some prose.", "Other prose, and a new paragraph.\n\nHere."),
+        "code edited": text.replace("print(2)", "print(3)"),
+        "cells swapped": text.replace("print(1)", "print(0)").replace("print(2)", "print(1)")
+                             .replace("print(0)", "print(2)"),
+        "a cell option": text.replace("```{code-cell} python\nprint(2)",
+                                      "```{code-cell} python\n:tags: [raises-exception]\nprint(2)"),
+    }  # fmt: skip
+    keys = {}
+    for name, variant in variants.items():
+        path = tmp_path / f"{len(keys)}-chapter.md"
+        path.write_text(variant, encoding="utf-8")
+        keys[name] = cache_key(read_chapter(path, 1), "jax")
+    assert keys["prose edited"] == keys["as written"]
+    assert len({keys[name] for name in variants if name != "prose edited"}) == 4
+
+
+def test_a_prose_edit_runs_no_code_and_shows_the_new_text_beside_the_old_outputs(tmp_path):
+    """A real kernel: the second build takes the outputs from the cache (the time the code
+    printed is the first run's) and puts them beside the edited prose."""
+    import weasyprint_build.execute as execute
+    from weasyprint_build.chapters import read_chapter
+
+    path = tmp_path / "01-chapter.md"
+    path.write_text("# Title\n\nFirst words.\n\n```{code-cell} python\nimport time\n"
+                    "print(time.time_ns())\n```\n\nLast words.\n", encoding="utf-8")  # fmt: skip
+    lines = []
+
+    def build():
+        lines.clear()
+        chapter = read_chapter(path, 1)
+        notebook = execute.execute_chapters([chapter], repo_root=tmp_path,
+                                            cache_dir=tmp_path / "cache", log=lines.append)[path]
+        prose = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+        printed = [output["text"] for cell in notebook.cells for output in cell.get("outputs", [])
+                   if output.get("name") == "stdout"]  # fmt: skip
+        return prose, printed
+
+    prose, printed = build()
+    assert any("running" in line for line in lines) and len(printed) == 1
+    path.write_text(path.read_text().replace("First words.", "New first words.\n\nA new one."))
+    new_prose, printed_again = build()
+    assert any("outputs from the cache" in line for line in lines), lines
+    assert printed_again == printed  # not run again: the same time
+    assert "New first words." in "".join(new_prose) and "A new one." in "".join(new_prose)
+    assert "First words." not in "".join(new_prose).replace("New first words.", "")
+    path.write_text(path.read_text().replace("time.time_ns()", "time.time_ns(), 1"))
+    _, printed_after_code_edit = build()
+    assert any("running" in line for line in lines)
+    assert printed_after_code_edit != printed
+
+
 def test_a_chapter_saved_while_the_build_runs_keeps_the_key_of_the_text_that_ran(tmp_path):
     from weasyprint_build.chapters import read_chapter
     from weasyprint_build.execute import cache_key
