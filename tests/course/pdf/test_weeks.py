@@ -59,7 +59,7 @@ def test_the_week_chapters_print_numbers_their_code_computed(course_build):
     text = normalize(pdftotext(course_build.pdf("student")))
     # TinyShakespeare's size and alphabet, and nanoGPT's split, glued into the prose.
     assert "The text has 1,115,394 characters on 40,000 lines" in text
-    assert "for training (1,003,854 characters) and the last 10 % for validation (111,540)" in text
+    assert "for training (1,003,854 characters) and the last 10% for validation (111,540)" in text
     # GPT-2 small's parameter count, from the formulas the chapter checks against GPT.
     assert "GPT-2 small has 124,439,808 parameters" in text
     for caption in ("Sinusoidal vectors", "Attention weights of the four heads",
