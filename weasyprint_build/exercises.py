@@ -148,7 +148,7 @@ def plumbing_note(cells, first: bool = False) -> str:
             elif isinstance(node, ast.Import):
                 imported += [_bound(alias.name, alias.asname) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
-                imported += [f"`{alias.asname or alias.name}` (from {node.module})"
+                imported += [f"`{alias.asname or alias.name}` (from `{node.module}`)"
                              for alias in node.names]
     imported = list(dict.fromkeys(imported))
     what = []
@@ -175,7 +175,7 @@ def plumbing_note(cells, first: bool = False) -> str:
 
 def _bound(module: str, name: str | None) -> str:
     """How an import reads in the note: `keras`, `np` (numpy)."""
-    return f"`{module}`" if name is None or name == module else f"`{name}` ({module})"
+    return f"`{module}`" if name is None or name == module else f"`{name}` (`{module}`)"
 
 
 def cell_role(cell) -> tuple[str, str]:

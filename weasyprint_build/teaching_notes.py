@@ -182,7 +182,12 @@ def _case_title(name: str) -> str:
     return " ".join(words)[:1].upper() + " ".join(words)[1:]
 
 
-_PYTHON_WORDS = {"none": "None", "nan": "NaN", "inf": "inf"}  # case names are lower case
+# Case names are lower case: the words that have their own spelling.
+_PYTHON_WORDS = {"none": "None", "nan": "NaN", "inf": "inf", "gpt": "GPT", "adamw": "AdamW",
+                 "dpo": "DPO", "grpo": "GRPO", "lora": "LoRA", "kl": "KL", "ln": "LN",
+                 "gelu": "GELU", "bpe": "BPE", "keras": "Keras", "bradley": "Bradley",
+                 "terry": "Terry", "bessel": "Bessel", "sft": "SFT", "kv": "KV", "rope": "RoPE",
+                 "softmax": "softmax", "mlp": "MLP", "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs"}
 
 # A name of code in a comment written without backticks: one with an underscore
 # (``train_bpe``, ``ref_log_probs``) or a dotted one (``np.std``), with its call's ``()``.

@@ -2,7 +2,7 @@
 step with a preallocated KV cache ``(batch, 2, max_length, n_heads, head_dim)``.
 
 The reference is what the step must equal: full causal attention over the whole sequence (the
-written-out attention of ``llm_keras.layers.CausalSelfAttention``, one head per head) at the
+written-out attention of ``llm_keras.layers.CausalSelfAttention``, head by head) at the
 step's position, and the grader's cache with the new key and value in slot ``index``. The slots
 from ``index`` on start with random numbers that belong to no token, so a step that attends to
 them, or writes to another slot, is caught.

@@ -172,11 +172,11 @@ def test_cell_tags_override_the_plumbing_rule():
     assert shown_in_book(cell("markdown", "## 1. f (1 point)"))
     assert not shown_in_book(cell("markdown", "Hand it in.", tags=["book-hide"]))
     assert plumbing_note([setup]) == (
-        "The notebook's set-up code (1 cell, 5 lines) is not printed: it imports `np` (numpy), "
-        "`ops` (from keras) and defines `check`.")
+        "The notebook's set-up code (1 cell, 5 lines) is not printed: it imports `np` (`numpy`), "
+        "`ops` (from `keras`) and defines `check`.")  # module names in code: never hyphenated
     assert plumbing_note([setup, cell("code", "import os")], first=True) == (
         "The notebook's first two code cells, its set-up (6 lines), are not printed here: they "
-        "import `np` (numpy), `ops` (from keras), `os` and define `check`.")
+        "import `np` (`numpy`), `ops` (from `keras`), `os` and define `check`.")
 
 
 class Tables(HTMLParser):

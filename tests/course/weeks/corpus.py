@@ -345,7 +345,7 @@ WEEK4 = [
         "ranks = ops.argsort(ops.argsort(-logits, axis=-1), axis=-1)\n"
         "    return ops.where(ranks < k, logits, -np.inf)"),
         lost={"top_k_filter": 0.4}),
-    # Keeps tokens while the sum *including* them is below p: the token that crosses p is lost,
+    # Keeps tokens while the sum including them is below p: the token that crosses p is lost,
     # and a tiny p keeps nothing.
     Case(W4, "top_p_drops_the_token_that_crosses_p", replaced(
         W4, "top-p-answer", "before = ops.cumsum(probabilities, axis=-1) - probabilities",
