@@ -1,4 +1,5 @@
-"""The position-wise feed-forward network, the "MLP" of a transformer block (week 2).
+"""The position-wise feed-forward network, the "MLP" of a transformer block (week 2,
+"Feed-forward layers").
 
 After attention has mixed information *between* tokens, each token's vector goes on its own
 through a small two-layer network: widen to ``d_ff`` features (4 x ``d_model`` in GPT-2), apply a
