@@ -96,7 +96,7 @@ def test_cross_references_name_their_target_by_number(course_build, edition):
     week1 = course_build.titles.index("Text, tokens and training windows") + 1
     assert f"of the text (Table {week1}.1)" in text
     assert f"Table {week1}.3 and Figure {week1}.1 show the trade" in text
-    assert f"training of byte-level BPE, ({week1}.1), with" in text
+    assert f"training of byte-level BPE as in ({week1}.1) with" in text
     introduction = course_build.titles.index("Introduction") + 1
     sections = [line for line in (REPO / "course" / "00-introduction.md").read_text(
         encoding="utf-8").splitlines() if line.startswith("## ")]  # fmt: skip
