@@ -221,7 +221,7 @@ def test_a_prose_edit_runs_no_code_and_shows_the_new_text_beside_the_old_outputs
                    if output.get("name") == "stdout"]  # fmt: skip
         return prose, printed
 
-    prose, printed = build()
+    _, printed = build()
     assert any("running" in line for line in lines) and len(printed) == 1
     path.write_text(path.read_text().replace("First words.", "New first words.\n\nA new one."))
     new_prose, printed_again = build()
