@@ -7,9 +7,10 @@ run in parallel (``jobs`` kernels at a time).
 
 Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 of the chapter's
 code cells (their source and options, in order: an edit of the prose alone runs nothing again,
-the cached outputs are put beside the new text), the backend, this module's preamble, the figures' matplotlibrc, the code and notebooks
-any chapter can read (``llm_keras/**/*.py``, ``solutions/**/*.ipynb``), and every other file of
-the repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``: the
+the cached outputs are put beside the new text), the backend, this module's preamble, the
+figures' matplotlibrc, the code and notebooks any chapter can read (``llm_keras/**/*.py``,
+``solutions/**/*.ipynb``), and every other file of the repository that the chapter's code names
+in a string (``Path("docs/benchmarks.md")``: the
 introduction's schedule reads it; ``"course/results/training.json"``: week 3 reads the training
 benchmark's results) or whose name it builds in ``course/results/`` or ``course/figures/``
 (``f"course/results/{name}.json"``: then every file there): a chapter is run again when any of
@@ -183,7 +184,7 @@ def execute_chapters(
         if cached is not None and (executed := _read_cached(cached, chapter)) is not None:
             results[chapter.path] = executed
             log(f"code of {chapter.path.name}: unchanged, outputs from the cache")
-        elif not any(c.cell_type == "code" for c in chapter.notebook.cells):
+        elif not _code_cells(chapter.notebook):
             results[chapter.path] = chapter.notebook
             log(f"code of {chapter.path.name}: no code cells")
         else:

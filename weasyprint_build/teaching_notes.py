@@ -178,16 +178,16 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
 
 def _case_title(name: str) -> str:
     """``merge_returns_none_without_the_pair`` -> ``Merge returns None without the pair``."""
-    words = [_PYTHON_WORDS.get(word, word) for word in name.split("_")]
-    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+    title = " ".join(_OWN_SPELLING.get(word, word) for word in name.split("_"))
+    return title[:1].upper() + title[1:]
 
 
-# Case names are lower case: the words that have their own spelling.
-_PYTHON_WORDS = {"none": "None", "nan": "NaN", "inf": "inf", "gpt": "GPT", "adamw": "AdamW",
-                 "dpo": "DPO", "grpo": "GRPO", "lora": "LoRA", "kl": "KL", "ln": "LN",
-                 "gelu": "GELU", "bpe": "BPE", "keras": "Keras", "bradley": "Bradley",
-                 "terry": "Terry", "bessel": "Bessel", "sft": "SFT", "kv": "KV", "rope": "RoPE",
-                 "softmax": "softmax", "mlp": "MLP", "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs"}
+# Case names are lower case: the words spelt otherwise in the course.
+_OWN_SPELLING = {"none": "None", "nan": "NaN", "gpt": "GPT", "adamw": "AdamW", "dpo": "DPO",
+                 "grpo": "GRPO", "lora": "LoRA", "kl": "KL", "ln": "LN", "gelu": "GELU",
+                 "bpe": "BPE", "keras": "Keras", "bradley": "Bradley", "terry": "Terry",
+                 "bessel": "Bessel", "sft": "SFT", "kv": "KV", "rope": "RoPE", "mlp": "MLP",
+                 "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs"}
 
 # A name of code in a comment written without backticks: one with an underscore
 # (``train_bpe``, ``ref_log_probs``) or a dotted one (``np.std``), with its call's ``()``.
