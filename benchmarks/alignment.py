@@ -135,36 +135,15 @@ def main() -> None:
     keep_freed_host_memory()  # as llm-keras does, before JAX's threads start
     settings = dict(QUICK if args.quick else FULL)
     def write(record):
-        finetuning_benchmark.write_result(args.out, with_earlier_rows(args.out, record))
+        order = ["pretrain", "sft", *(s.__name__ for s in STAGES)]
+        merged = finetuning_benchmark.with_recorded_stages(args.out, record, order)
+        finetuning_benchmark.write_result(args.out, merged or record)
 
     record = run_all(settings, args.quick, args.cache, wanted, on_stage=write)
     print()
     print(markdown_table(record))
     write(record)
     print(f"Results: {args.out} (key {record['key']!r})")
-
-
-def with_earlier_rows(path, record):
-    """``record`` with the rows (and curves) of the stages it did not run, taken from the run of
-    the same key and settings already in ``path``, each marked with that run's ``"run_date"``:
-    rerunning one stage (``--stages reward``) keeps the others' rows."""
-    path = Path(path)
-    if not path.is_file():
-        return record
-    earlier = json.loads(path.read_text(encoding="utf-8")).get("runs", {}).get(record["key"])
-    if not earlier or earlier.get("quick") != record["quick"]:
-        return record
-    ran = {row["stage"] for row in record["stages"]}
-    kept = [{**row, "run_date": row.get("run_date", earlier["date"])}
-            for row in earlier["stages"] if row["stage"] not in ran]  # fmt: skip
-    if not kept:
-        return record
-    order = {stage: i for i, stage in enumerate(
-        ["pretrain", "sft", *(s.__name__ for s in STAGES)])}  # fmt: skip
-    stages = sorted(record["stages"] + kept, key=lambda row: order.get(row["stage"], len(order)))
-    curves = {**{k: v for k, v in earlier.get("curves", {}).items()
-                 if k in {row["stage"] for row in kept}}, **record["curves"]}  # fmt: skip
-    return {**record, "stages": stages, "curves": curves}
 
 
 def run_all(settings, quick, cache, wanted, on_stage=None) -> dict:

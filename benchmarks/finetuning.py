@@ -33,10 +33,11 @@ before and after. The table is printed; the results go to ``--out`` (default
 load average (``uptime``) at the start and the end, the date and the Keras version are recorded:
 the course's CPU machine is shared, and the wall times depend on the load.
 
-``--stages a,b --merge``: run only those stages (after the pretraining) and put them into the
-run already recorded under the same key with the same settings, keeping its other stages (the
-merge, its date and load, and the new pretraining's validation loss, a check that the base is
-the same, are noted under ``"merged"``).
+``--stages a,b --merge``: run only those stages (after the pretraining, whose row replaces the
+recorded one: the pretraining is deterministic, so its loss checks that the base is the same) and
+put them into the run already recorded under the same key with the same settings, keeping its
+other stages, each marked with the date of the run that made it (``"run_date"``;
+``with_recorded_stages``). Runs merged before 5 December 2026 have a ``"merged"`` note instead.
 
 ``--quick``: a smaller setting for a slow backend (300 pretraining steps, 300 SFT steps, fewer
 classification passages), recorded as ``"quick": true``; its metrics are not comparable with a
@@ -95,7 +96,16 @@ def main() -> None:
     if args.pretrain_steps:
         settings["pretrain_steps"] = args.pretrain_steps
     def save(record):
-        write_result(args.out, merge_into_recorded(args.out, record) if args.merge else record)
+        if args.merge:
+            order = ["pretrain", *(stage.__name__ for stage in STAGES)]
+            merged = with_recorded_stages(args.out, record, order)
+            if merged is None:
+                raise SystemExit(
+                    f"--merge: {args.out} holds no run {record['key']!r} with these settings to "
+                    "add stages to; run without --merge to record a new run."
+                )
+            record = merged
+        write_result(args.out, record)
 
     record = run_all(settings, args.quick, args.stages, on_stage=save)
     print_table(record)
@@ -412,29 +422,29 @@ def markdown_table(record) -> str:
     return "\n".join(lines)
 
 
-def merge_into_recorded(path, record) -> dict:
-    """The run recorded in ``path`` under ``record``'s key, its stages replaced by those that
-    ``record`` re-ran (its pretraining stays the recorded one), the merge noted in
-    ``"merged"``. The recorded run must have the same settings (else a ValueError)."""
+def with_recorded_stages(path, record, order):
+    """``record`` with the stage rows (and curves) it did not run, taken from the run recorded in
+    ``path`` under its key, or ``None`` when ``path`` holds no run of that key with the same
+    settings. Rerunning some stages (``--stages a,b``) so keeps the others' rows; each kept row
+    says when it was made in ``"run_date"`` (a row without it was made on the run's ``"date"``).
+    ``order``: the stage names in the table's order. Both benchmarks merge this way
+    (``finetuning.py --merge``, ``alignment.py --stages``)."""
     path = Path(path)
     runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else {}
     recorded = runs.get(record["key"])
-    if recorded is None or recorded["settings"] != record["settings"]:
-        raise ValueError(
-            f"--merge: {path} holds no run {record['key']!r} with these settings to add stages "
-            "to; run without --merge to record a new run."
-        )
-    new = {stage["stage"]: stage for stage in record["stages"] if stage["stage"] != "pretrain"}
-    old = [stage for stage in recorded["stages"] if stage["stage"] not in new]
-    order = ["pretrain", *(stage.__name__ for stage in STAGES)]
-    merged = dict(recorded)
-    merged["stages"] = sorted(old + list(new.values()), key=lambda s: order.index(s["stage"]))
-    note = {"date": record["date"], "stages": sorted(new), "load": record["load"],
-            "complete": record.get("complete", True),
-            "pretrain_val_loss": next((s["after"] for s in record["stages"]
-                                       if s["stage"] == "pretrain"), None)}  # fmt: skip
-    merged["merged"] = [n for n in recorded.get("merged", []) if n["date"] != record["date"]]
-    merged["merged"].append(note)
+    settings = json.loads(json.dumps(record["settings"]))  # (as the file holds them)
+    if recorded is None or recorded.get("settings") != settings:
+        return None
+    ran = {row["stage"] for row in record["stages"]}
+    kept = [{**row, "run_date": row.get("run_date", recorded["date"])}
+            for row in recorded["stages"] if row["stage"] not in ran]  # fmt: skip
+    position = {name: i for i, name in enumerate(order)}
+    stages = sorted(record["stages"] + kept, key=lambda row: position.get(row["stage"], len(order)))
+    curves = {name: curve for name, curve in recorded.get("curves", {}).items()
+              if name not in ran}  # fmt: skip
+    merged = {**record, "stages": stages}
+    if curves or "curves" in record:
+        merged["curves"] = {**curves, **record.get("curves", {})}
     return merged
 
 
