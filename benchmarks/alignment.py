@@ -32,6 +32,10 @@ checks exactly. In order:
 - ``grpo_verifiable``: GRPO from the SFT model, rewarded by the task's checker plus a small
   format reward; metric: pass@1 (8 samples per held-out prompt at temperature 1, as
   ``llm-keras grpo`` prints it), with pass@8 and the greedy exact match;
+- ``grpo_counting``: the same on counting a letter in a word (``get_task("count")``), from an
+  SFT model of its own made as ``sft`` is (the row ``sft_count``), with a higher learning rate
+  (``COUNTING_GRPO_SETTINGS``): a task where the short SFT leaves most groups with right and
+  wrong answers to learn from;
 - ``grpo_reward_model``: the same with the reward model's score as the reward, the checker
   keeping score on the same samples: does the policy learn to please the reward model rather
   than to add (over-optimisation, Gao et al. 2022)?
@@ -87,6 +91,12 @@ QUICK = dict(pretrain_steps=300, sft_steps=400, sft_examples=4000, eval_n=100,
              reward_pairs=2000, reward_steps=200, dpo_pairs=1000, dpo_steps=100, eval_pairs=100,
              grpo_steps=50, grpo_reward_model_steps=50, grpo_eval_interval=25)  # fmt: skip
 TASK = {"name": "arithmetic", "digits": 2}
+# grpo_counting's task: counting a letter in a word of 4 to 10 letters, where the same short SFT
+# leaves a model right on a third of its samples (arithmetic: 9 %), so most of GRPO's groups
+# hold right and wrong answers to learn from (docs/alignment.md).
+COUNTING = {"name": "count"}  # (its default words: 4 to 10 letters)
+TASK_NAMES = {"arithmetic": "arithmetic (2 digits, + and -)",
+              "count": "counting a letter (words of 4 to 10 letters)"}  # fmt: skip
 SFT_BATCH = 32
 SFT_LEARNING_RATE = 1e-3
 REWARD_LEARNING_RATE = 1e-3
@@ -99,6 +109,9 @@ DPO_BETA = 0.1
 DPO_LEARNING_RATE = 1e-4
 GRPO_SETTINGS = dict(group_size=16, prompts_per_step=16, learning_rate=1e-4, temperature=1.0,
                      epsilon=0.2, beta=0.0)  # fmt: skip
+# grpo_counting: grpo_verifiable's settings but the learning rate (docs/alignment.md: 1e-4 gave
+# +0.114 in 600 steps, still rising).
+COUNTING_GRPO_SETTINGS = {**GRPO_SETTINGS, "learning_rate": 3e-4}
 # The check that GRPO learns a reward the policy can reach: steps rewarded for answers that
 # start with this digit (the SFT model starts about a fifth of its samples with it).
 REACHABLE_DIGIT, REACHABLE_STEPS = "1", 40
@@ -135,8 +148,7 @@ def main() -> None:
     keep_freed_host_memory()  # as llm-keras does, before JAX's threads start
     settings = dict(QUICK if args.quick else FULL)
     def write(record):
-        order = ["pretrain", "sft", *(s.__name__ for s in STAGES)]
-        merged = finetuning_benchmark.with_recorded_stages(args.out, record, order)
+        merged = finetuning_benchmark.with_recorded_stages(args.out, record, ORDER)
         finetuning_benchmark.write_result(args.out, merged or record)
 
     record = run_all(settings, args.quick, args.cache, wanted, on_stage=write)
@@ -204,8 +216,8 @@ class Models:
     def __init__(self, directory, settings, record):
         self.settings, self.record = settings, record
         self.pretrain_dir = directory / f"pretrain-{_digest(settings['pretrain_steps'])}"
-        sft_key = (settings["pretrain_steps"], settings["sft_steps"], settings["sft_examples"],
-                   settings["eval_n"], SFT_BATCH, SFT_LEARNING_RATE, TASK, SAMPLES)  # fmt: skip
+        self.directory = directory
+        sft_key = self._sft_key(TASK)
         self.sft_dir = directory / f"sft-{_digest(*sft_key)}"
         reward_key = (*sft_key, settings["reward_pairs"], settings["eval_pairs"],
                       settings["reward_steps"], REWARD_LEARNING_RATE)  # fmt: skip
@@ -214,6 +226,11 @@ class Models:
         self.reward_log_prob_dir = directory / f"reward-log-prob-{_digest(*log_prob_key)}"
         self._made = set()
         self._base = None  # (model, tokenizer) when pretrained in this run
+
+    def _sft_key(self, task):
+        settings = self.settings
+        return (settings["pretrain_steps"], settings["sft_steps"], settings["sft_examples"],
+                settings["eval_n"], SFT_BATCH, SFT_LEARNING_RATE, task, SAMPLES)  # fmt: skip
 
     def _cached_row(self, directory, make):
         """The row of ``directory``'s stage: read back (``"cached": true``) or made by
@@ -245,19 +262,22 @@ class Models:
 
         return self._cached_row(self.pretrain_dir, make)
 
-    def sft(self):
-        """A fresh copy of ``(SFT GPT, ChatTokenizer)``, and the SFT stage's row."""
+    def sft(self, task=TASK):
+        """A fresh copy of ``(SFT GPT, ChatTokenizer)`` fine-tuned on ``task`` (a spec such as
+        ``TASK``), and its SFT stage's row (``"sft"``, or ``"sft_<name>"`` for another task)."""
         from llm_keras.training.run_directory import load_for_inference, save_for_inference
 
         def make(directory):
             base = self._base or load_for_inference(self.pretrain_dir)
-            model, tokenizer, row = sft_stage(*base, self.settings)
+            model, tokenizer, row = sft_stage(*base, self.settings, task)
             save_for_inference(directory, model, tokenizer)
             return row
 
         self.base_row()
-        row = self._cached_row(self.sft_dir, make)
-        model, tokenizer = load_for_inference(self.sft_dir)
+        directory = self.sft_dir if task == TASK else \
+            self.directory / f"sft-{_digest(*self._sft_key(task))}"
+        row = self._cached_row(directory, make)
+        model, tokenizer = load_for_inference(directory)
         return model, tokenizer, row
 
     def reward_model(self, log_prob_weight=None):
@@ -281,10 +301,10 @@ class Models:
         return reward_model, Tokenizer.load(directory / "tokenizer"), row
 
 
-def _task():
+def _task(spec=TASK):
     from llm_keras.finetuning.tasks import get_task
 
-    return get_task(TASK["name"], digits=TASK["digits"])
+    return get_task(**spec)
 
 
 def _greedy(model, tokenizer, task, n):
@@ -318,14 +338,14 @@ def _samples_before_after(before, after):
 # --- the stages -------------------------------------------------------------------------------
 
 
-def sft_stage(base, base_tokenizer, settings):
-    """The under-trained SFT model: ``(model, tokenizer, row)``."""
+def sft_stage(base, base_tokenizer, settings, spec=TASK):
+    """The under-trained SFT model on the task ``spec``: ``(model, tokenizer, row)``."""
     import keras
 
     from llm_keras.finetuning.chat_template import add_chat_tokens, grow_vocabulary
     from llm_keras.finetuning.sft import SFTConfig, fine_tune
 
-    task = _task()
+    task = _task(spec)
     tokenizer = add_chat_tokens(base_tokenizer, task.characters)
     model = grow_vocabulary(base, tokenizer.vocab_size)
     n, steps = settings["eval_n"], settings["sft_steps"]
@@ -341,15 +361,15 @@ def sft_stage(base, base_tokenizer, settings):
     after = _greedy(model, tokenizer, task, n)
     pass_1, pass_k = _sampled(model, tokenizer, task, n)
     row = {
-        "stage": "sft",
-        "what": f"arithmetic digits=2, full fine-tuning, loss on answers only, {steps} steps of "
+        "stage": "sft" if spec == TASK else f"sft_{spec['name']}",
+        "what": f"{_options(spec)}, full fine-tuning, loss on answers only, {steps} steps of "
                 f"{SFT_BATCH}, lr {SFT_LEARNING_RATE:g} (deliberately short)",
         "metric": f"exact match, greedy ({n} held-out prompts)",
         "before": before["exact_match"],
         "after": after["exact_match"],
         "pass_at_1": pass_1,
         f"pass_at_{SAMPLES}": pass_k,
-        "task": "arithmetic (2 digits, + and -)",
+        "task": TASK_NAMES[spec["name"]],
         "wall_seconds": round(seconds, 1),
         "steps": steps,
         "trainable_parameters": _trainable(model),
@@ -416,7 +436,7 @@ def reward_stage(models, settings, log_prob_weight=None):
         "sampled_pairwise_accuracy_after": (
             pairwise_accuracy(reward_model, tokenizer, own_pairs) if own_pairs else None
         ),
-        "task": "arithmetic (2 digits, + and -)",
+        "task": TASK_NAMES[TASK["name"]],
         "wall_seconds": round(seconds, 1),
         "steps": steps,
         "trainable_parameters": _trainable(reward_model),
@@ -487,7 +507,7 @@ def _dpo(models, settings, average):
         "chosen_likelier_before_by_kind": likelier_by_kind,
         "chosen_likelier_after": likelier(val_pairs),
         "final_reward_margin": curve[-1]["margin"],
-        "task": "arithmetic (2 digits, + and -)",
+        "task": TASK_NAMES[TASK["name"]],
         "wall_seconds": round(seconds, 1),
         "steps": steps,
         "trainable_parameters": _trainable(model),
@@ -503,22 +523,27 @@ def dpo_averaged(models, settings):
     return _dpo(models, settings, average=True)
 
 
-def _grpo(models, settings, stage, learned):
+def _options(spec):
+    """``"arithmetic digits=2"``: a task spec as the row's ``what`` names it."""
+    return " ".join([spec["name"], *(f"{k}={v}" for k, v in spec.items() if k != "name")])
+
+
+def _grpo(models, settings, stage, learned, spec=TASK, grpo_settings=GRPO_SETTINGS):
     import keras
     import numpy as np
 
     from llm_keras.alignment.grpo import GRPOConfig, train_grpo
     from llm_keras.alignment.rewards import reward_model_reward
 
-    task = _task()
-    model, tokenizer, _ = models.sft()
+    task = _task(spec)
+    model, tokenizer, _ = models.sft(spec)
     # (against the reward model, the damage is done within a few hundred steps: fewer of them)
     steps = settings["grpo_reward_model_steps" if learned else "grpo_steps"]
     n = settings["eval_n"]
     interval = settings["grpo_eval_interval"]
     config = GRPOConfig(steps=steps, eval_interval=interval, eval_n=n, seed=EVAL_SEED,
                         format_weight=0.0 if learned else FORMAT_WEIGHT,
-                        **GRPO_SETTINGS)  # fmt: skip
+                        **grpo_settings)  # fmt: skip
     reward_function, what = None, f"the checker + {FORMAT_WEIGHT:g} x the format reward"
     if learned:
         reward_model, reward_tokenizer, _ = models.reward_model()
@@ -563,8 +588,9 @@ def _grpo(models, settings, stage, learned):
         f"pass_at_{SAMPLES}_after": pass_k_after,
         "greedy_exact_match_before": greedy_before["exact_match"],
         "greedy_exact_match_after": greedy_after["exact_match"],
+        "learning_rate": g.learning_rate,
         "target": "pass@1 +0.20" if not learned else "measure over-optimisation",
-        "task": "arithmetic (2 digits, + and -)",
+        "task": TASK_NAMES[spec["name"]],
         "wall_seconds": round(seconds, 1),
         "steps": steps,
         "trainable_parameters": _trainable(model),
@@ -574,6 +600,13 @@ def _grpo(models, settings, stage, learned):
 
 def grpo_verifiable(models, settings):
     return _grpo(models, settings, "grpo_verifiable", learned=False)
+
+
+def grpo_counting(models, settings):
+    """``grpo_verifiable`` on counting a letter, from an SFT model of its own (the row
+    ``sft_count``), at ``COUNTING_GRPO_SETTINGS``' learning rate."""
+    return _grpo(models, settings, "grpo_counting", learned=False, spec=COUNTING,
+                 grpo_settings=COUNTING_GRPO_SETTINGS)  # fmt: skip
 
 
 def grpo_reward_model(models, settings):
@@ -609,15 +642,18 @@ def grpo_reachable_reward(models, settings):
         "before": float(np.mean(rewards[:5])),
         "after": float(np.mean(rewards[-5:])),
         "rewards": rewards,
-        "task": "arithmetic (2 digits, + and -)",
+        "task": TASK_NAMES[TASK["name"]],
         "wall_seconds": round(seconds, 1),
         "steps": REACHABLE_STEPS,
         "trainable_parameters": _trainable(model),
     }
 
 
-STAGES = (reward, reward_log_prob, dpo, dpo_averaged, grpo_verifiable, grpo_reward_model,
-          grpo_reachable_reward)
+STAGES = (reward, reward_log_prob, dpo, dpo_averaged, grpo_verifiable, grpo_counting,
+          grpo_reward_model, grpo_reachable_reward)
+# The table's rows in order: the stages, with the SFT models they start from before them.
+ORDER = ["pretrain", "sft", *(name for stage in STAGES for name in
+         (("sft_count",) if stage is grpo_counting else ()) + (stage.__name__,))]  # fmt: skip
 
 
 if __name__ == "__main__":
