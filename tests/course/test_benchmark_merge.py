@@ -3,26 +3,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.course.benchmark_scripts import load_benchmark
+
 ORDER = ["pretrain", "sft", "reward", "dpo", "grpo"]
 
 
 def benchmark_module():
-    sys.path.insert(0, str(REPO / "benchmarks"))  # the script imports machine_info beside it
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "finetuning_benchmark", REPO / "benchmarks" / "finetuning.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    return load_benchmark("finetuning")
 
 
 def run(date, stages, settings=None, curves=None):

@@ -4,13 +4,13 @@ what its docstring says (ratios, NaN as null, the run's machine and load)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.course.benchmark_scripts import load_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "course" / "results" / "training.json"
@@ -18,16 +18,7 @@ TOKENS_PER_STEP = 12 * 64  # the shakespeare-char-cpu preset: batch 12, context 
 
 
 def benchmark_module():
-    sys.path.insert(0, str(REPO / "benchmarks"))  # the script imports machine_info beside it
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "training_benchmark", REPO / "benchmarks" / "training.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    return load_benchmark("training")
 
 
 def row(key, tokens_per_second, loss):
