@@ -173,7 +173,7 @@ def compile_for_training(
     longer compilation); PyTorch runs eagerly (``torch.compile`` is slower for this model).
 
     ``record_forward`` (PyTorch, a ``GPT``): the model's forward pass replayed from a record
-    (``GPT.record_forward``), the rest of the step eager Keras; about 15 % less time per step
+    (``GPT.record_forward``), the rest of the step eager Keras; 11-15 % less time per step
     of the CPU preset, the same numbers. ``None``: on unless ``jit_compile`` is true.
     """
     optimizer = build_optimizer(
