@@ -67,7 +67,7 @@ def compile_for_backend(function, model):
     return function
 
 
-def recorded_method(model, name):
+def recorded_method(model, name, differentiable=False):
     """``model.<name>``, recorded once per input shapes on PyTorch (the method itself elsewhere).
 
     On PyTorch, the first call with given shapes and dtypes runs ``torch.jit.trace``: the method
@@ -76,7 +76,14 @@ def recorded_method(model, name):
     Python decisions are frozen in the record: they may depend on shapes only (``call`` and
     ``call_with_cache`` branch on shapes, and on the cache index only through tensor operations),
     so a tensor argument's *values* may change between calls, and an argument that is not a tensor
-    (a Python int) gets a record of its own per value. Call it under ``torch.no_grad()``.
+    (a Python int or bool) gets a record of its own per value. Call it under ``torch.no_grad()``,
+    or record with ``differentiable=True`` (training, ``GPT.record_forward``): the weights are
+    then the variables' own tensors, which require gradients, and the record is replayed op by
+    op with autograd recording each (TorchScript's optimised executor, which builds gradient
+    graphs of its own, is left off: it rounds differently and was slower here), so
+    ``loss.backward()`` fills the variables' gradients as the eager call does, with the same
+    numbers. Random operations are recorded as operations (dropout draws a new mask from
+    PyTorch's generator at each replay), not as the numbers they drew while recording.
 
     On JAX and TensorFlow the whole decoding loop is compiled around the method, so it is called
     as it is. A changed model (new layers: ``forget_compiled``) needs a new recording.
@@ -104,7 +111,9 @@ def recorded_method(model, name):
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")
             return tensors, torch.jit.trace(
-                pure, (_weights(model_ref()), *[args[i] for i in tensors]), check_trace=False
+                pure,
+                (_weights(model_ref(), differentiable), *[args[i] for i in tensors]),
+                check_trace=False,
             )
 
     def run(*args):
@@ -114,12 +123,19 @@ def recorded_method(model, name):
         if key not in records:
             records[key] = record(args)
         tensors, recorded = records[key]
-        return recorded(_weights(model_ref()), *[args[i] for i in tensors])
+        inputs = (_weights(model_ref(), differentiable), *[args[i] for i in tensors])
+        if differentiable:
+            with torch.jit.optimized_execution(False):
+                return recorded(*inputs)
+        return recorded(*inputs)
 
     run.records = records  # for tests: one entry per shapes recorded
     return run
 
 
-def _weights(model):
-    """The current values of ``model.variables``, detached (PyTorch)."""
+def _weights(model, differentiable=False):
+    """The current values of ``model.variables`` (PyTorch): detached, or with
+    ``differentiable=True`` the variables' own tensors, so gradients reach them."""
+    if differentiable:
+        return tuple(variable.value for variable in model.variables)
     return tuple(variable.value.detach() for variable in model.variables)
