@@ -25,7 +25,8 @@ text names authors and a year ("Fan et al., 2018", "Bradley and Terry 1952") to 
 entry stops the build, as an unknown key does; so does one whose year is not its entry's.
 
 Each citation is a link to its entry; the bibliography lists every cited work once, sorted by
-author and year, with its URL as a link. A key that is not in the file stops the build with the
+author and year, with its URL as a link. Two works that would read the same ("Touvron et al.,
+2023") get a letter after the year, in the order of their titles: 2023a, 2023b. A key that is not in the file stops the build with the
 file, the line and the closest keys; so does an entry without a required field.
 """
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -60,6 +61,11 @@ class Work:
     year: int
     venue: str
     url: str
+    year_label: str = ""  # "2023a" when another work reads the same; else the year
+
+    def __post_init__(self) -> None:
+        if not self.year_label:
+            object.__setattr__(self, "year_label", str(self.year))
 
     @property
     def anchor(self) -> str:
@@ -108,11 +114,11 @@ class Bibliography:
         if role == "cite:t" and not in_parentheses:
             return "; ".join(
                 f'{html.escape(w.short_authors())} (<a class="cite" href="#{w.anchor}">'
-                f"{w.year}</a>)"
+                f"{w.year_label}</a>)"
                 for w in works
             )
         inner = "; ".join(
-            f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year}</a>'
+            f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year_label}</a>'
             for w in works
         )
         return inner if in_parentheses else f"({inner})"
@@ -168,7 +174,7 @@ def _entry_html(work: Work) -> str:
     url = html.escape(work.url, quote=True)
     return (
         f'<li id="{work.anchor}"><span class="bib-authors">{authors}</span> '
-        f'<span class="bib-year">({work.year}).</span> '
+        f'<span class="bib-year">({work.year_label}).</span> '
         f'<span class="bib-title">{html.escape(_sentence(work.title))}</span> '
         f'<span class="bib-venue">{html.escape(_sentence(_capitalised(work.venue)))}</span> '
         f'<a class="bib-url" href="{url}">{_breakable(html.escape(work.url))}</a></li>'
@@ -176,9 +182,11 @@ def _entry_html(work: Work) -> str:
 
 
 def _capitalised(text: str) -> str:
-    """The venue starts a sentence: "blog post" -> "Blog post". (A title keeps its own
-    spelling: "nanoGPT", "llm.c" are names.)"""
-    return text[:1].upper() + text[1:]
+    """The venue starts a sentence: "blog post" -> "Blog post"; a first word with a capital
+    of its own is a name and keeps its spelling ("arXiv 2001.08361"). (A title keeps its own
+    spelling too: "nanoGPT", "llm.c" are names.)"""
+    first = text.split(" ", 1)[0]
+    return text if first != first.lower() else text[:1].upper() + text[1:]
 
 
 def _sentence(text: str) -> str:
@@ -235,4 +243,18 @@ def load_bibliography(course_dir: Path) -> Bibliography:
             venue=str(entry["venue"]),
             url=str(entry["url"]),
         )
-    return Bibliography(works, source)
+    return Bibliography(_with_year_labels(works), source)
+
+
+def _with_year_labels(works: dict[str, Work]) -> dict[str, Work]:
+    """``works`` with their ``year_label``: the year, and a letter where two works of the
+    file have the same short authors and year (by title: "2023a", "2023b")."""
+    alike: dict[tuple[str, int], list[Work]] = {}
+    for work in works.values():
+        alike.setdefault((work.short_authors(), work.year), []).append(work)
+    labels = {}
+    for group in alike.values():
+        group.sort(key=lambda w: w.title.lower())
+        for letter, work in zip("abcdefghijklmnopqrstuvwxyz", group):
+            labels[work.key] = f"{work.year}{letter if len(group) > 1 else ''}"
+    return {key: replace(work, year_label=labels[key]) for key, work in works.items()}

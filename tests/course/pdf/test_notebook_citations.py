@@ -10,6 +10,7 @@ import re
 
 import nbformat
 import pytest
+import yaml
 
 from tests.course.pdf.conftest import REPO
 from tests.course.pdf.test_apparatus import REFERENCES, write_course
@@ -106,6 +107,9 @@ def test_a_venue_starts_its_sentence_with_a_capital_and_a_title_keeps_its_spelli
     assert "(2020).</span>" in entry
     assert '<span class="bib-venue">Blog post, Stanford NLP.</span>' in entry
     assert '<span class="bib-title">nanoGPT: a title.</span>' in entry
+    named = Bibliography({"k": _work("arXiv 2001.08361")}, "references.yaml")
+    named.cite("cite:p", "k", "here")
+    assert '<span class="bib-venue">arXiv 2001.08361.</span>' in named.html()
 
 
 def test_a_link_by_http_or_with_a_final_slash_cites_the_same_work():
@@ -149,3 +153,23 @@ def test_the_notebooks_cite_through_links_to_works_of_the_bibliography():
 def test_a_surname_keeps_its_particle():
     work = Work("k", ("Leandro von Werra", "Ann Author", OTHERS), "TRL", 2020, "GitHub", "https://x.org")
     assert work.short_authors() == "von Werra et al."
+
+
+def test_two_works_that_read_the_same_get_a_letter_after_the_year(tmp_path):
+    """LLaMA and Llama 2 are both "Touvron et al., 2023": 2023a and 2023b, by title."""
+    entry = {"authors": ["Hugo Touvron", "Louis Martin", "others"], "year": 2023,
+             "venue": "arXiv", "url": "https://example.org/"}
+    references = {
+        "llama": dict(entry, title="LLaMA: Open and Efficient Foundation Language Models",
+                      url="https://example.org/1"),
+        "llama2": dict(entry, title="Llama 2: Open Foundation and Fine-Tuned Chat Models",
+                       url="https://example.org/2"),
+        "kingma2015adam": KINGMA,
+    }
+    (tmp_path / "references.yaml").write_text(yaml.safe_dump(references), encoding="utf-8")
+    bibliography = load_bibliography(tmp_path)
+    text = bibliography.cite("cite:t", "llama2", "here") + bibliography.cite("cite:p", "llama", "here")
+    assert "Touvron et al. (<a" in text and ">2023a</a>)" in text and ">Touvron et al., 2023b</a>" in text
+    assert bibliography.cite("cite:p", "kingma2015adam", "here").endswith(">Kingma and Ba, 2015</a>)")
+    entries = bibliography.html()
+    assert entries.index("(2023a)") < entries.index("(2023b)")
