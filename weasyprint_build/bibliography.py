@@ -18,8 +18,15 @@ Inside parentheses the text already opened (``MinHash ({cite:p}`broder1997minhas
 used ...)``), either role prints "Broder, 1997", without parentheses of its own, as natbib's
 ``\citealp`` does: no "((Broder, 1997)" nor "(Kaplan et al. (2020), ...".
 
+An exercise notebook is read in Jupyter too, where a role would show raw: it cites with a
+Markdown link to the work's ``url`` (``[Kaplan et al. 2020](https://arxiv.org/abs/2001.08361)``),
+which the book prints as a citation, its text linked to the entry (``cite_link``). A link whose
+text names authors and a year ("Fan et al., 2018", "Bradley and Terry 1952") to a URL of no
+entry stops the build, as an unknown key does; so does one whose year is not its entry's.
+
 Each citation is a link to its entry; the bibliography lists every cited work once, sorted by
-author and year, with its URL as a link. A key that is not in the file stops the build with the
+author and year, with its URL as a link. Two works that would read the same ("Touvron et al.,
+2023") get a letter after the year, in the order of their titles: 2023a, 2023b. A key that is not in the file stops the build with the
 file, the line and the closest keys; so does an entry without a required field.
 """
 
@@ -28,7 +35,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -40,6 +47,10 @@ FIELDS = ("authors", "title", "year", "venue", "url")
 CITE_ROLES = ("cite", "cite:p", "cite:t")
 ANCHOR_PREFIX = "bib-"
 OTHERS = "others"  # the last author of a long list, printed "et al." (BibTeX's "and others")
+# A link's text that cites: a capitalised name, "et al." or "and Name", then a year.
+AUTHOR_YEAR = re.compile(
+    r"\b[A-Z][\w'-]+(?:\s+et\s+al\.|\s+and\s+[A-Z][\w'-]+)?,?\s+\(?((?:1[89]|20)\d\d)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,11 @@ class Work:
     year: int
     venue: str
     url: str
+    year_label: str = ""  # "2023a" when another work reads the same; else the year
+
+    def __post_init__(self) -> None:
+        if not self.year_label:
+            object.__setattr__(self, "year_label", str(self.year))
 
     @property
     def anchor(self) -> str:
@@ -67,7 +83,12 @@ class Work:
 
 
 def _surname(name: str) -> str:
-    return name.split()[-1]
+    """The last word, with the particles before it: "Leandro von Werra" -> "von Werra"."""
+    words = name.split()
+    start = len(words) - 1
+    while start > 1 and words[start - 1][:1].islower():
+        start -= 1
+    return " ".join(words[start:])
 
 
 class Bibliography:
@@ -93,14 +114,35 @@ class Bibliography:
         if role == "cite:t" and not in_parentheses:
             return "; ".join(
                 f'{html.escape(w.short_authors())} (<a class="cite" href="#{w.anchor}">'
-                f"{w.year}</a>)"
+                f"{w.year_label}</a>)"
                 for w in works
             )
         inner = "; ".join(
-            f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year}</a>'
+            f'<a class="cite" href="#{w.anchor}">{html.escape(w.short_authors())}, {w.year_label}</a>'
             for w in works
         )
         return inner if in_parentheses else f"({inner})"
+
+    def cite_link(self, url: str, text: str, where: str) -> Work | None:
+        """The work a Markdown link ``[text](url)`` cites (see the module's docstring), now
+        cited; ``None`` for a link that cites nothing (no entry's URL, no author and year)."""
+        work = next((w for w in self.works.values() if _address(w.url) == _address(url)), None)
+        named = AUTHOR_YEAR.search(text)
+        if work is None:
+            if named is None:
+                return None
+            raise BuildError(
+                f"{where}: the link [{text}]({url}) cites a work that is not in {self.source}. "
+                f"Add the work there with url: {url} (fields: {', '.join(FIELDS)}), or link to "
+                "the url of its entry."
+            )
+        if named is not None and int(named.group(1)) != work.year:
+            raise BuildError(
+                f"{where}: the link [{text}]({url}) names {named.group(1)}, but the work at that "
+                f"URL, {work.key} in {self.source}, is from {work.year}: fix the year or the link."
+            )
+        self.cited.setdefault(work.key, work)
+        return work
 
     def _work(self, key: str, role: str, content: str, where: str) -> Work:
         work = self.works.get(key)
@@ -132,16 +174,29 @@ def _entry_html(work: Work) -> str:
     url = html.escape(work.url, quote=True)
     return (
         f'<li id="{work.anchor}"><span class="bib-authors">{authors}</span> '
-        f'<span class="bib-year">({work.year}).</span> '
+        f'<span class="bib-year">({work.year_label}).</span> '
         f'<span class="bib-title">{html.escape(_sentence(work.title))}</span> '
-        f'<span class="bib-venue">{html.escape(_sentence(work.venue))}</span> '
+        f'<span class="bib-venue">{html.escape(_sentence(_capitalised(work.venue)))}</span> '
         f'<a class="bib-url" href="{url}">{_breakable(html.escape(work.url))}</a></li>'
     )
+
+
+def _capitalised(text: str) -> str:
+    """The venue starts a sentence: "blog post" -> "Blog post"; a first word with a capital
+    of its own is a name and keeps its spelling ("arXiv 2001.08361"). (A title keeps its own
+    spelling too: "nanoGPT", "llm.c" are names.)"""
+    first = text.split(" ", 1)[0]
+    return text if first != first.lower() else text[:1].upper() + text[1:]
 
 
 def _sentence(text: str) -> str:
     """``text`` ended by a full stop, unless it ends with its own ("To!", "RLHF?")."""
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _address(url: str) -> str:
+    """A URL without its scheme and final slash: the same work by http or https."""
+    return url.removeprefix("https://").removeprefix("http://").rstrip("/")
 
 
 def _join_names(names: list[str]) -> str:
@@ -188,4 +243,18 @@ def load_bibliography(course_dir: Path) -> Bibliography:
             venue=str(entry["venue"]),
             url=str(entry["url"]),
         )
-    return Bibliography(works, source)
+    return Bibliography(_with_year_labels(works), source)
+
+
+def _with_year_labels(works: dict[str, Work]) -> dict[str, Work]:
+    """``works`` with their ``year_label``: the year, and a letter where two works of the
+    file have the same short authors and year (by title: "2023a", "2023b")."""
+    alike: dict[tuple[str, int], list[Work]] = {}
+    for work in works.values():
+        alike.setdefault((work.short_authors(), work.year), []).append(work)
+    labels = {}
+    for group in alike.values():
+        group.sort(key=lambda w: w.title.lower())
+        for letter, work in zip("abcdefghijklmnopqrstuvwxyz", group):
+            labels[work.key] = f"{work.year}{letter if len(group) > 1 else ''}"
+    return {key: replace(work, year_label=labels[key]) for key, work in works.items()}

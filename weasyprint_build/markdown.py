@@ -7,7 +7,8 @@ What the rules do with the MyST syntax a chapter uses (``course/README.md`` list
 - ``{numref}`label```, ``{ref}`label```, ``{eq}`label``` and ``[text](#label)``: cross-references
   (``references``); ``{glue}`name``` and ``{glue:text}`name:format```: values the chapter's code
   computed; ``{math}`tex```: inline math; ``{cite:t}`key``` and ``{cite:p}`key```: citations
-  (``bibliography``); ``{index}`term```: an index entry (``index``);
+  (``bibliography``), as is a link ``[Author et al. 2020](url)`` to a work's URL (notebooks
+  cite so); ``{index}`term```: an index entry (``index``);
 - fenced directives ``{note}``, ``{tip}``, ``{warning}``, ``{important}``, ``{table}``,
   ``{exercise}``, ``{code-block}`` (with ``:caption:`` a numbered listing), ``{only}``
   (``instructor`` or ``student``: shown in that edition only); any other ``{directive}`` stops
@@ -166,6 +167,15 @@ def _link_open(self, tokens, i, options, env) -> str:
             "anchor", href[1:], None, ctx.where(snippet=f"]({href})")
         )
         return f'<a class="xref" href="{anchor}">'
+    # [Kaplan et al. 2020](url of a work in references.yaml): a citation (notebooks cite so)
+    text = ""
+    for following in tokens[i + 1 :]:
+        if following.type == "link_close":
+            break
+        text += following.content
+    work = ctx.book.bibliography.cite_link(href, text, ctx.where(snippet=f"]({href})"))
+    if work is not None:
+        return f'<a class="cite" href="#{work.anchor}">'
     return f'<a href="{html.escape(href)}">'
 
 

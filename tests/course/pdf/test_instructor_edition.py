@@ -20,6 +20,7 @@ from pypdf import PdfReader
 
 from tests.course.pdf.conftest import REPO, myst_header, normalize, pdftotext
 from tests.course.weeks import corpus
+from weasyprint_build.bibliography import load_bibliography
 from weasyprint_build.chapters import read_chapter
 from weasyprint_build.errors import BuildError
 from weasyprint_build.math_svg import MathRenderer
@@ -66,6 +67,7 @@ def rendered(tmp_path_factory) -> dict[tuple[str, str], str]:
     """{(week, edition): the HTML of a chapter that includes only that week's notebook}."""
     root = tmp_path_factory.mktemp("one_exercise")
     math = MathRenderer(root / "math")
+    bibliography = load_bibliography(REPO / "course")
     pages = {}
     for number, path in enumerate(NOTEBOOKS, 1):
         week = path.parent.name
@@ -74,7 +76,7 @@ def rendered(tmp_path_factory) -> dict[tuple[str, str], str]:
         chapter = read_chapter(chapter_path, number)
         for edition in ("student", "instructor"):
             book = Book(edition=edition, math=math, solutions_dir=REPO / "solutions",
-                        repo_root=REPO)
+                        repo_root=REPO, bibliography=bibliography)  # the notebooks cite
             pages[week, edition] = book.render_chapter(chapter, jupytext.read(chapter_path))
     return pages
 
