@@ -31,7 +31,7 @@ class ReferenceModule:
 
     name: str  # llm_keras.tokenizers.byte_level_bpe_tokenizer
     path: str  # llm_keras/tokenizers/byte_level_bpe_tokenizer.py (relative to the repository)
-    summary: str  # the first paragraph of its docstring, on one line
+    summary: str  # the first paragraph of its docstring, on one line, its quotes curled
 
 
 @dataclass
@@ -153,7 +153,7 @@ def reference_module(name: str, chapter_name: str) -> ReferenceModule:
         if candidate.is_file():
             tree = ast.parse(candidate.read_text(encoding="utf-8"))
             docstring = ast.get_docstring(tree) or ""
-            summary = " ".join(docstring.strip().split("\n\n")[0].split())
+            summary = curly_quotes(" ".join(docstring.strip().split("\n\n")[0].split()))
             path = candidate.relative_to(package.parent).as_posix()
             return ReferenceModule(name, path, summary)
     relative = base.relative_to(package.parent)
@@ -161,6 +161,24 @@ def reference_module(name: str, chapter_name: str) -> ReferenceModule:
         f"{chapter_name}: the module {name} named in llm_keras_modules does not exist "
         f"(no {relative}.py and no {relative}/__init__.py in {package.parent})."
     )
+
+
+# A quote opens after the start, a space or an opening bracket; any other one closes (or is an
+# apostrophe), as markdown-it's smartquotes curls the chapters' prose.
+_OPENING = re.compile(r"""(^|[\s(\[{])(["'])""")
+_CURLED = {'"': ("\u201c", "\u201d"), "'": ("\u2018", "\u2019")}
+
+
+def curly_quotes(text: str) -> str:
+    """A docstring's text with the prose's curly quotes: ``"Text as data"`` -> \u201cText as
+    data\u201d, ``course's`` -> course\u2019s; code between double backquotes is left as it is."""
+    parts = re.split(r"(``.+?``)", text)  # odd items: the code
+
+    def curled(prose: str) -> str:
+        prose = _OPENING.sub(lambda m: m[1] + _CURLED[m[2]][0], prose)
+        return prose.replace('"', _CURLED['"'][1]).replace("'", _CURLED["'"][1])
+
+    return "".join(part if i % 2 else curled(part) for i, part in enumerate(parts))
 
 
 def _llm_keras_folder() -> Path:

@@ -16,6 +16,9 @@ code. Both editions print what a learner needs and leave out the notebook's plum
 cell that is neither an answer nor a graded check (the environment report, the imports and the
 check helpers) is not, and one line says what was left out (``plumbing_note``). A cell tag
 overrides the rule: ``book-hide`` leaves any cell out, ``book-show`` prints a plumbing cell.
+Inside a printed cell, a line that only calls, with no argument, a function the left-out cells
+define (``remind_second_backend()`` at the end of each check cell) is plumbing too: it is given
+nothing of the cell, so it checks nothing (``without_plumbing_calls``).
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def load_exercise(solutions_dir: Path, relative: str, edition: str, where: str) 
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    notebook = without_plumbing_calls(notebook)
     title = _take_title(notebook)
     if title is None:
         raise BuildError(
@@ -125,6 +129,50 @@ def shown_in_book(cell) -> bool:
         return True
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return cell.cell_type == "code" and bool(meta.get("solution") or meta.get("grade"))
+
+
+def without_plumbing_calls(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with the plumbing calls taken out of the cells the book prints: a statement
+    of its own lines that calls, with no argument, a function defined by a cell the book leaves
+    out. A call given anything (``check_close("...", f(1), 2.0)``) is a check and stays."""
+    notebook = copy.deepcopy(notebook)
+    plumbing = set()
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and not shown_in_book(cell):
+            plumbing |= {node.name for node in _statements(cell.source)
+                         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if not plumbing:
+        return notebook
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not shown_in_book(cell):
+            continue
+        lines = cell.source.splitlines(keepends=True)
+        drop = set()
+        for node in _statements(cell.source):
+            call = node.value if isinstance(node, ast.Expr) else None
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and call.func.id in plumbing and not call.args and not call.keywords
+                    and _own_lines(lines, node)):
+                drop.update(range(node.lineno - 1, node.end_lineno))
+        if drop:
+            kept = "".join(line for i, line in enumerate(lines) if i not in drop)
+            cell.source = kept.rstrip()
+    return notebook
+
+
+def _statements(source: str) -> list[ast.stmt]:
+    """The top-level statements of a code cell (none when it is not plain Python)."""
+    try:
+        return ast.parse(source).body
+    except SyntaxError:  # IPython magics
+        return []
+
+
+def _own_lines(lines: list[str], node: ast.stmt) -> bool:
+    """Whether ``node`` fills its lines alone (nothing before it, a comment at most after)."""
+    before = lines[node.lineno - 1].encode()[: node.col_offset]  # offsets count UTF-8 bytes
+    after = lines[node.end_lineno - 1].encode()[node.end_col_offset :].decode()
+    return not before.strip() and (not after.strip() or after.strip().startswith("#"))
 
 
 def plumbing_note(cells, first: bool = False) -> str:

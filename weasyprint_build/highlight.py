@@ -68,23 +68,26 @@ def long_lines(code: str) -> list[int]:
 
 # Inline code in justified text: a long name (``llm_keras.tokenizers.train_merges``) may break
 # after a dot, an underscore or a slash, so that a line need not stretch its spaces around it;
-# a short word with a hyphen (``-inf``, ``--fresh``) never breaks at the hyphen.
+# a short word with a character after which Unicode's line breaking allows a break, a hyphen
+# (``-inf``, ``--fresh``) or a vertical bar (the chat token ``<|user|>``), never breaks there.
 BREAKABLE_LENGTH = 12  # a word of inline code shorter than this never breaks
-NOBREAK_LENGTH = 24  # a word with a hyphen up to this long is kept whole
+NOBREAK_LENGTH = 24  # a word with a hyphen or a bar up to this long is kept whole
 _BREAK_AFTER = re.compile(r"(?<=\w{2}[._/])(?=\w{2})")
+_BREAKS_AT = re.compile(r"[-|]")  # UAX #14 classes HY and BA: a break may follow them
 
 
 def inline_code(text: str) -> str:
     """``<code>`` for inline code, with break opportunities (``<wbr>``) after ``.``, ``_`` and
-    ``/`` in long names and short words with a hyphen kept whole (``white-space: nowrap``)."""
+    ``/`` in long names and short words with a hyphen or a bar kept whole (``white-space:
+    nowrap``)."""
     words = []
     for word in re.split(r"(\s+)", text):
         parts = _BREAK_AFTER.split(word) if len(word) >= BREAKABLE_LENGTH else [word]
-        if "-" in word and len(parts) > 1:  # -ops.log(ops.sigmoid(x)): breaks after the dots
+        if _BREAKS_AT.search(word) and len(parts) > 1:  # -ops.log(ops.sigmoid(x)): after dots
             words.append("<wbr>".join(
-                f'<span class="nobreak">{html.escape(part)}</span>' if "-" in part
+                f'<span class="nobreak">{html.escape(part)}</span>' if _BREAKS_AT.search(part)
                 else html.escape(part) for part in parts))  # fmt: skip
-        elif "-" in word and len(word) <= NOBREAK_LENGTH:
+        elif _BREAKS_AT.search(word) and len(word) <= NOBREAK_LENGTH:
             words.append(f'<span class="nobreak">{html.escape(word)}</span>')
         elif len(word) >= BREAKABLE_LENGTH:
             words.append("<wbr>".join(html.escape(part) for part in _BREAK_AFTER.split(word)))

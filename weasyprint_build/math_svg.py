@@ -34,6 +34,15 @@ _SIZE = re.compile(r'^<svg ([^>]*?)width="([\d.]+)" height="([\d.]+)"')
 # ziamath reads the TeX with) keeps the backslash; ``_text_escapes`` undoes TeX's escapes there.
 _TEXT_COMMAND = re.compile(r"\\(?:text(?:rm|it|bf|sf|tt)?|mbox)\s*\{")
 _TEXT_ESCAPE = re.compile(r"\\([_%#$])")
+# ziamath drops what \mathbin{...} and the other class commands hold (latex2mathml puts a group
+# inside an <mo>), and sets \bmod without its spaces. ``_math_classes`` writes them as their
+# content between TeX's spaces for the class: \: (4mu, \medmuskip) around a binary operator,
+# \; (5mu, \thickmuskip) around a relation and \bmod, \, (3mu) around an operator and after
+# punctuation, none for the others.
+_CLASS_COMMAND = re.compile(r"\\math(bin|rel|op|punct|ord|open|close|inner)\s*\{")
+_CLASS_SPACES = {"bin": ("\\:", "\\:"), "rel": ("\\;", "\\;"), "op": ("\\,", "\\,"),
+                 "punct": ("", "\\,")}
+_BMOD = re.compile(r"\\bmod(?![A-Za-z])\s*")
 
 
 class MathRenderer:
@@ -62,7 +71,7 @@ class MathRenderer:
         return self._get(tex, display=True)
 
     def _get(self, tex: str, display: bool) -> str:
-        tex = _text_escapes(tex.strip())
+        tex = _math_classes(_text_escapes(tex.strip()))
         key = hashlib.sha256(f"{self._key_prefix}{int(display)}|{tex}".encode()).hexdigest()
         if key in self._memory:
             return self._memory[key]
@@ -88,18 +97,37 @@ def _text_escapes(tex: str) -> str:
     for match in _TEXT_COMMAND.finditer(tex):
         if match.start() < position:  # a \text inside a \text already handled
             continue
-        depth, end = 1, match.end()
-        while end < len(tex) and depth:
-            if tex[end] == "\\":
-                end += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(tex[end], 0)
-            end += 1
+        end = _group_end(tex, match.end())
         out.append(tex[position : match.end()])
         out.append(_TEXT_ESCAPE.sub(r"\1", tex[match.end() : end]))
         position = end
     out.append(tex[position:])
     return "".join(out)
+
+
+def _math_classes(tex: str) -> str:
+    """``tex`` with ``\\mathbin{\\&}`` written ``\\:{\\&}\\:`` (each class command as its
+    content between the spaces TeX puts around that class) and ``\\bmod`` as
+    ``\\;\\mathrm{mod}\\;``, which ziamath draws."""
+    tex = _BMOD.sub(lambda _: "\\;\\mathrm{mod}\\;", tex)
+    while match := _CLASS_COMMAND.search(tex):  # the first one, then those inside it
+        end = _group_end(tex, match.end())
+        before, after = _CLASS_SPACES.get(match.group(1), ("", ""))
+        group = tex[match.end() - 1 : end]  # {...}, braces included
+        tex = f"{tex[: match.start()]}{before}{group}{after}{tex[end:]}"
+    return tex
+
+
+def _group_end(tex: str, start: int) -> int:
+    """The index just after the ``}`` that closes the group opened before ``start``."""
+    depth, end = 1, start
+    while end < len(tex) and depth:
+        if tex[end] == "\\":
+            end += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(tex[end], 0)
+        end += 1
+    return end
 
 
 def _render(tex: str, display: bool) -> str:

@@ -303,12 +303,17 @@ def _exercise_notes(exercise: ExerciseNote, notes: WeekNotes) -> str:
     if exercise.summary:
         parts.append(f"<p>{_code(exercise.summary)}</p>")
     items, previous = [], None
-    for check in exercise.checks:  # a hint shared with the check before is printed once
-        hint = "" if check.hint == previous else check.hint
-        previous = check.hint
+    checks = exercise.checks
+    # checks that differ in one number alone ("run 1 of 12" ... "run 12 of 12") make one item
+    for group in _series([c.name for c in checks], [(c.points, c.hint) for c in checks]):
+        check = checks[group[0]]
+        hint = "" if check.hint == previous else check.hint  # a hint shared with the check
+        previous = check.hint                                 # before is printed once
+        name, numbers = _series_name([checks[i].name for i in group])
+        each = " each" if numbers else ""
         items.append(
-            f'<li><span class="check-name">{_code(check.name)}</span> '
-            f"({_points(check.points)}){': ' + _code(hint) if hint else ''}</li>"
+            f'<li><span class="check-name">{_code(name)}</span>{numbers} '
+            f"({_points(check.points)}{each}){': ' + _code(hint) if hint else ''}</li>"
         )
     checks = "".join(items)
     parts.append(f'<p class="notes-label">What the hidden checks test</p><ul>{checks}</ul>')
@@ -345,7 +350,7 @@ def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
     text.append(".")
     text.append(_feedback(mistake, exercise))
     later = [
-        _and([_quoted(check.name) for check in other.checks if check.name in failing])
+        _quoted_names([check.name for check in other.checks if check.name in failing])
         + f" of {_names(other.names)}"
         for other in notes.exercises
         if other is not exercise and (failing := mistake.failing.get(other.name))
@@ -376,7 +381,7 @@ def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
         what, _, hint = said.partition(". ")  # what differs, then the check's hint
         if hint and all(hints[name] == hint for name in names):
             said = _sentence(what)
-        parts.append(f"{_and([_quoted(n) for n in names])}{where} (&ldquo;{_code(said)}&rdquo;)")
+        parts.append(f"{_quoted_names(names)}{where} (&ldquo;{_code(said)}&rdquo;)")
     return f" Fails {'; '.join(parts)}." if parts else ""
 
 
@@ -392,6 +397,71 @@ def _sentence(text: str) -> str:
 
 def _quoted(name: str) -> str:
     return f"&ldquo;{_code(name)}&rdquo;"
+
+
+def _quoted_names(names: list[str]) -> str:
+    """``“a”, “run k of 12” for k = 2 to 9 and 12 and “b”``: the names quoted, a series of
+    names that differ in one number alone said once."""
+    said = []
+    for group in _series(names):
+        name, numbers = _series_name([names[i] for i in group])
+        said.append(f"{_quoted(name)}{numbers}")
+    return _and(said)
+
+
+# Three names or more that differ in one number alone are a series, said once.
+SERIES_LENGTH = 3
+_NUMBER = re.compile(r"(\d+)")
+
+
+def _series(names: list[str], keys: list | None = None) -> list[list[int]]:
+    """The indices of ``names`` in groups: a run of ``SERIES_LENGTH`` or more consecutive
+    names that differ in the same number alone (and have equal ``keys``), or one name."""
+    keys = keys or [None] * len(names)
+    runs: list[list[int]] = []
+    for i, name in enumerate(names):
+        run = runs[-1] if runs else []
+        place = _differing_number(names[run[0]], name) if run and keys[run[0]] == keys[i] \
+            else None
+        if place is not None and (len(run) == 1
+                                  or place == _differing_number(names[run[0]], names[run[1]])):
+            run.append(i)
+        else:
+            runs.append([i])
+    return [group for run in runs
+            for group in ([run] if len(run) >= SERIES_LENGTH else [[i] for i in run])]
+
+
+def _differing_number(first: str, other: str) -> int | None:
+    """The place (in ``_NUMBER.split``) of the one number in which two names differ, or None."""
+    a, b = _NUMBER.split(first), _NUMBER.split(other)
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y] if len(a) == len(b) else []
+    return differ[0] if len(differ) == 1 and differ[0] % 2 else None
+
+
+def _series_name(names: list[str]) -> tuple[str, str]:
+    """``("run k of 12", " for k = 1 to 12")`` for a series, ``(name, "")`` for one name."""
+    if len(names) == 1:
+        return names[0], ""
+    parts = _NUMBER.split(names[0])
+    place = _differing_number(names[0], names[1])
+    letter = next(v for v in "kjnm" if not re.search(rf"\b{v}\b", names[0]))
+    numbers = [int(_NUMBER.split(name)[place]) for name in names]
+    parts[place] = letter
+    return "".join(parts), f" for {letter} = {_ranges(numbers)}"
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 4, 6, 8]`` -> ``1 to 4, 6 and 8``; a run of three or more is "a to b"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    said = [f"{run[0]} to {run[-1]}" if len(run) >= 3 else str(number)
+            for run in runs for number in (run[:1] if len(run) >= 3 else run)]
+    return _and(said)
 
 
 def _and(words: list[str]) -> str:

@@ -31,6 +31,7 @@ from weasyprint_build.teaching_notes import (
     Mistake,
     WeekNotes,
     _mistake,
+    render_notes,
     week_notes,
 )
 
@@ -152,19 +153,20 @@ def test_no_solution_in_the_student_edition_and_no_marker_in_either(rendered):
         assert "Teaching notes" not in student and "Teaching notes" in instructor
 
 
-def test_cell_tags_override_the_plumbing_rule():
-    import nbformat
+def _cell(kind, source, tags=(), **grader):
+    """A notebook cell with ``tags`` and nbgrader metadata ``grader``."""
+    made = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(
+        source)
+    made.metadata["tags"] = list(tags)
+    if grader:
+        made.metadata["nbgrader"] = grader
+    return made
 
+
+def test_cell_tags_override_the_plumbing_rule():
     from weasyprint_build.exercises import plumbing_note, shown_in_book
 
-    def cell(kind, source, tags=(), **grader):
-        made = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(
-            source)
-        made.metadata["tags"] = list(tags)
-        if grader:
-            made.metadata["nbgrader"] = grader
-        return made
-
+    cell = _cell
     setup = cell("code", "import numpy as np\nfrom keras import ops\n\ndef check(x):\n    pass")
     assert not shown_in_book(setup)
     assert shown_in_book(cell("code", "x = 1", tags=["book-show"]))
@@ -179,6 +181,37 @@ def test_cell_tags_override_the_plumbing_rule():
     assert plumbing_note([setup, cell("code", "import os")], first=True) == (
         "The notebook's first two code cells, its set-up (6 lines), are not printed here: they "
         "import `np` (`numpy`), `ops` (from `keras`), `os` and define `check`.")
+
+
+def test_a_check_cell_is_printed_without_the_set_up_s_calls_that_check_nothing():
+    """``remind_second_backend()``, the last line of the check cells of six notebooks,
+    was printed 34 times: a call, with no argument, of a function of the left-out set-up."""
+    from weasyprint_build.exercises import load_exercise, without_plumbing_calls
+
+    setup = _cell("code", "def check(what, x):\n    print(what)\n\n\ndef remind():\n    pass")
+    checks = _cell("code", "check('f(1)', f(1))  # one\nremind()\nremind(); x = 1\n"
+                   "y = remind()\ncheck(\n    'f(2)', f(2))\nremind()  # the backend\n",
+                   grade=True, points=1, grade_id="c")
+    answer = _cell("code", "def f(x):\n    return remind()\nremind()", solution=True)
+    notebook = nbformat.v4.new_notebook(cells=[setup, answer, checks])
+    printed = without_plumbing_calls(notebook)
+    assert printed.cells[2].source == (
+        "check('f(1)', f(1))  # one\nremind(); x = 1\ny = remind()\ncheck(\n    'f(2)', f(2))")
+    assert printed.cells[1].source == "def f(x):\n    return remind()"
+    assert printed.cells[0].source == setup.source  # the set-up is left out whole, not edited
+    assert notebook.cells[2].source == checks.source  # the notebook itself is not changed
+
+    def checks_of(cells) -> str:
+        return "\n".join(c.source for c in cells if c.get("metadata", {}).get("nbgrader", {})
+                         .get("grade"))
+
+    source = checks_of(nbformat.read(REPO / "solutions/week5/compute-budget.ipynb", 4).cells)
+    assert source.count("remind_second_backend()") == 4
+    for edition in ("student", "instructor"):  # the real notebook: every check stays
+        exercise = load_exercise(REPO / "solutions", "week5/compute-budget.ipynb", edition, "t")
+        printed = checks_of(exercise.notebook.cells)
+        assert "remind_second_backend" not in printed
+        assert printed.count("check_") == source.count("check_") == 17
 
 
 class Tables(HTMLParser):
@@ -233,6 +266,7 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
             if case.week == week and case.lost and not case.release:
                 assert case.name.replace("_", " ") in text.lower(), (week, case.name)
                 named += 1
+        text = series_expanded(text)
         for probe_path in sorted((REPO / "autograder" / "probes" / week).glob("[!_]*.py")):
             probe = load_probe(probe_path)
             for check in probe.checks:  # the checks' names, never their inputs
@@ -242,9 +276,60 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
 
 
 def mistake_items(notes: str) -> dict[str, str]:
-    """{mistake name: the text of its item} of a week's teaching notes."""
+    """{mistake name: the text of its item} of a week's teaching notes (series expanded)."""
     items = re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes, re.DOTALL)
-    return {plain(name).lower(): re.sub(r"\s+", " ", plain(name + rest)) for name, rest in items}
+    return {plain(name).lower(): series_expanded(re.sub(r"\s+", " ", plain(name + rest)))
+            for name, rest in items}
+
+
+_SERIES = re.compile(r"(\u201c?)([^\u201c\u201d()]*?\b([kjnm])\b[^\u201c\u201d()]*?)(\u201d?) for \3 = "
+                     r"((?:\d+(?: to \d+)?(?:, | and )?)+)")
+
+
+def series_expanded(text: str) -> str:
+    """``“run k of 12” for k = 2 to 4 and 7`` as ``“run 2 of 12”, “run 3 of 12”, “run 4 of
+    12”, “run 7 of 12”``: the names a series of checks stands for, each as it is named alone."""
+    def expanded(match: re.Match) -> str:
+        numbers = []
+        for part in re.split(r", | and ", match[5].strip(", ").removesuffix(" and")):
+            first, _, last = part.partition(" to ")
+            numbers += range(int(first), int(last or first) + 1)
+        name = match[2].strip()
+        return ", ".join(match[1] + re.sub(rf"\b{match[3]}\b", str(n), name) + match[4]
+                         for n in numbers) + " "
+    return _SERIES.sub(expanded, text)
+
+
+def test_checks_that_differ_in_one_number_are_said_once():
+    """Week 3's ``diagnose`` has 12 checks, "run 1 of 12" to "run 12 of 12": one item, not
+    twelve, and a mistake names the runs it fails as one series."""
+    notebook = nbformat.read(REPO / "solutions/week3/pretraining-a-gpt.ipynb", as_version=4)
+    notes = week_notes(REPO, "week3", notebook)
+    diagnose = next(exercise for exercise in notes.exercises if exercise.name == "diagnose")
+    assert [check.name for check in diagnose.checks] == [f"run {k} of 12" for k in range(1, 13)]
+    html_notes = render_notes(notes)
+    section = html_notes[html_notes.index("<code>diagnose</code> (4 points)"):]
+    checks = re.findall(r"<li><span class=\"check-name\">.*?</li>", section.split(
+        "What the hidden checks test", 1)[1].split("</ul>", 1)[0], re.DOTALL)
+    assert len(checks) == 1 and plain(checks[0]).startswith(
+        "run k of 12 for k = 1 to 12 (0.33 points each): Test in the order of the table")
+    assert "run 2 of 12" not in plain(section)  # the series, never the twelve names
+    stored = json.loads((REPO / "tests/course/weeks/failing_checks.json").read_text())["week3"]
+    series, items = 0, mistake_items(section)
+    for case, failing in stored.items():  # the mistakes (not the release, which fails all)
+        runs = sorted(int(name.split()[1]) for name in failing.get("diagnose", {}))
+        if len(runs) >= 3 and case.replace("_", " ") in items:  # exactly these runs, named
+            text = items[case.replace("_", " ")]
+            assert re.findall(r"\u201crun (\d+) of 12\u201d", text) == [str(r) for r in runs]
+            series += 1
+    assert series >= 2
+    from weasyprint_build.teaching_notes import _quoted_names, _ranges
+
+    assert _ranges([2, 3, 4, 5, 6, 7, 8, 9, 12]) == "2 to 9 and 12"
+    assert _ranges([1, 2, 3, 4, 6, 8]) == "1 to 4, 6 and 8"
+    assert plain(_quoted_names(["a", "b 1", "b 2", "c 1 of 3", "c 2 of 3", "c 3 of 3"])) == (
+        "\u201ca\u201d, \u201cb 1\u201d, \u201cb 2\u201d and \u201cc k of 3\u201d for k = 1 to 3")
+    assert plain(_quoted_names(["k = 1", "k = 2", "k = 3"])) == "\u201ck = j\u201d for j = 1 to 3"
 
 
 def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
@@ -276,6 +361,32 @@ def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
                     and any(all(what in text for what in one) for one in said)):  # fmt: skip
                 unnamed.append((week, case.name, failing, text))
     assert mistakes >= 100 and not unnamed, (mistakes, len(unnamed), unnamed[:2])
+
+
+def test_the_probes_summaries_name_nothing_the_reader_cannot_see():
+    """The instructor edition prints each probe's docstring under "What the hidden checks
+    test"; week 7's said "(see TOLERANCE)", a constant of the probe the book does not print.
+    A summary names none of its probe's module-level constants, and says a tolerance in
+    numbers equal to the probe's."""
+    import ast
+
+    from autograder.probes import load_probe
+    from weasyprint_build.teaching_notes import _docstring
+
+    probes = sorted((REPO / "autograder" / "probes").glob("*/[!_]*.py"))
+    assert len(probes) >= 30
+    for path in probes:
+        tree = ast.parse(path.read_text())
+        constants = {target.id for node in tree.body if isinstance(node, ast.Assign)
+                     for target in node.targets
+                     if isinstance(target, ast.Name) and target.id.isupper()}
+        summary = _docstring(path)
+        assert not [c for c in constants if re.search(rf"\b{c}\b", summary)], (path, summary)
+    path = REPO / "autograder/probes/week7/group_advantages.py"
+    said = re.search(r"within ([\d.]+) of the reference's \(plus ([\d.]+) % of it\)",
+                     _docstring(path))
+    for check in load_probe(path).checks:
+        assert (check.atol, check.rtol) == (float(said[1]), float(said[2]) / 100), check
 
 
 def test_a_check_failing_on_some_backends_only_says_which():

@@ -261,6 +261,31 @@ def test_inline_code_keeps_a_word_with_a_hyphen_whole():
     )
 
 
+def test_a_chat_token_in_inline_code_is_one_unbreakable_word():
+    """``<|user|>`` broke after "<|" at a line's end (UAX #14 allows a break after a bar).
+    The same sentence at 200 widths, 0.5 pt apart: no line ends inside a token."""
+    from weasyprint import HTML
+
+    assert inline_code("<|user|>") == '<code><span class="nobreak">&lt;|user|&gt;</span></code>'
+    assert inline_code("<|endoftext|>") == (
+        '<code><span class="nobreak">&lt;|endoftext|&gt;</span></code>')
+    assert inline_code("ab|cd.long_name_x") == (
+        '<code><span class="nobreak">ab|cd.</span><wbr>long_<wbr>name_x</code>')
+    tokens = ("<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>")
+    words = "The template writes " + ", then ".join(
+        f"{inline_code(token)} and some words" for token in tokens) + "."
+    document = (
+        "<style>@page { size: A3; margin: 1cm } p { font: 10.5pt serif; margin: 0 0 4pt; "
+        "text-align: justify } code { font: 9pt monospace } .nobreak { white-space: nowrap }"
+        "</style>"
+        + "".join(f'<p lang="en" style="width: {80 + i * 0.5:.1f}pt">{words}</p>'
+                  for i in range(200))
+    )
+    lines = [line for lines in paragraph_lines(HTML(string=document).render()) for line in lines]
+    cut = [line for line in lines if re.search(r"<\|?\w*$|<$", line)]
+    assert len(lines) > 1000 and cut == []
+
+
 def _code_cell(source: str, stdout: str = "", figure: bool = False):
     cell = nbformat.v4.new_code_cell(source)
     if stdout:

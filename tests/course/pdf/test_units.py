@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from tests.course.pdf.conftest import REPO, SAMPLE, SOLUTION_SENTINEL
 from weasyprint_build import add_pdf_command, run_pdf_command
@@ -105,8 +106,20 @@ def test_a_reference_module_is_summed_up_by_its_docstrings_first_paragraph():
     module = reference_module("llm_keras.training.budget", "05-week5.md")
     first_paragraph = (REPO / module.path).read_text().split('"""')[1].split("\n\n")[0]
     assert "\n" in first_paragraph  # the sentence runs over two lines of the file
-    assert module.summary == " ".join(first_paragraph.split())
+    assert '"The compute budget"' in first_paragraph  # printed with the prose's quotes
+    assert module.summary == " ".join(first_paragraph.split()).replace(
+        '"The compute budget"', "\u201cThe compute budget\u201d")
     assert _inline_code("``a < b`` and ``c``") == "<code>a &lt; b</code> and <code>c</code>"
+
+
+def test_a_reference_box_curls_the_quotes_of_its_docstring_but_not_of_its_code():
+    from weasyprint_build.chapters import curly_quotes
+
+    assert curly_quotes("""The course's corpora (week 1, "Text as data"), 'a' and ('b').""") == (
+        "The course\u2019s corpora (week 1, \u201cText as data\u201d), \u2018a\u2019 and "
+        "(\u2018b\u2019).")
+    assert curly_quotes("""``llm-keras serve --name "x"``, "MLP" and ``d['k']``""") == (
+        """``llm-keras serve --name "x"``, \u201cMLP\u201d and ``d['k']``""")
 
 
 def test_the_chapter_cache_is_keyed_on_the_library_and_the_notebooks(tmp_path):
@@ -266,6 +279,35 @@ def test_an_escaped_underscore_in_text_math_prints_as_an_underscore():
     assert width(r"\text{50\% of \#ids}") == width(r"\text{50% of #ids}")
     # outside \text, \_ was already an underscore (and a bare _ is a subscript)
     assert width(r"\mathit{head\_dim}") > width(r"\mathit{headdim}")
+
+
+def test_class_commands_and_bmod_are_drawn_with_their_content_and_spaces():
+    """ziamath drew ``a \\mathbin{\\&} b`` as "a b" (the group inside the operator dropped)
+    and ``a \\bmod b`` as "amodb". TeX puts 4mu around a binary operator, 5mu around a
+    relation and around \\bmod: the spaces ziamath puts around + and =."""
+    import re
+
+    from weasyprint_build.math_svg import MathRenderer
+
+    math = MathRenderer(None)
+
+    def width(tex: str) -> float:
+        return float(re.search(r"width:([\d.]+)em", math.inline(tex)).group(1))
+
+    def glyphs(tex: str) -> int:
+        return math.inline(tex).count("<path")
+
+    assert glyphs(r"a \mathbin{\&} b") == 3 and glyphs(r"a \bmod b") == 5  # a, &, b; a, mod, b
+    medium = width("a + b") - width("a{+}b")  # the spaces around a binary operator
+    thick = width("a = b") - width("a{=}b")  # around a relation
+    assert 0.3 < medium < thick
+    assert width(r"a \mathbin{\&} b") - width(r"a{\&}b") == pytest.approx(medium, abs=0.002)
+    assert width(r"x \mathrel{\&} y") - width(r"x{\&}y") == pytest.approx(thick, abs=0.002)
+    assert width(r"a \bmod b") - width(r"a\mathrm{mod}b") == pytest.approx(thick, abs=0.002)
+    assert thick / medium == pytest.approx(5 / 4, abs=0.01)  # 5mu against 4mu, as in TeX
+    # nested commands, and a class that adds no space
+    assert width(r"x \mathbin{\mathrm{xor}} (y \bmod 2^{64})") > width(r"x\mathrm{xor}(y)")
+    assert glyphs(r"\mathord{\&}") == 1
 
 
 def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monkeypatch):
