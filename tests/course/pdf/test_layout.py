@@ -571,7 +571,9 @@ def test_a_figure_and_the_table_right_after_it_move_together_in_their_order(tmp_
     )
     pushed, blanks = _chapter_with_a_figure(400, tmp_path, "group", then=table)
     moves = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]]
-    assert moves == [("tab-a", 3), ("cell-1-1", 3)]  # the table first, so the figure ends first
+    # the table's move first, so the figure ends first; past the two paragraphs on the page the
+    # group went to (the third is on the page after: its height is not known to fill the gap)
+    assert moves == [("tab-a", 2), ("cell-1-1", 2)]
     assert max(blanks) < 0.1, blanks
     figure, table = pushed.anchors["fig-a"], pushed.anchors["tab-a"]
     assert (figure, table) == (1, 1)
