@@ -167,7 +167,10 @@ def build_pdf(
 
     log(f"laying out the pages with WeasyPrint ({', '.join(editions)})")
     started = time.perf_counter()
-    pdfs = _write_pdfs([(d, p) for _, _, d, p, _ in rendered], base_url=course_dir, jobs=jobs)
+    pdfs = _write_pdfs(
+        [(d, p) for _, _, d, p, _ in rendered], base_url=course_dir, jobs=jobs,
+        floats_cache=cache_dir / "floats",
+    )  # fmt: skip
     seconds = time.perf_counter() - started
     for line in time_table(chapters, code_seconds, code_wall, render_seconds, seconds, editions):
         log(line)
@@ -194,6 +197,7 @@ def build_pdf(
         )
         size = pdf_path.stat().st_size / 1e6
         log(f"{edition} edition: wrote {_relative(pdf_path)} ({pdf.pages} pages, {size:.1f} MB)")
+        log(f"{edition} edition: {pdf.placement.summary()}")
         for warning in book.warnings:
             log(f"warning: {warning}")
         for message in pdf.warnings:
@@ -233,7 +237,9 @@ def time_table(chapters, code_seconds, code_wall, render_seconds, layout_seconds
     return lines
 
 
-def _write_pdfs(documents: list[tuple[str, Path]], base_url: Path, jobs: int) -> list[PdfResult]:
+def _write_pdfs(
+    documents: list[tuple[str, Path]], base_url: Path, jobs: int, floats_cache: Path
+) -> list[PdfResult]:
     """Lay out each (HTML, PDF path); several editions in parallel processes when jobs > 1.
 
     WeasyPrint is single-threaded, so two large editions on two cores take the time of one.
@@ -241,10 +247,13 @@ def _write_pdfs(documents: list[tuple[str, Path]], base_url: Path, jobs: int) ->
     """
     small = sum(len(document) for document, _ in documents) < PARALLEL_LAYOUT_MIN_CHARS
     if len(documents) == 1 or jobs <= 1 or small:
-        return [write_pdf(document, path, base_url) for document, path in documents]
+        return [write_pdf(document, path, base_url, floats_cache) for document, path in documents]
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no kernel sockets
     with ProcessPoolExecutor(max_workers=min(jobs, len(documents)), mp_context=context) as pool:
-        futures = [pool.submit(write_pdf, document, path, base_url) for document, path in documents]
+        futures = [
+            pool.submit(write_pdf, document, path, base_url, floats_cache)
+            for document, path in documents
+        ]
         return [future.result() for future in futures]
 
 

@@ -61,10 +61,9 @@ def list_html(kind: str, items: list[Captioned], resolve: Callable[[str], str]) 
     lines = []
     for item in chosen:
         caption = re.sub(r"</?a\b[^>]*>", "", resolve(first_sentence(item.caption_html)))
-        lines.append(  # the page number apart, at the right of the entry's last line
+        lines.append(  # like a contents line: the leader and the page number from the CSS
             f'<li><a href="#{item.anchor}"><span class="lof-number">{kind.capitalize()} '
-            f'{item.number}</span><span class="lof-text">{caption}</span></a>'
-            f'<a class="lof-page" href="#{item.anchor}"></a></li>'
+            f'{item.number}</span><span class="lof-text">{caption}</span></a></li>'
         )
     anchor = f"list-of-{kind}s"
     return (

@@ -5,6 +5,10 @@
 - A work-around for a line-breaking bug of WeasyPrint 70 (``_split_first_line``): a line that
   fits only without the space at its end, where an inline element (``<code>``, ``<em>``) follows,
   printed its first word alone ("without / the / cache", "Py- / Torch, / and").
+- A box split across pages (a long code cell, ``box-decoration-break: clone``) ends after its
+  last line on the first page (``_block_container_layout``): WeasyPrint 70 stretches it to the
+  bottom of the page, so that when ``widows`` carried lines over, its background and border ran
+  on for up to four empty lines.
 - WeasyPrint reports problems (a link to a missing anchor, an image it cannot load, an unknown
   CSS property) through the ``weasyprint`` logger and carries on; they are collected here and
   returned, ERROR records separately, so the build can fail on them.
@@ -17,11 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cssselect2
+import weasyprint.layout.block as _block
 import weasyprint.layout.inline as _inline
 from weasyprint import HTML, URLFetcher
 from weasyprint.urls import FatalURLFetchingError
 
 from weasyprint_build.errors import BuildError
+from weasyprint_build.floats import Placement, float_figures
 from weasyprint_build.index import drop_repeated_pages
 
 
@@ -32,6 +39,7 @@ class PdfResult:
     errors: list[str] = field(default_factory=list)  # WeasyPrint's ERROR records
     warnings: list[str] = field(default_factory=list)  # its WARNING records
     anchors: dict[str, int] = field(default_factory=dict)  # HTML id -> 0-based page index
+    placement: Placement | None = None  # the figures moved after the text that follows them
 
 
 class _Collect(logging.Handler):
@@ -74,17 +82,50 @@ def _split_first_line(text, style, context, max_width, justification_spacing,
     return result
 
 
+_weasyprint_block_container_layout = _block.block_container_layout
+
+
+def _block_container_layout(context, box, *args, **kwargs):
+    """WeasyPrint's ``block_container_layout``, except that a box with
+    ``box-decoration-break: clone`` split at the page's end ends after its last child.
+
+    WeasyPrint follows css-break-3 (a fragment fills the rest of the page); for a box drawn
+    with its background and border on each page that leaves an empty tail, as tall as the
+    lines ``widows`` moved to the next page. The box's bottom padding and border stay."""
+    result = _weasyprint_block_container_layout(context, box, *args, **kwargs)
+    new_box, resume_at = result[0], result[1]
+    if (
+        new_box is not None
+        and resume_at is not None
+        and new_box.style["box_decoration_break"] == "clone"
+        and new_box.children
+    ):
+        last = new_box.children[-1]
+        bottom = last.position_y + last.margin_height()
+        new_box.height = max(0, min(new_box.height, bottom - new_box.content_box_y()))
+    return result
+
+
 @contextmanager
-def _line_breaking_fixed():
+def weasyprint_fixed():
+    """WeasyPrint with this module's two work-arounds (line breaking, split boxes)."""
     _inline.split_first_line = _split_first_line
+    _block.block_container_layout = _block_container_layout
     try:
         yield
     finally:
         _inline.split_first_line = _weasyprint_split_first_line
+        _block.block_container_layout = _weasyprint_block_container_layout
 
 
-def write_pdf(document: str, out: Path, base_url: Path) -> PdfResult:
-    """Lay out ``document`` and write it to ``out``; returns pages, anchors and log records."""
+def write_pdf(
+    document: str, out: Path, base_url: Path, floats_cache: Path | None = None
+) -> PdfResult:
+    """Lay out ``document`` and write it to ``out``; returns pages, anchors and log records.
+
+    Figures pushed to the next page are first moved after the text that follows them
+    (``floats.float_figures``, each chapter laid out alone, its moves cached in
+    ``floats_cache``)."""
     logger = logging.getLogger("weasyprint")
     handler = _Collect()
     logger.addHandler(handler)
@@ -92,8 +133,10 @@ def write_pdf(document: str, out: Path, base_url: Path) -> PdfResult:
     logger.setLevel(logging.WARNING)
     fetcher = URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
     try:
-        with _line_breaking_fixed():
+        with weasyprint_fixed():
             html = HTML(string=document, base_url=str(base_url), url_fetcher=fetcher)
+            placement = float_figures(html.etree_element, _layout(html), floats_cache)
+            _reparse(html, html.etree_element)  # the tree changed under its selector wrapper
             rendered = html.render()
         drop_repeated_pages(rendered)  # the index: one number per page, not "12, 12"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,4 +150,20 @@ def write_pdf(document: str, out: Path, base_url: Path) -> PdfResult:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     anchors = {name: index for index, page in enumerate(rendered.pages) for name in page.anchors}
-    return PdfResult(out, len(rendered.pages), handler.errors, handler.warnings, anchors)
+    return PdfResult(out, len(rendered.pages), handler.errors, handler.warnings, anchors, placement)
+
+
+def _reparse(html: HTML, root) -> HTML:
+    html.etree_element = root
+    html.wrapper_element = cssselect2.ElementWrapper.from_html_root(root)
+    return html
+
+
+def _layout(book: HTML):
+    """``layout(root)``: the pages of the document ``root``, laid out like the book."""
+
+    def layout(root) -> list:
+        alone = HTML(string="<html></html>", base_url=book.base_url, url_fetcher=book.url_fetcher)
+        return _reparse(alone, root).render().pages
+
+    return layout

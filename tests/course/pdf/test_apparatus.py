@@ -451,3 +451,69 @@ def test_an_index_entry_gives_a_page_once_when_two_sections_share_it(tmp_path):
     # one link area per number kept (WeasyPrint writes two, <a> and its ::after, on one place):
     # the dropped numbers' links went with them
     assert len(rectangles) == 30
+
+
+def _list_of_figures_words(captions: list[str], tmp_path) -> list[list[tuple[str, float, float]]]:
+    """The list of figures of ``captions`` (figure i on page i + 2), laid out with the book's
+    CSS: the words of its page's lines, each with its left and right edges in points
+    (pdftotext -bbox)."""
+    import subprocess
+
+    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    from weasyprint_build.list_of_figures import Captioned, list_html
+    from weasyprint_build.pdf import write_pdf
+
+    items = [Captioned("figure", f"f{i}", f"1.{i + 1}", c) for i, c in enumerate(captions)]
+    pages = "".join(
+        f'<section style="break-before: page"><p id="f{i}">figure</p></section>'
+        for i in range(len(captions))
+    )
+    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
+    document = (
+        f"<html><head><style>{css}</style></head><body>"
+        f"{list_html('figure', items, lambda text: text)}{pages}</body></html>"
+    )
+    result = write_pdf(document, tmp_path / "lof.pdf", tmp_path)
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(result.path), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    lines: dict[float, list[tuple[str, float, float]]] = {}
+    word = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+    for x_min, _, x_max, y_max, text in re.findall(word, boxes):
+        line = next((y for y in lines if abs(y - float(y_max)) < 3), float(y_max))
+        lines.setdefault(line, []).append((text, float(x_min), float(x_max)))
+    return [sorted(lines[y], key=lambda word: word[1]) for y in sorted(lines)]
+
+
+def test_each_entry_of_the_list_of_figures_ends_with_a_leader_and_its_page(tmp_path):
+    """Captions whose last line ends ever closer to the margin: each entry's last line holds the
+    caption's last word, a dotted leader and the figure's page at the right; the number is
+    never alone on a line of dots, nor drawn into the caption, and no more than 4 mm of the
+    line is left blank (the course's list had "batches).          71": no leader within 10 mm
+    of the number, and a line of dots alone under its caption)."""
+    captions = [
+        "Word " * 15 + "abcdefghijklmnopqrstuvwxyz"[:n] + " end." for n in range(0, 26, 2)
+    ] + [
+        (
+            "Left, the standard deviation of <code>q · k</code> for random vectors of many "
+            "features, against the root end."
+        ),
+        "A short one end.",
+    ]
+    lines = _list_of_figures_words(captions, tmp_path)
+    entries = [line for line in lines if line[0][0] == "Figure"]
+    assert len(entries) == len(captions)
+    last_lines = [line for line in lines if any(word[0] == "end." for word in line)]
+    assert len(last_lines) == len(captions), lines
+    right_edges = []
+    for page, line in enumerate(last_lines, start=2):
+        words = [word for word, _, _ in line]
+        end = words.index("end.")
+        assert words[-1] == str(page), line  # the figure's page, last on the line
+        assert all(set(word) <= {"."} for word in words[end + 1 : -1]), line  # leader dots
+        blanks = [right[1] - left[2] for left, right in zip(line[end:], line[end + 1 :])]
+        assert max(blanks) < 4 * 72 / 25.4, line  # the leader fills the line (a dot and two spaces)
+        right_edges.append(line[-1][2])
+    assert max(right_edges) - min(right_edges) < 1.0  # the numbers end at the right margin
+    assert not [line for line in lines if all(set(w[0]) <= set(".0123456789") for w in line)]

@@ -426,7 +426,7 @@ def test_a_line_that_fits_without_its_last_space_is_not_cut_after_its_first_word
     weasyprint_build.pdf works around it. The same paragraph at 300 widths, 0.2 pt apart."""
     from weasyprint import HTML
 
-    from weasyprint_build.pdf import _line_breaking_fixed
+    from weasyprint_build.pdf import weasyprint_fixed
 
     text = (
         "The model is small and its context short, so a step without the cache is only sixty-four "
@@ -444,7 +444,7 @@ def test_a_line_that_fits_without_its_last_space_is_not_cut_after_its_first_word
                 if len(line.split()) == 1]  # fmt: skip
 
     assert one_word_lines(HTML(string=document).render())  # the bug, without the work-around
-    with _line_breaking_fixed():
+    with weasyprint_fixed():
         assert one_word_lines(HTML(string=document).render()) == []
     assert stray_lines("x\f" + "a" * 70 + " without\nthe\n" + "cache" + " a" * 40) == [
         "page 2: " + repr("a" * 22 + " without") + " / 'the' / " + repr("cache" + " a" * 12 + " ")
@@ -498,3 +498,107 @@ def test_the_contents_fit_on_two_pages_before_the_list_of_figures(course_build, 
     assert "Index" in pdftotext(pdf, 3)  # the contents' last entry
     assert tops["List of figures"] == 4
     assert pdftotext(pdf, 4).lstrip().startswith("List of figures")
+
+
+def _split_code_tails(top_pt: float) -> list[float]:
+    """A 20-line check cell below a block ``top_pt`` high, laid out with the book's CSS: for
+    each fragment of its code box that ends a page, the height of the box below its last line
+    (pt), padding and border included."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure.boxes import LineBox, ParentBox
+
+    from weasyprint_build.document import STYLESHEET
+    from weasyprint_build.highlight import highlight
+    from weasyprint_build.pdf import weasyprint_fixed
+
+    code = "\n".join(f"assert check_{i}(x) == {i}, 'check {i} failed'" for i in range(20))
+    cell = (
+        '<div class="exercise-cell check"><p class="cell-label">Check</p>'
+        f'{highlight(code, "ipython3", "code input")}</div>'
+    )
+    document = (
+        f"<html><head><style>{STYLESHEET.read_text(encoding='utf-8')}</style></head><body>"
+        f'<div style="height: {top_pt}pt"></div>{cell}<p>After the cell.</p></body></html>'
+    )
+    with weasyprint_fixed():
+        pages = HTML(string=document).render().pages
+
+    def walk(box):
+        yield box
+        if isinstance(box, ParentBox) and not isinstance(box, LineBox):
+            for child in box.children:
+                yield from walk(child)
+
+    tails = []
+    for page in pages[:-1]:
+        for box in walk(page._page_box):
+            if box.element_tag == "pre" and not isinstance(box, LineBox):
+                last = max(line.position_y + line.height for line in box.children)
+                bottom = box.border_box_y() + box.border_height()
+                tails.append((bottom - last) * 0.75)  # CSS px -> pt
+    return tails
+
+
+def test_a_code_box_split_across_pages_ends_after_its_last_line():
+    """WeasyPrint stretches a split box to the bottom of the page; a check cell whose last
+    lines ``widows`` carried over showed its background for up to four empty lines (the
+    student edition's page 45: 42 pt). The box ends at its last line, padding and border below
+    (1.6 mm, 4.5 pt)."""
+    tails = [tail for top in range(440, 560, 6) for tail in _split_code_tails(top)]
+    assert len(tails) >= 10  # the cell did split
+    assert max(tails) < 5, [round(tail, 1) for tail in tails]
+
+
+def _chapter_with_a_figure(text_pt: float, tmp_path: Path, name: str, then: str = ""):
+    """A chapter: a block ``text_pt`` high, a kept cell with a 330 pt figure, ``then``, then
+    three paragraphs of ten lines; laid out with the book's CSS (figures moved by floats.py).
+    Returns the PdfResult and the largest blank fraction of each page but the last."""
+    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    from weasyprint_build.pdf import write_pdf
+
+    words = "The residual stream carries every layer's output to the next one. " * 14
+    paragraphs = "".join(f"<p>{number}: {words}</p>" for number in range(1, 4))
+    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
+    document = (
+        f"<html><head><style>{css}</style></head><body><main>"
+        '<section class="chapter" id="chapter-1">'
+        f'<div style="height: {text_pt}pt; background: #888"></div>'
+        '<div class="cell keep" id="cell-1-1"><figure class="numbered-figure" id="fig-a">'
+        '<div style="height: 330pt; background: #888"></div>'
+        "<figcaption>Figure 1.1. A figure.</figcaption></figure></div>"
+        f"{then}{paragraphs}</section></main></body></html>"
+    )
+    result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
+    pages = render_pages(result.path, tmp_path / name) if (tmp_path / name).mkdir() is None else []
+    return result, [largest_blank_fraction(page) for page in pages[:-1]]
+
+
+def test_a_figure_that_does_not_fit_goes_after_the_next_paragraph(tmp_path):
+    """A figure 330 pt high below 400 pt of text does not fit (the text block is 711 pt): it
+    went to the next page and left 43 % of the page blank. It now follows the paragraphs after
+    it that fill the gap (three of ten lines: 311 pt are left on the page, 10 lines are about
+    150 pt); a figure that fits (below 200 pt of text) stays where it is."""
+    pushed, blanks = _chapter_with_a_figure(400, tmp_path, "pushed")
+    assert [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]] == [("cell-1-1", 3)]
+    assert max(blanks) < 0.1, blanks
+    assert pushed.anchors["fig-a"] == 1  # the second page, after paragraph 1
+    fits, blanks = _chapter_with_a_figure(200, tmp_path, "fits")
+    assert fits.placement.moves["chapter-1"] == []
+    assert fits.anchors["fig-a"] == 0
+
+
+def test_a_figure_and_the_table_right_after_it_move_together_in_their_order(tmp_path):
+    """A pushed figure followed at once by a table (Figure 2.3 and Table 2.4 of the course,
+    35 % of page 32 blank): both follow the paragraphs after them, the figure first."""
+    table = (
+        '<figure class="numbered-table" id="tab-a"><figcaption>Table 1.1. A table.'
+        '</figcaption><div style="height: 60pt; background: #888"></div></figure>'
+    )
+    pushed, blanks = _chapter_with_a_figure(400, tmp_path, "group", then=table)
+    moves = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]]
+    # the table's move first, so the figure ends first; past the two paragraphs on the page the
+    # group went to (the third is on the page after: its height is not known to fill the gap)
+    assert moves == [("tab-a", 2), ("cell-1-1", 2)]
+    assert max(blanks) < 0.1, blanks
+    figure, table = pushed.anchors["fig-a"], pushed.anchors["tab-a"]
+    assert (figure, table) == (1, 1)

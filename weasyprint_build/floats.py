@@ -1,0 +1,285 @@
+"""Figures that float: one pushed to the next page lets the text after it fill the gap it left.
+
+WeasyPrint 70 has no page floats (docs/pdf.md, "Figures do not float"): a figure or a table
+that does not fit in what is left of a page goes to the next page and leaves the rest of its
+page blank. This pass does what LaTeX does instead: it lays a chapter out, finds each figure
+unit that starts a page while the page before ends with a gap of more than ``MIN_GAP`` of the
+text block, and moves the unit in the HTML after the paragraphs that follow it, as many as
+fill the gap (units in a row, a figure then a table, move together, in their order); then it
+lays the chapter out again, up to ``ROUNDS`` layouts. Moves that leave a page of the chapter
+more than ``ACCEPTABLE`` empty, and emptier than its emptiest page before (the text that moved
+up pushed a kept code cell, say), are undone.
+
+- The unit that moves is what the pages keep whole: a ``div.cell.keep`` that holds a figure,
+  a table or a listing (the code that draws a figure moves with it, render.py), or a captioned
+  ``figure`` of the text itself (``numbered-figure``, ``numbered-table``,
+  ``numbered-listing``). A figure in a long cell, which may split, stays.
+- A unit moves past paragraphs, lists, equations and boxes of text, never past a heading, a
+  code cell (the code is read in the order it runs), another figure or table (the figures stay
+  in the order of their numbers), nor out of the element (the chapter, its section) that
+  holds it.
+- Chapters start on a new page and the text block is as wide on left and right pages, so a
+  chapter's page breaks do not depend on the others: each chapter is laid out alone, and the
+  moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
+  that did not change costs no layout; the book is then laid out once, with the moves made.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weasyprint.formatting_structure.boxes import (
+    BlockLevelBox,
+    LineBox,
+    MarginBox,
+    ParentBox,
+    ReplacedBox,
+)
+
+MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
+ROUNDS = 4  # layouts of a chapter alone, at most, when its cache holds nothing
+ACCEPTABLE = 0.3  # moves that leave a page emptier than this and than the emptiest before: undone
+FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
+TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
+TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
+VERSION = 5  # of the moves' cache: change it when the rule for a move changes
+
+
+@dataclass(frozen=True)
+class Move:
+    """The unit whose id is ``unit`` goes after the ``past`` elements that follow it."""
+
+    unit: str
+    past: int
+
+
+def _classes(element: ET.Element) -> set[str]:
+    return set(element.get("class", "").split())
+
+
+def _holds_figure(element: ET.Element) -> bool:
+    return any(_classes(figure) & set(FIGURES) for figure in element.iter("figure"))
+
+
+def is_unit(element: ET.Element) -> bool:
+    """A box that moves whole: a kept cell with a figure or table, or a figure of the text."""
+    if not element.get("id"):
+        return False
+    if element.tag == "div" and {"cell", "keep"} <= _classes(element):
+        return _holds_figure(element)
+    return element.tag == "figure" and bool(_classes(element) & set(FIGURES))
+
+
+def _is_text(element: ET.Element) -> bool:
+    """What a unit may move past: text, not a heading, code, nor another figure."""
+    if element.tag in TEXT_TAGS:
+        return True
+    if element.tag == "div" and _classes(element) & TEXT_CLASSES:
+        return not _holds_figure(element)
+    return False
+
+
+def _parents(root: ET.Element) -> dict[ET.Element, ET.Element]:
+    return {child: parent for parent in root.iter() for child in parent}
+
+
+def apply_moves(chapter: ET.Element, moves: list[Move]) -> None:
+    """Make ``moves`` in the chapter's tree (in place); a move naming no unit is skipped."""
+    for move in moves:
+        parents = _parents(chapter)
+        unit = next((e for e in chapter.iter() if e.get("id") == move.unit), None)
+        if unit is None or unit not in parents:
+            continue
+        parent = parents[unit]
+        index = list(parent).index(unit)
+        parent.remove(unit)
+        parent.insert(index + move.past, unit)
+
+
+def _flow(page) -> list:
+    """The page's text block: its boxes but the margin boxes (running header, page number)."""
+    return [box for box in page.children if not isinstance(box, MarginBox)]
+
+
+def _blocks(page):
+    """The page's block boxes that stand for an element, outermost first."""
+    stack = list(reversed(_flow(page)))
+    while stack:
+        box = stack.pop()
+        if isinstance(box, BlockLevelBox) and getattr(box, "element", None) is not None:
+            yield box
+        if isinstance(box, ParentBox) and not isinstance(box, LineBox):
+            stack.extend(reversed(box.children))
+
+
+def _ink_bottom(page) -> float:
+    """The bottom of the last line or picture on the page (a block split at the page's end
+    reaches down to the end of the text block, whatever it holds)."""
+    bottom = page.content_box_y()
+    stack = _flow(page)
+    while stack:
+        box = stack.pop()
+        if isinstance(box, (LineBox, ReplacedBox)) or (
+            isinstance(box, BlockLevelBox) and not getattr(box, "children", None)
+        ):
+            bottom = max(bottom, box.position_y + box.margin_height() - box.margin_bottom)
+        elif isinstance(box, ParentBox):
+            stack.extend(box.children)
+    return bottom
+
+
+def page_gaps(pages) -> list[float]:
+    """For each page but the last: the blank below its last line, as a fraction of the text
+    block's height. ``pages``: WeasyPrint's laid-out pages (``Document.pages``)."""
+    gaps = []
+    for page in pages[:-1]:
+        box = page._page_box
+        gaps.append((box.content_box_y() + box.height - _ink_bottom(box)) / box.height)
+    return gaps
+
+
+def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
+    """The moves that fill the gaps left by units pushed to the next page, in page order.
+
+    ``pages``: WeasyPrint's laid-out pages (``Document.pages``, each with ``_page_box``)."""
+    moves = []
+    for fraction, page in zip(page_gaps(pages), pages[1:], strict=True):
+        if fraction < min_gap:
+            continue
+        box = page._page_box
+        gap = fraction * box.height
+        first = _first_unit(box)
+        if first is None:
+            continue
+        group, following = first
+        filled, past = 0.0, 0
+        for sibling in following:
+            if not _is_text(sibling.element):
+                break
+            past += 1
+            filled += sibling.margin_height()
+            if filled >= gap:
+                break
+        if past:  # the last unit first: the group keeps its order
+            moves += [Move(unit.element.get("id"), past) for unit in reversed(group)]
+    return moves
+
+
+def _first_unit(page_box):
+    """The units that start the page (one, or several in a row with nothing between them),
+    with the boxes that follow them in their parent; or None."""
+    for box in _blocks(page_box):
+        if is_unit(box.element):
+            siblings = _parent_box(page_box, box).children
+            following = siblings[siblings.index(box) :]
+            following = [s for s in following if getattr(s, "element", None) is not None]
+            group = []
+            while following and is_unit(following[0].element):
+                group.append(following.pop(0))
+            return group, following
+        if isinstance(box, ReplacedBox) or any(isinstance(c, LineBox) for c in box.children):
+            return None  # text starts the page
+    return None
+
+
+def _parent_box(page_box, target):
+    stack = [page_box]
+    while stack:
+        box = stack.pop()
+        children = getattr(box, "children", None) or []
+        if target in children:
+            return box
+        stack.extend(children)
+    raise ValueError("box not on its page")
+
+
+def chapter_key(chapter: ET.Element, styles: str) -> str:
+    digest = hashlib.sha256(f"{VERSION}\n{styles}".encode())
+    digest.update(ET.tostring(chapter, encoding="utf-8"))
+    return digest.hexdigest()[:24]
+
+
+@dataclass
+class Placement:
+    """What ``float_figures`` did: the moves by chapter id, and how many chapters it laid out
+    alone (the others came from the cache)."""
+
+    moves: dict[str, list[Move]] = field(default_factory=dict)
+    laid_out: int = 0
+    layouts: int = 0  # layouts of a chapter alone, all rounds
+
+    def summary(self) -> str:
+        moved = sorted({m.unit for moves in self.moves.values() for m in moves})
+        return (
+            f"{len(moved)} figure(s) or table(s) moved after the text that follows them "
+            f"({', '.join(moved) or 'none'}); {self.laid_out} of {len(self.moves)} chapters "
+            f"laid out alone ({self.layouts} layouts), the others' moves from the cache"
+        )
+
+
+def float_figures(
+    root: ET.Element,
+    layout: Callable[[ET.Element], list],
+    cache_dir: Path | None,
+    rounds: int = ROUNDS,
+) -> Placement:
+    """Move the pushed figures of each chapter of ``root`` (in place).
+
+    ``layout(html_root)`` lays out a document and returns its pages. Each chapter
+    (``section.chapter``) is laid out alone, in a document with the book's ``<head>``."""
+    head, body = root.find("head"), root.find("body")
+    styles = ET.tostring(head, encoding="unicode") if head is not None else ""
+    chapters = [e for e in body.iter("section") if "chapter" in _classes(e)]
+    placement = Placement()
+    for chapter in chapters:
+        key = chapter_key(chapter, styles)
+        cached = cache_dir / f"{key}.json" if cache_dir else None
+        if cached is not None and cached.exists():
+            moves = [Move(**m) for m in json.loads(cached.read_text())]
+            apply_moves(chapter, moves)
+        else:
+            moves, layouts = _place(chapter, root, layout, rounds)
+            placement.laid_out += 1
+            placement.layouts += layouts
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps([m.__dict__ for m in moves]))
+        placement.moves[chapter.get("id")] = moves
+    return placement
+
+
+def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
+    """Lay the chapter out alone, in a document with the book's ``<head>`` and the chapter's
+    ancestors (their classes may select style rules), and move its pushed figures."""
+    parents = _parents(root)
+    alone = inner = chapter
+    while inner in parents:  # ElementTree keeps no parent: the book still holds the chapter
+        inner = parents[inner]
+        outer = ET.Element(inner.tag, dict(inner.attrib))
+        if inner is root and root.find("head") is not None:
+            outer.append(root.find("head"))
+        outer.append(alone)
+        alone = outer
+    original = copy.deepcopy(list(chapter))
+    pages, layouts = layout(alone), 1
+    worst = max(page_gaps(pages), default=0.0)
+    moves: list[Move] = []
+    while layouts < rounds:
+        new = find_moves(pages)
+        if not new:
+            break
+        apply_moves(chapter, new)
+        pages, layouts = layout(alone), layouts + 1
+        now = max(page_gaps(pages), default=0.0)
+        if now > max(worst, ACCEPTABLE):  # the moves pushed something else, emptied a page
+            chapter[:] = original
+            apply_moves(chapter, moves)
+            break
+        moves, worst = moves + new, now
+    return moves, layouts
