@@ -31,8 +31,10 @@ The results go to ``course/results/training.json`` (``--results PATH`` for anoth
 default only a run of every row writes it), read by chapter 3's results section: every row with
 its speed, ratios to the plain PyTorch program and to the floor, losses and curves, and the
 machine with its load average at the start of the run and of each row (see ``write_results``).
-The file is written after each row, so a run stopped half-way keeps what it finished
-(``"complete": false``).
+The course's file is replaced only when the run is complete; until then the progress is written
+after each row to ``OUT/training_results.partial.json`` (``"complete": false``), so a run stopped
+half-way keeps what it finished and leaves the book's figures as they were. A file named with
+``--results`` is itself written after each row.
 
 ``--gpu``: when a GPU is present, also the ``shakespeare-char`` preset with nanoGPT's settings
 (batch 64, 5,000 steps, dropout 0.2) on JAX, with wall time and model FLOPs utilisation
@@ -91,9 +93,12 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     runs = [run for run in args.runs.split(",") if run]  # (--runs "" --gpu: the GPU row)
-    results_path = args.results
-    if results_path is None:  # the course's file holds complete runs only, unless asked
-        results_path = DEFAULT_RESULTS if set(runs) == set(RUNS) else None
+    # The course's file holds complete runs only: a run of every row replaces it at the end and
+    # keeps its progress beside the curves until then (a run stopped half-way leaves the book's
+    # figures as they were). A file named with --results is written after every row.
+    course_file = args.results is None and set(runs) == set(RUNS)
+    results_path = DEFAULT_RESULTS if course_file else args.results
+    progress_path = args.out / "training_results.partial.json" if course_file else results_path
     record = new_record(args)
     print(f"Machine: {record['machine']}; load average {record['load_average_start'][0]:.1f} "
           "at the start")  # fmt: skip
@@ -103,8 +108,8 @@ def main() -> None:
         results.append(run_worker(run, args))
         results[-1].update(key=run, load_average_start=load_before)
         print(format_row(results[-1]), flush=True)
-        if results_path:  # after every row: a run stopped half-way keeps what it finished
-            write_results(results_path, record, results, complete=False)
+        if progress_path:  # after every row: a run stopped half-way keeps what it finished
+            write_results(progress_path, record, results, complete=False)
     if args.gpu:
         row = run_worker("gpu", args)
         if row:
@@ -117,6 +122,8 @@ def main() -> None:
     if results_path:
         write_results(results_path, record, results, complete=True)
         print(f"Results: {results_path}")
+    if course_file:
+        progress_path.unlink(missing_ok=True)
 
 
 def run_worker(run, args):

@@ -99,3 +99,56 @@ def test_chapter_3_reads_the_speeds_of_the_backends_from_the_results_file():
     typed = [f"{r['tokens_per_second']:,.0f}" for r in rows]
     typed += ["20,000", "20,307", "15,600", "15,625", "13,700", "13,733", "21,168"]
     assert [number for number in typed if number in chapter] == []
+
+
+def test_a_run_stopped_half_way_leaves_the_course_file_as_it_was(tmp_path, monkeypatch):
+    # A run of every row replaces the course's file only at its end; until then its progress is
+    # written beside the curves, so a run killed after two rows leaves the book's figures (the
+    # stopped run of 5 December had overwritten them with a half file that chapter 3 could not read).
+    training = benchmark_module()
+    course_file = tmp_path / "course" / "training.json"
+    course_file.parent.mkdir()
+    course_file.write_text('{"the committed run": true}\n')
+    out = tmp_path / "out"
+    monkeypatch.setattr(training, "REPO", tmp_path)
+    monkeypatch.setattr(training, "DEFAULT_RESULTS", course_file)
+    monkeypatch.setattr(training, "plot", lambda results, path: None)
+    speeds = {"jax": 15000.0, "tensorflow": 19000.0, "torch": 11000.0, "pytorch": 16000.0,
+              "floor": 26000.0}  # fmt: skip
+    made = []
+
+    def fake_worker(run, args, stop_after=None):
+        if stop_after is not None and len(made) == stop_after:
+            raise KeyboardInterrupt
+        made.append(run)
+        loss = float("nan") if run == "floor" else 1.88
+        return {k: v for k, v in row(run, speeds[run], loss).items() if k != "key"}
+
+    monkeypatch.setattr(training, "run_worker", lambda run, args: fake_worker(run, args, 2))
+    monkeypatch.setattr("sys.argv", ["training.py", "--out", str(out)])
+    with pytest.raises(KeyboardInterrupt):
+        training.main()
+    assert course_file.read_text() == '{"the committed run": true}\n'
+    progress = json.loads((out / "training_results.partial.json").read_text())
+    assert progress["complete"] is False
+    assert [r["key"] for r in progress["rows"]] == ["jax", "tensorflow"]
+
+    made.clear()
+    monkeypatch.setattr(training, "run_worker", lambda run, args: fake_worker(run, args))
+    training.main()
+    document = json.loads(course_file.read_text())
+    assert document["complete"] is True
+    assert [r["key"] for r in document["rows"]] == list(training.RUNS)
+    assert {r["key"]: r["vs_plain_pytorch"] for r in document["rows"]}["jax"] == pytest.approx(
+        15000 / 16000)
+    assert not (out / "training_results.partial.json").exists()
+
+    # A file named with --results is written after every row, as before.
+    named = tmp_path / "named.json"
+    made.clear()
+    monkeypatch.setattr(training, "run_worker", lambda run, args: fake_worker(run, args, 3))
+    monkeypatch.setattr("sys.argv", ["training.py", "--out", str(out), "--results", str(named)])
+    with pytest.raises(KeyboardInterrupt):
+        training.main()
+    assert [r["key"] for r in json.loads(named.read_text())["rows"]] == ["jax", "tensorflow",
+                                                                        "torch"]  # fmt: skip
