@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from weasyprint_build.chapters import curly_quotes
 from weasyprint_build.errors import BuildError
 
 CORPUS = Path("tests") / "course" / "weeks" / "corpus.py"
@@ -179,6 +180,8 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
 def _case_title(name: str) -> str:
     """``merge_returns_none_without_the_pair`` -> ``Merge returns None without the pair``."""
     title = " ".join(_OWN_SPELLING.get(word, word) for word in name.split("_"))
+    for words, spelt in _OWN_PHRASES.items():
+        title = re.sub(rf"\b{words}\b", spelt, title)
     return title[:1].upper() + title[1:]
 
 
@@ -187,19 +190,45 @@ _OWN_SPELLING = {"none": "None", "nan": "NaN", "gpt": "GPT", "adamw": "AdamW", "
                  "grpo": "GRPO", "lora": "LoRA", "kl": "KL", "ln": "LN", "gelu": "GELU",
                  "bpe": "BPE", "keras": "Keras", "bradley": "Bradley", "terry": "Terry",
                  "bessel": "Bessel", "sft": "SFT", "kv": "KV", "rope": "RoPE", "mlp": "MLP",
-                 "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs"}
+                 "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs", "ngrams": "n-grams",
+                 "ngram": "n-gram"}
+# and the words hyphenated in the course's text
+_OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN"}
 
-# A name of code in a comment written without backticks: one with an underscore
-# (``train_bpe``, ``ref_log_probs``) or a dotted one (``np.std``), with its call's ``()``.
-_IDENTIFIER = re.compile(r"(?<![`\w.])([A-Za-z]\w*_\w+|[A-Za-z]\w+(?:\.[A-Za-z_]\w+)+)(\(\))?(?![`\w])")
+# Code in a comment or hint written without backticks: a tuple of names or numbers
+# (``(None, model_axis)``, ``(d_ff,)``), a string literal without spaces (``'.*'``), a weight's
+# path (``up_projection/kernel``), a name with an underscore (``train_bpe``) or a dotted one
+# (``np.std``), with its call's ``()``. Each is set whole in the code font, never half of it.
+_TUPLE_ITEM = r"(?:[A-Za-z_]\w*|\d+)"
+_IDENTIFIER = re.compile(
+    # a call with simple arguments or a subscript: merge(ids, pair, new_id), ids[s + 1 : s + 3]
+    rf"(?<![`\w.])[A-Za-z_][\w.]*(?:\({_TUPLE_ITEM}?(?:, {_TUPLE_ITEM})*\)|\[[^\]\n]{{1,40}}\])"
+    # a tuple: (None, model_axis), (d_ff,)
+    rf"|\({_TUPLE_ITEM}(?:, {_TUPLE_ITEM})*,\)|\({_TUPLE_ITEM}(?:, {_TUPLE_ITEM})+\)"
+    # a keyword argument with its literal, a string literal without spaces: errors="replace", '.*'
+    r"""|(?<![`\w])\w+=(?:"[^"\s]*"|'[^'\s]*'|\w+)|'[^'\s]+'"""
+    # a dotted name, a path, a name with an underscore, with its call's ()
+    r"|(?<![`\w./])(?:[A-Za-z]\w*(?:\.[A-Za-z_]\w+)+|[A-Za-z]\w*(?:/\w+)+|[A-Za-z]\w*_\w+)(?:\(\))?"
+    r"(?![`\w/])"
+)
 
 
 def _identifiers_as_code(text: str) -> str:
-    """``text`` with backticks around each name of code (the corpus's comments, the checks'
-    names and hints name code with or without them)."""
-    parts = re.split(r"(`[^`]*`)", text)  # leave what is already quoted alone
-    return "".join(part if part.startswith("`") else _IDENTIFIER.sub(r"`\g<0>`", part)
-                   for part in parts)  # fmt: skip
+    """``text`` with backticks around each piece of code (the corpus's comments, the checks'
+    names and hints name code with or without them), and the prose's quotes curled."""
+    parts = re.split(r"(``.+?``|`[^`]*`)", text)  # leave what is already quoted alone
+    return "".join(part if part.startswith("`") else _prose(part) for part in parts)
+
+
+def _prose(text: str) -> str:
+    """Text without backticks: its code in backticks, the rest with curly quotes."""
+    out, last = [], 0
+    for match in _IDENTIFIER.finditer(text):
+        out.append(curly_quotes(text[last:match.start()]))
+        out.append(f"`{match[0]}`")
+        last = match.end()
+    out.append(curly_quotes(text[last:]))
+    return "".join(out)
 
 
 def _load_corpus(path: Path):

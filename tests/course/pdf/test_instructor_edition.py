@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from tests.course.pdf.conftest import REPO, myst_header, normalize, pdftotext
 from tests.course.weeks import corpus
 from weasyprint_build.bibliography import load_bibliography
-from weasyprint_build.chapters import read_chapter
+from weasyprint_build.chapters import curly_quotes, read_chapter
 from weasyprint_build.errors import BuildError
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.render import Book
@@ -30,6 +30,7 @@ from weasyprint_build.teaching_notes import (
     ExerciseNote,
     Mistake,
     WeekNotes,
+    _case_title,
     _mistake,
     render_notes,
     week_notes,
@@ -264,13 +265,14 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
         text = re.sub(r"\s+", " ", plain(notes))
         for case in corpus.CASES:
             if case.week == week and case.lost and not case.release:
-                assert case.name.replace("_", " ") in text.lower(), (week, case.name)
+                assert _case_title(case.name).lower() in text.lower(), (week, case.name)
                 named += 1
         text = series_expanded(text)
         for probe_path in sorted((REPO / "autograder" / "probes" / week).glob("[!_]*.py")):
             probe = load_probe(probe_path)
             for check in probe.checks:  # the checks' names, never their inputs
-                assert re.sub(r"\s+", " ", check.name) in text, (week, check.name)
+                # (printed with the prose's curly quotes: "grader’s weights")
+                assert curly_quotes(re.sub(r"\s+", " ", check.name)) in text, (week, check.name)
             assert "def inputs" not in text and "rng." not in text
     assert named >= 100  # the corpus's mistakes, each under its exercise
 
@@ -318,8 +320,8 @@ def test_checks_that_differ_in_one_number_are_said_once():
     series, items = 0, mistake_items(section)
     for case, failing in stored.items():  # the mistakes (not the release, which fails all)
         runs = sorted(int(name.split()[1]) for name in failing.get("diagnose", {}))
-        if len(runs) >= 3 and case.replace("_", " ") in items:  # exactly these runs, named
-            text = items[case.replace("_", " ")]
+        if len(runs) >= 3 and _case_title(case).lower() in items:  # exactly these runs, named
+            text = items[_case_title(case).lower()]
             assert re.findall(r"\u201crun (\d+) of 12\u201d", text) == [str(r) for r in runs]
             series += 1
     assert series >= 2
@@ -347,17 +349,18 @@ def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
             if case.week != week or not case.lost or case.release:
                 continue
             mistakes += 1
-            text = items[case.name.replace("_", " ")]
+            text = items[_case_title(case.name).lower()]
             failing = stored[week][case.name]
             assert set(failing) >= set(case.lost), (week, case.name, failing)
             checks = [check for checks in failing.values() for check in checks]
             # what differs, for each check of its own exercise; the hint after it is quoted
             # unless it is the one the list of checks prints (checked below)
             # (its own exercise's: the one whose feedback the note quotes)
-            said = [{re.sub(r"\s+", " ", found["feedback"].replace("`", "").replace(
+            # (printed with the prose's curly quotes)
+            said = [{curly_quotes(re.sub(r"\s+", " ", found["feedback"].replace("`", "").replace(
                 " from the reference by more than the tolerance", "")).partition(". ")[0]
-                     .strip(". ") for found in own.values()} for own in failing.values()]
-            if not (all(f"\u201c{check}\u201d" in text for check in checks)
+                     .strip(". ")) for found in own.values()} for own in failing.values()]
+            if not (all(f"\u201c{curly_quotes(check)}\u201d" in text for check in checks)
                     and any(all(what in text for what in one) for one in said)):  # fmt: skip
                 unnamed.append((week, case.name, failing, text))
     assert mistakes >= 100 and not unnamed, (mistakes, len(unnamed), unnamed[:2])
@@ -488,3 +491,25 @@ def test_the_exercise_sections_take_fewer_pages(course_build):
         assert pages <= STUDENT_PAGES_BEFORE[anchor], (anchor, pages)
     before = sum(STUDENT_PAGES_BEFORE.values())
     assert sum(weeks.values()) <= before - 5, (sum(weeks.values()), before)
+
+
+def test_code_in_the_notes_is_set_whole_in_one_font_and_the_prose_curled():
+    """Readers found names inside a ``double-backtick`` span nested in a second <code> (printed
+    at 0.67 em), a path or tuple of a hint half in the code font, and straight apostrophes."""
+    from weasyprint_build.teaching_notes import _code
+
+    assert _code("``cached_attention_step(q, k, v, cache, index)``") == (
+        "<code>cached_attention_step(q, k, v, cache, index)</code>")
+    assert _code("up_projection/kernel is (d_model, d_ff): its bias (d_ff,), (None, model_axis)"
+                 ) == ("<code>up_projection/kernel</code> is <code>(d_model, d_ff)</code>: its bias "
+                       "<code>(d_ff,)</code>, <code>(None, model_axis)</code>")  # fmt: skip
+    assert _code("the path (e.g. 'gpt_3/block_11/attention/query/kernel'): start with '.*'.") == (
+        "the path (e.g. <code>'gpt_3/block_11/attention/query/kernel'</code>): start with "
+        "<code>'.*'</code>.")  # fmt: skip
+    assert _code("merge(ids, pair, new_id) on llm_keras.tokenizers.bpe") == (
+        "<code>merge(ids, pair, new_id)</code> on <code>llm_keras.tokenizers.bpe</code>")
+    assert _code('ids[s + 1 : s + context_length + 1] with errors="replace"') == (
+        '<code>ids[s + 1 : s + context_length + 1]</code> with <code>errors="replace"</code>')
+    assert _code("the grader's cache (kernel and bias), \"as said\"") == (
+        "the grader\u2019s cache (kernel and bias), \u201cas said\u201d")
+    assert "<code><code>" not in _code("``a_b(c_d)`` and `x_y` and z_w")
