@@ -124,7 +124,11 @@ def _learner_outputs(payload: bytes, report: dict) -> tuple[dict, dict]:
 
 
 def _names(names) -> str:
-    return " and ".join(f"`{name}`" for name in names) or "this piece"
+    """```a```, ```a`` and ``b```, ```a``, ``b`` and ``c```."""
+    quoted = [f"`{name}`" for name in names]
+    if len(quoted) > 1:
+        return f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    return "".join(quoted) or "this piece"
 
 
 def _not_run_message(status: str) -> str:
@@ -157,7 +161,9 @@ def _exception_message(report: dict, exercise, backend: str) -> str:
     name = str(report.get("exception", ""))
     name = name if IDENTIFIER.fullmatch(name) else "an exception"
     message = plain_text(report.get("exception_message") or "", 300).strip()
-    return (f"Your {_names(exercise.names)} raised {name} when the grader called it on {backend}"
+    them = "them" if len(exercise.names) > 1 else "it"
+    return (f"Your {_names(exercise.names)} raised {name} when the grader called {them} on "
+            f"{backend}"
             + (f": {message}" if message else "."))
 
 

@@ -23,6 +23,15 @@ def test_an_exception_is_shown_with_its_type_and_message():
     bare = {"error_kind": "exception", "exception": "NotImplementedError", "exception_message": ""}
     assert _error_message(bare, LAYER_NORM, "jax") == (
         "Your `layer_norm` raised NotImplementedError when the grader called it on jax.")
+    # an exercise of several functions names them as a sentence does
+    three = SimpleNamespace(names=("char_vocabulary", "encode_chars", "decode_chars"))
+    assert _error_message(bare, three, "jax") == (
+        "Your `char_vocabulary`, `encode_chars` and `decode_chars` raised NotImplementedError "
+        "when the grader called them on jax.")
+    two = SimpleNamespace(names=("encode", "decode"))
+    assert _error_message(bare, two, "torch") == (
+        "Your `encode` and `decode` raised NotImplementedError when the grader called them on "
+        "torch.")
 
 
 def test_an_exception_message_is_stripped_and_cut():
