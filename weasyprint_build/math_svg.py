@@ -43,6 +43,17 @@ _CLASS_COMMAND = re.compile(r"\\math(bin|rel|op|punct|ord|open|close|inner)\s*\{
 _CLASS_SPACES = {"bin": ("\\:", "\\:"), "rel": ("\\;", "\\;"), "op": ("\\,", "\\,"),
                  "punct": ("", "\\,")}
 _BMOD = re.compile(r"\\bmod(?![A-Za-z])\s*")
+# ziamath spaces a sign as a binary operator wherever it stands, and puts a space before a
+# function name such as \ln even where TeX puts none (at the start, after an opening bracket)
+# and between it and its "(". TeX makes a sign after a relation, an opening bracket, a comma or
+# at the start unary (no space: "= -\infty"), and spaces an operator name by its neighbours:
+# ``_signs_and_names`` writes such a sign as the ordinary symbol {-} and such a name as
+# \mathrm{ln} with TeX's thin spaces where TeX puts them.
+_UNARY_SIGN = re.compile(
+    r"(^|[=<>(\[,]|\\(?:le|ge|leq|geq|ne|neq|approx|sim|equiv|propto|to|in|mapsto|left\(|left\[)"
+    r"(?![A-Za-z]))(\s*)([-+])(?![}])"
+)
+_NAME = re.compile(r"\\(ln|log|exp|sin|cos|tan|tanh)(?![A-Za-z])(?!\s*[_^])")
 
 
 class MathRenderer:
@@ -110,12 +121,44 @@ def _math_classes(tex: str) -> str:
     content between the spaces TeX puts around that class) and ``\\bmod`` as
     ``\\;\\mathrm{mod}\\;``, which ziamath draws."""
     tex = _BMOD.sub(lambda _: "\\;\\mathrm{mod}\\;", tex)
+    tex = _signs_and_names(tex)
     while match := _CLASS_COMMAND.search(tex):  # the first one, then those inside it
         end = _group_end(tex, match.end())
         before, after = _CLASS_SPACES.get(match.group(1), ("", ""))
         group = tex[match.end() - 1 : end]  # {...}, braces included
         tex = f"{tex[: match.start()]}{before}{group}{after}{tex[end:]}"
     return tex
+
+
+def _signs_and_names(tex: str) -> str:
+    """``tex`` with a unary sign written ``{-}`` and ``\\ln`` (and the other operator names
+    without limits) written ``\\mathrm{ln}`` with TeX's thin space before it after an ordinary
+    symbol and after it before anything but an opening bracket (TeXbook, chapter 18, the table of
+    spacing between classes). Text inside ``\\text{...}`` is left as it is."""
+    out, position = [], 0
+    for match in _TEXT_COMMAND.finditer(tex):
+        if match.start() < position:
+            continue
+        end = _group_end(tex, match.end())
+        out.append(_math_signs_and_names(tex[position : match.start()]))
+        out.append(tex[match.start() : end])
+        position = end
+    out.append(_math_signs_and_names(tex[position:]))
+    return "".join(out)
+
+
+def _math_signs_and_names(tex: str) -> str:
+    tex = _UNARY_SIGN.sub(lambda m: f"{m[1]}{m[2]}{{{m[3]}}}", tex)
+
+    def name(match: re.Match) -> str:
+        before = tex[: match.start()].rstrip()
+        after = tex[match.end() :].lstrip()
+        left = "\\," if re.search(r"[A-Za-z0-9)\]}|!']$", before) and not re.search(
+            r"\\[A-Za-z]+$", before) else ""  # fmt: skip
+        right = "" if re.match(r"\(|\\left|\\bigl|\\Bigl|\\,|\\;|\\!|$", after) else "\\,"
+        return f"{left}\\mathrm{{{match[1]}}}{right}"
+
+    return _NAME.sub(name, tex)
 
 
 def _group_end(tex: str, start: int) -> int:

@@ -310,6 +310,36 @@ def test_class_commands_and_bmod_are_drawn_with_their_content_and_spaces():
     assert glyphs(r"\mathord{\&}") == 1
 
 
+def test_a_unary_sign_and_an_operator_name_are_spaced_as_tex_spaces_them():
+    """ziamath spaced ``\\log 0 = -\\infty`` as "= − ∞" (the sign as a binary operator after a
+    relation) and put a space before ``\\ln`` at the start of a formula ("vocabulary,  ln V")
+    and between ``\\ln`` and its "(". TeX (TeXbook ch. 18): a sign after a relation, an opening
+    bracket, a comma or at the start is unary (no space); an operator name gets a thin space
+    (3mu) from an ordinary symbol beside it and none from an opening bracket."""
+    import re
+
+    from weasyprint_build.math_svg import MathRenderer
+
+    math = MathRenderer(None)
+
+    def width(tex: str) -> float:
+        return float(re.search(r"width:([\d.]+)em", math.inline(tex)).group(1))
+
+    thin = width(r"a\,b") - width("ab")
+    medium = width("a + b") - width("a{+}b")
+    assert 0.1 < thin < medium
+    # unary: no space between the sign and what it negates, wherever TeX makes it unary
+    for before in ("x =", "(", "x \\le", "f(a,", ""):
+        assert width(f"{before} -y") == pytest.approx(width(f"{before} {{-}}y"), abs=0.002)
+    assert width("a - b") - width("a{-}b") == pytest.approx(medium, abs=0.002)  # binary
+    # an operator name: nothing before it at the start, a thin space after it, none before "("
+    assert width(r"\ln V") == pytest.approx(width(r"\mathrm{ln}V") + thin, abs=0.002)
+    assert width(r"\ln(x)") == pytest.approx(width(r"\mathrm{ln}(x)"), abs=0.002)
+    assert width(r"2\ln x") == pytest.approx(width(r"2\mathrm{ln}x") + 2 * thin, abs=0.002)
+    assert width(r"\log_2 n") > width(r"\mathrm{log}n")  # a name with a subscript: as before
+    assert "e-mail (-1)" in math.inline(r"\text{e-mail (-1)} = -1")  # text left as it is
+
+
 def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monkeypatch):
     """The introduction's schedule reads docs/benchmarks.md: editing it must re-run the chapter
     (its key covered only llm_keras/, solutions/, course/results/ and course/figures/)."""
