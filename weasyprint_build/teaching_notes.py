@@ -224,11 +224,21 @@ def _prose(text: str) -> str:
     """Text without backticks: its code in backticks, the rest with curly quotes."""
     out, last = [], 0
     for match in _IDENTIFIER.finditer(text):
+        if match[0].startswith("(") and not _is_code_tuple(match[0]):
+            continue  # "(attention, embeddings, norms)": words in brackets, prose
         out.append(curly_quotes(text[last:match.start()]))
         out.append(f"`{match[0]}`")
         last = match.end()
     out.append(curly_quotes(text[last:]))
     return "".join(out)
+
+
+def _is_code_tuple(text: str) -> bool:
+    """``(d_ff,)``, ``(None, model_axis)``, ``(2, 3)``: a tuple of code, not words in brackets
+    (an item with an underscore, a number, None, or a one-item tuple's comma)."""
+    items = [item.strip() for item in text[1:-1].split(",")]
+    return text.endswith(",)") or any("_" in item or item.isdigit() or item == "None"
+                                      for item in items)  # fmt: skip
 
 
 def _load_corpus(path: Path):

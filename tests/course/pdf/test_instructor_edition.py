@@ -513,3 +513,5 @@ def test_code_in_the_notes_is_set_whole_in_one_font_and_the_prose_curled():
     assert _code("the grader's cache (kernel and bias), \"as said\"") == (
         "the grader\u2019s cache (kernel and bias), \u201cas said\u201d")
     assert "<code><code>" not in _code("``a_b(c_d)`` and `x_y` and z_w")
+    assert _code("no other weight matched (attention, embeddings, norms)") == (
+        "no other weight matched (attention, embeddings, norms)")  # words in brackets: prose
