@@ -234,11 +234,11 @@ def _prose(text: str) -> str:
 
 
 def _is_code_tuple(text: str) -> bool:
-    """``(d_ff,)``, ``(None, model_axis)``, ``(2, 3)``: a tuple of code, not words in brackets
-    (an item with an underscore, a number, None, or a one-item tuple's comma)."""
+    """``(d_ff,)``, ``(None, model_axis)``: a tuple of code, not words or numbers in brackets
+    (``(7, 7)`` is prose, as ``[5, 5, 5]`` beside it): an item with an underscore or None, or a
+    one-item tuple's comma."""
     items = [item.strip() for item in text[1:-1].split(",")]
-    return text.endswith(",)") or any("_" in item or item.isdigit() or item == "None"
-                                      for item in items)  # fmt: skip
+    return text.endswith(",)") or any("_" in item or item == "None" for item in items)
 
 
 def _load_corpus(path: Path):

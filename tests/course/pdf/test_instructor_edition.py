@@ -515,3 +515,5 @@ def test_code_in_the_notes_is_set_whole_in_one_font_and_the_prose_curled():
     assert "<code><code>" not in _code("``a_b(c_d)`` and `x_y` and z_w")
     assert _code("no other weight matched (attention, embeddings, norms)") == (
         "no other weight matched (attention, embeddings, norms)")  # words in brackets: prose
+    assert _code("In (7, 7, 7) the pair (7, 7) occurs twice") == (
+        "In (7, 7, 7) the pair (7, 7) occurs twice")  # numbers too, as [5, 5, 5] is
