@@ -551,8 +551,9 @@ def _grpo(models, settings, stage, learned, spec=TASK):
     seconds = time.perf_counter() - start
     greedy_after = _greedy(model, tokenizer, task, n)
     pass_1_after, pass_k_after = _sampled(model, tokenizer, task, n)
-    # One point per interval: the means over its steps' samples, and the held-out pass@1 at its
-    # end; step 0 holds the samples of the first step (drawn by the SFT model, before any update).
+    # One point per interval: the means over its steps' samples, the KL to the SFT model and the
+    # held-out pass@1 at its end (train_grpo measures the KL there only: two forward passes);
+    # step 0 holds the samples of the first step (drawn by the SFT model, before any update).
     records = history.evaluations
     chunks = [(0, records[:1])] + [(end, records[end - interval : end])
                                    for end in range(interval, steps + 1, interval)]  # fmt: skip
@@ -561,7 +562,7 @@ def _grpo(models, settings, stage, learned, spec=TASK):
         point = {"step": end, "pass_at_1": chunk[-1]["pass_at_1"] if end else
                  greedy_before["exact_match"]}  # fmt: skip
         for key in ("mean_reward", "fraction_right", "kl"):
-            point[key] = float(np.mean([r[key] for r in chunk]))
+            point[key] = float(np.mean([r[key] for r in chunk if key in r]))
         curve.append(point)
     if learned:  # the proxy (the reward model's score) and the truth (the checker's verdict)
         curve = [{"step": p["step"], "proxy_reward": p["mean_reward"],

@@ -39,7 +39,7 @@ add ``beta`` times an estimate of ``KL(pi || pi_ref)`` per token, from the sampl
     kl_t = exp(ref_t - logp_t) - (ref_t - logp_t) - 1  >= 0,     0 when ref_t = logp_t
 
 ``beta = 0`` (TRL's default; nanochat) drops it. The history reports the KL of the sampling
-policy to the reference either way.
+policy to the reference either way (on the first step and at every evaluation).
 
 The formulas are TRL's (``trl/trainer/grpo_trainer.py``: ``_generate_and_score_completions`` for
 the advantages and the completion mask, which covers the completion's tokens and its end token,
@@ -54,7 +54,11 @@ the sampling temperature, the distribution the tokens were drawn from).
 2. score them (``reward(prompts, completions)``), compute the advantages;
 3. pad every chat to one row length (the longest rounded up to a power of two: a handful of
    shapes, each compiled once) and compute, without a gradient, the per-token log-probs of the
-   sampling policy and of the reference;
+   sampling policy (needed with ``iterations > 1``: with one update, the policy updated *is* the
+   one that sampled, and the ratio is 1, as TRL skips them) and of the reference (needed with
+   ``beta > 0``); each is a forward pass over the batch, so they are computed only when the
+   loss needs them, and on the steps where the KL between the two is measured (the first, and
+   every ``eval_interval``-th);
 4. ``iterations`` updates on that batch through Keras's compiled train step
    (``GRPOModel.train_on_batch``), on JAX, TensorFlow and PyTorch alike.
 
@@ -256,8 +260,11 @@ class GRPOModel(WrappedGPT):
         computed without it, and with it the ratio would not be 1 at the first update.
 
     ``compute_loss`` (which ``train_on_batch`` calls) reads the rest of the batch from ``y``: a
-    dict of ``"mask"``, ``"old_log_probs"``, ``"ref_log_probs"`` ``(batch, seq)`` and
-    ``"advantages"`` ``(batch,)``, and returns ``clipped_policy_loss``.
+    dict of ``"mask"`` ``(batch, seq)``, ``"advantages"`` ``(batch,)``, and, when the loss
+    needs them, ``"old_log_probs"`` and ``"ref_log_probs"`` ``(batch, seq)``; it returns
+    ``clipped_policy_loss``. Without ``"old_log_probs"`` the old policy is the policy itself
+    (``stop_gradient(log_probs)``: the ratio is 1, the first update's); without
+    ``"ref_log_probs"``, ``beta`` must be 0.
     """
 
     wrapped = "policy"  # saved in the config under this name (WrappedGPT)
@@ -272,9 +279,14 @@ class GRPOModel(WrappedGPT):
         return token_log_probs(logits / self.temperature, batch["targets"])  # (batch, seq)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # No "old_log_probs": one update per batch, whose policy is the one that sampled, so
+        # the ratio is 1 (TRL: per_token_logps.detach()); no "ref_log_probs": beta = 0.
+        old_log_probs = y.get("old_log_probs")
+        if old_log_probs is None:
+            old_log_probs = ops.stop_gradient(y_pred)
         return clipped_policy_loss(
-            y_pred, y["old_log_probs"], y["advantages"], y["mask"], self.epsilon,
-            y["ref_log_probs"], self.beta,
+            y_pred, old_log_probs, y["advantages"], y["mask"], self.epsilon,
+            y.get("ref_log_probs"), self.beta,
         )  # fmt: skip
 
     def get_config(self):
@@ -505,9 +517,11 @@ def train_grpo(
     Returns:
         A ``LossHistory`` whose ``evaluations`` hold one record per step: ``step``, ``loss``
         (the mean over the step's updates), ``mean_reward``, ``fraction_right`` (of the
-        samples, by ``task.check``), ``kl`` (mean k3 per completion token, sampling policy to
-        reference), ``seconds`` (sampling and updates), and ``pass_at_1`` (held-out, greedy)
-        every ``eval_interval`` steps; ``train`` holds ``[step, loss]``.
+        samples, by ``task.check``), ``seconds`` (sampling and updates); ``kl`` (mean k3 per
+        completion token, sampling policy to reference) on the first step and every
+        ``eval_interval`` steps, or every step when the loss needs both log-probs
+        (``iterations > 1`` and ``beta > 0``); and ``pass_at_1`` (held-out, greedy) every
+        ``eval_interval`` steps; ``train`` holds ``[step, loss]``.
 
     Raises:
         ValueError: a model whose vocabulary lacks the chat tokens, rows longer than the
@@ -549,16 +563,17 @@ def train_grpo(
     with stop_at_safe_points():  # Ctrl-C waits for the step in progress (training.safe_stop)
         for step in range(start, config.steps):
             raise_if_stop_requested()
+            evaluated = (step + 1) % config.eval_interval == 0
             record = grpo_step(grpo_model, tokenizer, task, reward, config, step, reference,
-                               max_new_tokens)  # fmt: skip
-            if (step + 1) % config.eval_interval == 0:
+                               max_new_tokens, measure_kl=evaluated or step == 0)  # fmt: skip
+            if evaluated:
                 record["pass_at_1"] = evaluate_task(
                     model, tokenizer, task, n=config.eval_n, seed=config.seed,
                     max_new_tokens=max_new_tokens,
                 )["exact_match"]  # fmt: skip
             history.train.append([step + 1, record["loss"]])
             history.evaluations.append(record)
-            if out is not None and (step + 1) % config.eval_interval == 0:
+            if out is not None and evaluated:
                 _save(out, grpo_model, tokenizer, state, history, step + 1,
                       config.keep_checkpoints)  # fmt: skip
             shown = {"loss": "loss", "reward": "mean_reward", "right": "fraction_right",
@@ -572,14 +587,19 @@ def train_grpo(
     return history
 
 
-def grpo_step(grpo_model, tokenizer, task, reward, config, step, reference, max_new_tokens):
+def grpo_step(grpo_model, tokenizer, task, reward, config, step, reference, max_new_tokens,
+              measure_kl=True):  # fmt: skip
     """One step of GRPO: sample, score, compare within groups, update; returns its record.
 
     The prompts and the samples of ``step`` depend only on ``config.seed`` and ``step``.
 
+    Args:
+        measure_kl: also measure the KL of the sampling policy to the reference (two forward
+            passes over the batch when the loss needs neither: ``iterations=1``, ``beta=0``).
+
     Returns:
-        ``{"step", "loss", "mean_reward", "fraction_right", "kl", "seconds"}`` (see
-        ``train_grpo``).
+        ``{"step", "loss", "mean_reward", "fraction_right", "seconds"}``, and ``"kl"`` when
+        measured or when the loss computed both log-probs anyway (see ``train_grpo``).
     """
     started = time.perf_counter()
     model = grpo_model.policy
@@ -591,21 +611,31 @@ def grpo_step(grpo_model, tokenizer, task, reward, config, step, reference, max_
     x = {"inputs": arrays["inputs"], "targets": arrays["targets"]}  # (n, seq_len) each
     advantages = group_advantages(rewards, config.group_size, config.scale_rewards)  # (n,)
     y = {"mask": arrays["mask"], "advantages": advantages}
-    # The log-probs of the policy that sampled and of the reference, without a gradient.
-    for key, network in (("old_log_probs", model), ("ref_log_probs", reference)):
-        function = compiled_for_model(network, _sampled_log_probs, temperature=config.temperature)
-        y[key] = ops.convert_to_numpy(function(*map(ops.convert_to_tensor, x.values())))
+    # The log-probs of the policy that sampled and of the reference, without a gradient, each
+    # only where it is needed (each is a forward pass over the batch, an eighth of a step's
+    # work): by the loss, or to measure the KL on this step.
+    log_probs = {}
+    for key, network, in_loss in (("old_log_probs", model, config.iterations > 1),
+                                  ("ref_log_probs", reference, config.beta > 0)):  # fmt: skip
+        if in_loss or measure_kl:
+            function = compiled_for_model(network, _sampled_log_probs,
+                                          temperature=config.temperature)  # fmt: skip
+            log_probs[key] = ops.convert_to_numpy(function(*map(ops.convert_to_tensor,
+                                                                x.values())))  # fmt: skip
+            if in_loss:
+                y[key] = log_probs[key]
     losses = [float(grpo_model.train_on_batch(x, y, return_dict=True)["loss"])
               for _ in range(config.iterations)]  # fmt: skip
-    kl = ops.convert_to_numpy(k3_kl(y["old_log_probs"], y["ref_log_probs"]))  # (n, seq_len)
-    return {
+    record = {
         "step": step + 1,
         "loss": float(np.mean(losses)),
         "mean_reward": float(rewards.mean()),
         "fraction_right": float(correctness_reward(task)(prompts, completions).mean()),
-        "kl": float((kl * y["mask"]).sum() / y["mask"].sum()),
-        "seconds": time.perf_counter() - started,
     }
+    if len(log_probs) == 2:  # (n, seq_len) each
+        kl = ops.convert_to_numpy(k3_kl(log_probs["old_log_probs"], log_probs["ref_log_probs"]))
+        record["kl"] = float((kl * y["mask"]).sum() / y["mask"].sum())
+    return {**record, "seconds": time.perf_counter() - started}
 
 
 def _save(out, grpo_model, tokenizer, state, history, step, keep):

@@ -250,6 +250,30 @@ def test_the_grpo_model_computes_the_loss_of_its_temperature_log_probs(tokenizer
     assert (revived.epsilon, revived.beta, revived.temperature) == (0.2, 0.1, 0.7)
 
 
+def test_without_old_log_probs_the_loss_is_reinforce_of_the_policy_itself(tokenizer):
+    """One update per batch: no "old_log_probs" in y, the ratio is 1 (TRL's detach), and the
+    gradient REINFORCE's, -A_r * mask / (tokens of r) / batch at each position; no
+    "ref_log_probs" with beta = 0."""
+    model = GRPOModel(small_gpt(tokenizer.vocab_size), epsilon=0.2, beta=0.0)
+    rng = np.random.default_rng(5)
+    log_probs = rng.uniform(-4, 0, (3, 6)).astype("float32")
+    mask = np.array([[0, 0, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1]], "float32")
+    advantages = np.array([1.5, -0.5, 0.25], "float32")
+    variable = keras.Variable(log_probs)
+    loss, (gradient,) = value_and_gradients(
+        lambda: model.compute_loss(y={"mask": mask, "advantages": advantages},
+                                   y_pred=variable), [variable]
+    )  # fmt: skip
+    expected, _ = numpy_policy_loss(log_probs, log_probs, advantages, mask)
+    assert_close(loss, expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(gradient),
+                               -advantages[:, None] * mask / mask.sum(axis=1, keepdims=True) / 3,
+                               atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match=r"beta=0.04 needs the reference's log-probs"):
+        GRPOModel(model.policy, beta=0.04).compute_loss(
+            y={"mask": mask, "advantages": advantages}, y_pred=variable)
+
+
 def test_grpo_config_checks_its_fields_and_round_trips():
     config = GRPOConfig(group_size=4, steps=20, eval_interval=10, beta=0.04, max_new_tokens=5)
     assert GRPOConfig.from_dict(config.to_dict()) == config
@@ -398,6 +422,36 @@ def test_an_interrupted_run_resumes_exactly(tokenizer, grpo_run, tmp_path, capsy
     with pytest.raises(ValueError, match=r"other settings \(grpo_config"):
         train_grpo(model, tokenizer, ReverseABCD(), other, reward=first_letter_a, out=cut,
                    resume=True, verbose=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("iterations, beta, passes", [(1, 0.0, [2, 2, 0, 2]),
+                                                      (1, 0.04, [2, 2, 1, 2]),
+                                                      (2, 0.0, [2, 2, 1, 2])])  # fmt: skip
+def test_a_step_computes_only_the_log_probs_its_loss_or_its_kl_needs(tokenizer, monkeypatch,
+                                                                     iterations, beta, passes):
+    """The policy's and the reference's log-probs (a forward pass each): every step when the
+    loss needs them (old with iterations > 1, the reference's with beta > 0), else only on the
+    steps that measure the KL (the first, and each evaluation's: steps 1, 2 and 4 of 4)."""
+    from llm_keras.alignment import grpo
+
+    compiled, step_of, steps_started = grpo.compiled_for_model, grpo.grpo_step, []
+    calls = []  # the step (from 1) of each forward pass of _sampled_log_probs
+
+    def counted(model, function, **options):
+        if function is grpo._sampled_log_probs:
+            calls.append(len(steps_started))
+        return compiled(model, function, **options)
+
+    monkeypatch.setattr(grpo, "compiled_for_model", counted)
+    monkeypatch.setattr(grpo, "grpo_step",
+                        lambda *a, **k: steps_started.append(1) or step_of(*a, **k))
+    config = GRPOConfig(**{**CONFIG.to_dict(), "steps": 4, "eval_interval": 2,
+                           "iterations": iterations, "beta": beta})  # fmt: skip
+    history = train_grpo(small_gpt(tokenizer.vocab_size), tokenizer, ReverseABCD(), config,
+                         reward=first_letter_a, verbose=0, jit_compile=JIT)  # fmt: skip
+    assert [calls.count(step) for step in (1, 2, 3, 4)] == passes
+    assert [r["step"] for r in history.evaluations if "kl" in r] == [1, 2, 4]
+    assert history.evaluations[0]["kl"] < 1e-6 < history.evaluations[-1]["kl"]
 
 
 def test_train_grpo_says_what_is_wrong(tokenizer):
