@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,6 +101,66 @@ def apply_moves(chapter: ET.Element, moves: list[Move]) -> None:
         index = list(parent).index(unit)
         parent.remove(unit)
         parent.insert(index + move.past, unit)
+
+
+# --- the same moves in the HTML text (the HTML written beside the PDF) ---------------------
+# A tag, its attributes quoted or not (an attribute's value may hold ">"), or a comment.
+_TAG = re.compile(
+    r"<!--.*?-->|<(/?)([A-Za-z][\w:.-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
+    r"[^\s\"'>]+))?)*)\s*(/?)>",
+    re.DOTALL,
+)
+_ID = re.compile(r"""\sid\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+         "source", "track", "wbr"}  # fmt: skip
+
+
+def _element_end(document: str, start: int) -> int:
+    """Where the element (or comment) whose tag opens at ``start`` ends in ``document``."""
+    depth = 0
+    for match in _TAG.finditer(document, start):
+        if match.group(2) is None:  # a comment
+            if depth == 0:
+                return match.end()
+            continue
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(4)
+        if not closing and not self_closing and name not in _VOID:
+            depth += 1
+        elif closing:
+            depth -= 1
+        if depth == 0:
+            return match.end()
+    raise ValueError(f"the element at character {start} is not closed")
+
+
+def moved_document(document: str, moves: list[Move]) -> str:
+    """``document`` (the book's HTML text) with ``moves`` made, as ``apply_moves`` makes them in
+    its tree: the HTML written beside the PDF is the document the PDF shows. The rest of the
+    text is kept as it is, character for character."""
+    for move in moves:
+        found = re.search(rf"""<[A-Za-z][^<>]*?\sid\s*=\s*["']?{re.escape(move.unit)}["'\s>]""",
+                          document)  # fmt: skip
+        if found is None:
+            continue
+        start = found.start()
+        end = past_end = _element_end(document, start)
+        for _ in range(move.past):
+            sibling = past_end + len(document[past_end:]) - len(document[past_end:].lstrip())
+            if not document.startswith("<", sibling) or document.startswith("</", sibling):
+                raise ValueError(f"{move.unit}: fewer than {move.past} elements follow it")
+            past_end = _element_end(document, sibling)
+        unit = document[start:end]
+        document = document[:start] + document[end:past_end] + "\n" + unit + document[past_end:]
+    return document
+
+
+def ids_in_order(document: str) -> list[str]:
+    """The ids of ``document``'s elements, in the order of the text."""
+    ids = []
+    for tag in _TAG.finditer(document):
+        if tag.group(2) and not tag.group(1) and (found := _ID.search(tag.group(3) or "")):
+            ids.append(next(value for value in found.groups() if value is not None))
+    return ids
 
 
 def _flow(page) -> list:

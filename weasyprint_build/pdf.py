@@ -28,7 +28,7 @@ from weasyprint import HTML, URLFetcher
 from weasyprint.urls import FatalURLFetchingError
 
 from weasyprint_build.errors import BuildError
-from weasyprint_build.floats import Placement, float_figures
+from weasyprint_build.floats import Placement, float_figures, ids_in_order, moved_document
 from weasyprint_build.index import drop_repeated_pages
 
 
@@ -40,6 +40,7 @@ class PdfResult:
     warnings: list[str] = field(default_factory=list)  # its WARNING records
     anchors: dict[str, int] = field(default_factory=dict)  # HTML id -> 0-based page index
     placement: Placement | None = None  # the figures moved after the text that follows them
+    html: str = ""  # the document laid out: the HTML text with the figures' moves made
 
 
 class _Collect(logging.Handler):
@@ -137,6 +138,7 @@ def write_pdf(
             html = HTML(string=document, base_url=str(base_url), url_fetcher=fetcher)
             placement = float_figures(html.etree_element, _layout(html), floats_cache)
             _reparse(html, html.etree_element)  # the tree changed under its selector wrapper
+            laid_out = _moved_text(document, placement, html.etree_element)
             rendered = html.render()
         drop_repeated_pages(rendered)  # the index: one number per page, not "12, 12"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +152,23 @@ def write_pdf(
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     anchors = {name: index for index, page in enumerate(rendered.pages) for name in page.anchors}
-    return PdfResult(out, len(rendered.pages), handler.errors, handler.warnings, anchors, placement)
+    return PdfResult(
+        out, len(rendered.pages), handler.errors, handler.warnings, anchors, placement, laid_out
+    )
+
+
+def _moved_text(document: str, placement: Placement, root) -> str:
+    """``document`` with the moves made in its text, checked against the tree laid out (the
+    same elements with an id, in the same order)."""
+    moved = moved_document(document, [m for moves in placement.moves.values() for m in moves])
+    expected = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")]
+    if ids_in_order(moved) != expected:
+        raise BuildError(
+            "The HTML beside the PDF does not match the document laid out (the figures' moves "
+            "made in its text give another order of ids): report it with the build's log; "
+            "floats.moved_document must follow the HTML parser."
+        )
+    return moved
 
 
 def _reparse(html: HTML, root) -> HTML:

@@ -569,6 +569,7 @@ def _chapter_with_a_figure(text_pt: float, tmp_path: Path, name: str, then: str 
         f"{then}{paragraphs}</section></main></body></html>"
     )
     result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
+    result.source = document  # the HTML before the moves
     pages = render_pages(result.path, tmp_path / name) if (tmp_path / name).mkdir() is None else []
     return result, [largest_blank_fraction(page) for page in pages[:-1]]
 
@@ -582,6 +583,13 @@ def test_a_figure_that_does_not_fit_goes_after_the_next_paragraph(tmp_path):
     assert [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]] == [("cell-1-1", 3)]
     assert max(blanks) < 0.1, blanks
     assert pushed.anchors["fig-a"] == 1  # the second page, after paragraph 1
+    # the HTML beside the PDF is the document laid out: the figure after the three paragraphs,
+    # the rest of the text as the renderer wrote it
+    figure = pushed.source[pushed.source.index('<div class="cell keep"') :]
+    figure = figure[: figure.index("</figure></div>") + 15]  # the cell and its figure
+    paragraphs = "".join(f"<p>{n}: " + pushed.source.split(f"<p>{n}: ")[1].split("</p>")[0]
+                         + "</p>" for n in (1, 2, 3))  # fmt: skip
+    assert pushed.html == pushed.source.replace(figure + paragraphs, paragraphs + "\n" + figure)
     fits, blanks = _chapter_with_a_figure(200, tmp_path, "fits")
     assert fits.placement.moves["chapter-1"] == []
     assert fits.anchors["fig-a"] == 0
@@ -602,3 +610,30 @@ def test_a_figure_and_the_table_right_after_it_move_together_in_their_order(tmp_
     assert max(blanks) < 0.1, blanks
     figure, table = pushed.anchors["fig-a"], pushed.anchors["tab-a"]
     assert (figure, table) == (1, 1)
+
+
+def test_the_moves_made_in_the_html_text_give_the_tree_laid_out():
+    """The HTML beside the PDF gets the moves in its text (the rest kept character for
+    character); its elements come in the order of the tree WeasyPrint laid out, whatever the
+    markup between: void elements, SVG's self-closed ones, ">" in an attribute, a comment."""
+    import tinyhtml5
+
+    from weasyprint_build.floats import Move, apply_moves, ids_in_order, moved_document
+
+    document = (
+        '<html><head></head><body><section class="chapter" id="c">'
+        '<div class="cell keep" id="u"><figure id="f"><svg viewBox="0 0 1 1"><path d="M0"/>'
+        '<title>x</title></svg><img src="a.svg"></figure></div>\n'
+        '<p id="p1">a<br>b <span data-tex="a > b" id="m">a</span></p>'
+        "<!-- a comment -->"
+        '<ul id="l"><li>one<wbr>two</li></ul><p id="p2">c</p>'
+        '<figure id="t"><figcaption>t</figcaption></figure><p id="p3">d</p></section></body></html>'
+    )
+    moves = [Move("u", 3), Move("t", 1)]
+    moved = moved_document(document, moves)
+    tree = tinyhtml5.parse(document)
+    apply_moves(tree, moves)
+    laid_out = [e.get("id") for e in tree.iter() if isinstance(e.tag, str) and e.get("id")]
+    assert ids_in_order(moved) == laid_out == ["c", "p1", "m", "l", "u", "f", "p2", "p3", "t"]
+    assert moved.replace("\n", "") != document.replace("\n", "")
+    assert sorted(moved.replace("\n", "")) == sorted(document.replace("\n", ""))
