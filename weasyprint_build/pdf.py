@@ -9,6 +9,9 @@
   last line on the first page (``_block_container_layout``): WeasyPrint 70 stretches it to the
   bottom of the page, so that when ``widows`` carried lines over, its background and border ran
   on for up to four empty lines.
+- A ``leader()`` breaks like its text (``_split_inline_level``): WeasyPrint 70 allowed a break
+  before any leader, so a caption that filled its last line put the list of figures' dots and
+  page number alone on the next line, the no-break space before them notwithstanding.
 - WeasyPrint reports problems (a link to a missing anchor, an image it cannot load, an unknown
   CSS property) through the ``weasyprint`` logger and carries on; they are collected here and
   returned, ERROR records separately, so the build can fail on them.
@@ -107,15 +110,36 @@ def _block_container_layout(context, box, *args, **kwargs):
     return result
 
 
+_weasyprint_split_inline_level = _inline.split_inline_level
+
+
+def _split_inline_level(context, box, *args, **kwargs):
+    """WeasyPrint's ``split_inline_level``, except that a leader breaks like its own text.
+
+    WeasyPrint 70 allows a line break before any ``leader()`` (and treats the place after it as
+    a space), whatever comes before: the no-break space that glues the list of figures' leader
+    to the caption's last word was ignored, and a caption that filled its last line put the
+    leader and the page number alone on the next line. A dotted leader is dots: no break
+    between a word or a no-break space and it, nor between it and a no-break space."""
+    result = _weasyprint_split_inline_level(context, box, *args, **kwargs)
+    if not box.is_leader or not box.children or not getattr(box.children[0], "text", ""):
+        return result
+    new_box, resume_at, preserved, _, _, float_widths = result
+    text = box.children[0].text
+    return new_box, resume_at, preserved, text[0], text[-1], float_widths
+
+
 @contextmanager
 def weasyprint_fixed():
-    """WeasyPrint with this module's two work-arounds (line breaking, split boxes)."""
+    """WeasyPrint with this module's work-arounds (line breaking, split boxes, leaders)."""
     _inline.split_first_line = _split_first_line
+    _inline.split_inline_level = _split_inline_level
     _block.block_container_layout = _block_container_layout
     try:
         yield
     finally:
         _inline.split_first_line = _weasyprint_split_first_line
+        _inline.split_inline_level = _weasyprint_split_inline_level
         _block.block_container_layout = _weasyprint_block_container_layout
 
 
