@@ -49,15 +49,18 @@ ACCEPTABLE = 0.3  # moves that leave a page emptier than this and than the empti
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 5  # of the moves' cache: change it when the rule for a move changes
+VERSION = 6  # of the moves' cache: change it when the rule for a move changes
+SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
 @dataclass(frozen=True)
 class Move:
-    """The unit whose id is ``unit`` goes after the ``past`` elements that follow it."""
+    """The unit whose id is ``unit`` goes after the ``past`` elements that follow it; or, with
+    ``split``, the kept code cell whose id is ``unit`` stays and may split (``past`` is 0)."""
 
     unit: str
     past: int
+    split: bool = False
 
 
 def _classes(element: ET.Element) -> set[str]:
@@ -75,6 +78,13 @@ def is_unit(element: ET.Element) -> bool:
     if element.tag == "div" and {"cell", "keep"} <= _classes(element):
         return _holds_figure(element)
     return element.tag == "figure" and bool(_classes(element) & set(FIGURES))
+
+
+def is_kept_code(element: ET.Element) -> bool:
+    """A kept code cell that draws no figure: it does not float (the prose around it reads it
+    in order), but may split when it is pushed (``SPLIT_CLASS``)."""
+    return (element.tag == "div" and {"cell", "keep"} <= _classes(element)
+            and bool(element.get("id")) and not _holds_figure(element))  # fmt: skip
 
 
 def _is_text(element: ET.Element) -> bool:
@@ -96,6 +106,9 @@ def apply_moves(chapter: ET.Element, moves: list[Move]) -> None:
         parents = _parents(chapter)
         unit = next((e for e in chapter.iter() if e.get("id") == move.unit), None)
         if unit is None or unit not in parents:
+            continue
+        if move.split:
+            unit.set("class", _split_class(unit.get("class", "")))
             continue
         parent = parents[unit]
         index = list(parent).index(unit)
@@ -133,6 +146,11 @@ def _element_end(document: str, start: int) -> int:
     raise ValueError(f"the element at character {start} is not closed")
 
 
+def _split_class(classes: str) -> str:
+    """A kept cell's classes with ``keep`` replaced by ``SPLIT_CLASS``."""
+    return " ".join(SPLIT_CLASS if name == "keep" else name for name in classes.split())
+
+
 def moved_document(document: str, moves: list[Move]) -> str:
     """``document`` (the book's HTML text) with ``moves`` made, as ``apply_moves`` makes them in
     its tree: the HTML written beside the PDF is the document the PDF shows. The rest of the
@@ -143,6 +161,12 @@ def moved_document(document: str, moves: list[Move]) -> str:
         if found is None:
             continue
         start = found.start()
+        if move.split:  # the class of the cell's tag, as apply_moves sets it
+            tag = _TAG.match(document, start)
+            attributes = re.sub(r"""(\sclass\s*=\s*")([^"]*)(")""",
+                                lambda m: m[1] + _split_class(m[2]) + m[3], tag.group(3), count=1)
+            document = document[:start] + f"<{tag.group(2)}{attributes}>" + document[tag.end():]
+            continue
         end = past_end = _element_end(document, start)
         for _ in range(move.past):
             sibling = past_end + len(document[past_end:]) - len(document[past_end:].lstrip())
@@ -206,7 +230,8 @@ def page_gaps(pages) -> list[float]:
 
 
 def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
-    """The moves that fill the gaps left by units pushed to the next page, in page order.
+    """The moves that fill the gaps left by units pushed to the next page, in page order; and a
+    kept code cell pushed to the next page splits where it stands.
 
     ``pages``: WeasyPrint's laid-out pages (``Document.pages``, each with ``_page_box``)."""
     moves = []
@@ -219,6 +244,9 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
         if first is None:
             continue
         group, following = first
+        if is_kept_code(group[0].element):
+            moves.append(Move(group[0].element.get("id"), 0, split=True))
+            continue
         filled, past = 0.0, 0
         for sibling in following:
             if not _is_text(sibling.element):
@@ -234,8 +262,11 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
 
 def _first_unit(page_box):
     """The units that start the page (one, or several in a row with nothing between them),
-    with the boxes that follow them in their parent; or None."""
+    with the boxes that follow them in their parent; a kept code cell that starts the page,
+    alone; or None."""
     for box in _blocks(page_box):
+        if is_kept_code(box.element):  # it splits: nothing moves with it
+            return [box], []
         if is_unit(box.element):
             siblings = _parent_box(page_box, box).children
             following = siblings[siblings.index(box) :]
@@ -276,10 +307,13 @@ class Placement:
     layouts: int = 0  # layouts of a chapter alone, all rounds
 
     def summary(self) -> str:
-        moved = sorted({m.unit for moves in self.moves.values() for m in moves})
+        moved = sorted({m.unit for moves in self.moves.values() for m in moves if not m.split})
+        split = sorted({m.unit for moves in self.moves.values() for m in moves if m.split})
         return (
             f"{len(moved)} figure(s) or table(s) moved after the text that follows them "
-            f"({', '.join(moved) or 'none'}); {self.laid_out} of {len(self.moves)} chapters "
+            f"({', '.join(moved) or 'none'}); {len(split)} kept code cell(s) pushed to the next "
+            f"page split instead ({', '.join(split) or 'none'}); {self.laid_out} of "
+            f"{len(self.moves)} chapters "
             f"laid out alone ({self.layouts} layouts), the others' moves from the cache"
         )
 

@@ -27,6 +27,7 @@ import nbformat
 from PIL import Image
 from pypdf import PdfReader
 
+from tests.course.pdf.conftest import pdftotext
 from weasyprint_build.highlight import inline_code
 from weasyprint_build.render import KEEP_HEIGHT_PT, estimated_height, keep_last_words
 
@@ -637,3 +638,52 @@ def test_the_moves_made_in_the_html_text_give_the_tree_laid_out():
     assert ids_in_order(moved) == laid_out == ["c", "p1", "m", "l", "u", "f", "p2", "p3", "t"]
     assert moved.replace("\n", "") != document.replace("\n", "")
     assert sorted(moved.replace("\n", "")) == sorted(document.replace("\n", ""))
+
+
+def _chapter_with_a_kept_cell(text_pt: float, tmp_path: Path, name: str):
+    """A chapter: a block ``text_pt`` high, a kept code cell of 20 lines and a 3-line output
+    (about 300 pt), then three paragraphs of ten lines; laid out with the book's CSS (floats.py).
+    Returns the PdfResult, the largest blank fraction of each page but the last, and the text
+    of each page."""
+    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    from weasyprint_build.highlight import highlight
+    from weasyprint_build.outputs import text_block
+    from weasyprint_build.pdf import write_pdf
+
+    words = "The residual stream carries every layer's output to the next one. " * 14
+    paragraphs = "".join(f"<p>{number}: {words}</p>" for number in range(1, 4))
+    code = "\n".join(f"line_{n} = {n}  # the code of the cell" for n in range(1, 21))
+    output = text_block("\n".join(f"output {n}" for n in range(1, 4)), "output")
+    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
+    document = (
+        f"<html><head><style>{css}</style></head><body><main>"
+        '<section class="chapter" id="chapter-1">'
+        f'<div style="height: {text_pt}pt; background: #888"></div>'
+        f'<div class="cell keep" id="cell-1-1">{highlight(code, "ipython3", "code input")}'
+        f'<div class="outputs" id="cell-1-1-output">{output}</div></div>'
+        f"{paragraphs}</section></main></body></html>"
+    )
+    result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
+    (tmp_path / name).mkdir()
+    pages = render_pages(result.path, tmp_path / name)
+    texts = [pdftotext(result.path, page) for page in range(1, len(pages) + 1)]
+    return result, [largest_blank_fraction(page) for page in pages[:-1]], texts
+
+
+def test_a_kept_code_cell_pushed_to_the_next_page_splits_in_its_code_instead(tmp_path):
+    """A 20-line cell and its output (about 300 pt) below 560 pt of text does not fit in the
+    151 pt left (the text block is 711 pt): kept whole, it went to the next page and left 21 %
+    of the page blank. It does not float (the paragraphs after a code cell read its output):
+    it splits in its code, three lines at least on the first page, its output with the code's
+    last lines (no page break between code and output). One that fits stays whole."""
+    pushed, blanks, texts = _chapter_with_a_kept_cell(560, tmp_path, "pushed")
+    moves = pushed.placement.moves["chapter-1"]
+    assert [(m.unit, m.past, m.split) for m in moves] == [("cell-1-1", 0, True)]
+    assert max(blanks) < 0.1, blanks
+    first, second = texts[0], texts[1]  # (anchors name a split box's last page)
+    assert "line_3 = 3" in first and "line_18 = 18" in second and "output 1" in second
+    assert "output" not in first and "line_1 = 1" not in second
+    assert "<p>1: " in pushed.html and 'class="cell may-split" id="cell-1-1"' in pushed.html
+    fits, blanks, texts = _chapter_with_a_kept_cell(300, tmp_path, "fits")
+    assert fits.placement.moves["chapter-1"] == []
+    assert fits.anchors["cell-1-1"] == 0 and "line_20 = 20" in texts[0] and "output 3" in texts[0]
