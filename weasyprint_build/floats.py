@@ -6,9 +6,12 @@ page blank. This pass does what LaTeX does instead: it lays a chapter out, finds
 unit that starts a page while the page before ends with a gap of more than ``MIN_GAP`` of the
 text block, and moves the unit in the HTML after the paragraphs that follow it, as many as
 fill the gap (units in a row, a figure then a table, move together, in their order); then it
-lays the chapter out again, up to ``ROUNDS`` layouts. Moves that leave a page of the chapter
-more than ``ACCEPTABLE`` empty, and emptier than its emptiest page before (the text that moved
-up pushed a kept code cell, say), are undone.
+lays the chapter out again, up to ``ROUNDS`` layouts, each round moving what the last one
+pushed. The moves kept are those of the last round whose emptiest page is no emptier than
+``ACCEPTABLE`` or than the chapter's emptiest page before any move (a round whose moved text
+pushed another figure is kept when a later round moves that one too). A kept code cell that a
+page break pushes to the next page splits where it stands instead (it does not float: the
+prose around it reads it in order).
 
 - The unit that moves is what the pages keep whole: a ``div.cell.keep`` that holds a figure,
   a table or a listing (the code that draws a figure moves with it, render.py), or a captioned
@@ -45,11 +48,11 @@ from weasyprint.formatting_structure.boxes import (
 
 MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
 ROUNDS = 4  # layouts of a chapter alone, at most, when its cache holds nothing
-ACCEPTABLE = 0.3  # moves that leave a page emptier than this and than the emptiest before: undone
+ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the emptiest before: undone
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 6  # of the moves' cache: change it when the rule for a move changes
+VERSION = 7  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -363,18 +366,21 @@ def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
         alone = outer
     original = copy.deepcopy(list(chapter))
     pages, layouts = layout(alone), 1
-    worst = max(page_gaps(pages), default=0.0)
     moves: list[Move] = []
+    # (emptiest page, rounds' moves): the moves kept are the last round's whose emptiest page
+    # is no emptier than ACCEPTABLE or than the chapter's emptiest page before any move
+    rounds_made = [(max(page_gaps(pages), default=0.0), moves)]
     while layouts < rounds:
         new = find_moves(pages)
         if not new:
             break
         apply_moves(chapter, new)
+        moves = moves + new
         pages, layouts = layout(alone), layouts + 1
-        now = max(page_gaps(pages), default=0.0)
-        if now > max(worst, ACCEPTABLE):  # the moves pushed something else, emptied a page
-            chapter[:] = original
-            apply_moves(chapter, moves)
-            break
-        moves, worst = moves + new, now
-    return moves, layouts
+        rounds_made.append((max(page_gaps(pages), default=0.0), moves))
+    limit = max(rounds_made[0][0], ACCEPTABLE)
+    kept = next(made for worst, made in reversed(rounds_made) if worst <= limit)
+    if kept is not moves:  # a later round pushed something else and emptied a page: undone
+        chapter[:] = original
+        apply_moves(chapter, kept)
+    return kept, layouts

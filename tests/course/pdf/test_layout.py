@@ -687,3 +687,23 @@ def test_a_kept_code_cell_pushed_to_the_next_page_splits_in_its_code_instead(tmp
     fits, blanks, texts = _chapter_with_a_kept_cell(300, tmp_path, "fits")
     assert fits.placement.moves["chapter-1"] == []
     assert fits.anchors["cell-1-1"] == 0 and "line_20 = 20" in texts[0] and "output 3" in texts[0]
+
+
+def test_a_move_that_pushes_the_next_figure_stands_when_the_next_round_moves_that_one(tmp_path):
+    """Figure a (330 pt below 400 pt of text) moves after the two paragraphs that fill its gap,
+    which pushes figure b, two paragraphs on, to the next page with 44 % of its page blank.
+    The pass undid the first move at once (the chapter kept its 44 % gap); it now lets the next
+    round move figure b too, and keeps the last round whose emptiest page is within the limit
+    (ACCEPTABLE, or the emptiest page before any move)."""
+    words = "The residual stream carries every layer's output to the next one. "
+    then = (
+        f"<p>a: {words * 14}</p><p>b: {words * 20}</p>"
+        '<div class="cell keep" id="cell-1-2"><figure class="numbered-figure" id="fig-b">'
+        '<div style="height: 330pt; background: #888"></div>'
+        "<figcaption>Figure 1.2. Another figure.</figcaption></figure></div>"
+    )
+    result, blanks = _chapter_with_a_figure(400, tmp_path, "cascade", then=then)
+    moves = [(m.unit, m.past) for m in result.placement.moves["chapter-1"]]
+    assert moves == [("cell-1-1", 2), ("cell-1-2", 3)]
+    assert max(blanks) < 0.1, blanks
+    assert result.anchors["fig-a"] < result.anchors["fig-b"]
