@@ -550,10 +550,10 @@ def test_a_code_box_split_across_pages_ends_after_its_last_line():
     assert max(tails) < 5, [round(tail, 1) for tail in tails]
 
 
-def _chapter_with_a_figure(text_pt: float, tmp_path: Path, name: str, then: str = ""):
-    """A chapter: a block ``text_pt`` high, a kept cell with a 330 pt figure, ``then``, then
-    three paragraphs of ten lines; laid out with the book's CSS (figures moved by floats.py).
-    Returns the PdfResult and the largest blank fraction of each page but the last."""
+def _lay_out_chapter(text_pt: float, body: str, tmp_path: Path, name: str):
+    """A chapter: a block ``text_pt`` high, ``body``, then three paragraphs of ten lines; laid
+    out with the book's CSS (figures moved by floats.py). Returns the PdfResult (``source``: the
+    HTML before the moves) and the rendered pages."""
     from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
     from weasyprint_build.pdf import write_pdf
 
@@ -564,14 +564,23 @@ def _chapter_with_a_figure(text_pt: float, tmp_path: Path, name: str, then: str 
         f"<html><head><style>{css}</style></head><body><main>"
         '<section class="chapter" id="chapter-1">'
         f'<div style="height: {text_pt}pt; background: #888"></div>'
+        f"{body}{paragraphs}</section></main></body></html>"
+    )
+    result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
+    result.source = document
+    (tmp_path / name).mkdir()
+    return result, render_pages(result.path, tmp_path / name)
+
+
+def _chapter_with_a_figure(text_pt: float, tmp_path: Path, name: str, then: str = ""):
+    """``_lay_out_chapter`` with a kept cell with a 330 pt figure, then ``then``. Returns the
+    PdfResult and the largest blank fraction of each page but the last."""
+    figure = (
         '<div class="cell keep" id="cell-1-1"><figure class="numbered-figure" id="fig-a">'
         '<div style="height: 330pt; background: #888"></div>'
         "<figcaption>Figure 1.1. A figure.</figcaption></figure></div>"
-        f"{then}{paragraphs}</section></main></body></html>"
     )
-    result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
-    result.source = document  # the HTML before the moves
-    pages = render_pages(result.path, tmp_path / name) if (tmp_path / name).mkdir() is None else []
+    result, pages = _lay_out_chapter(text_pt, figure + then, tmp_path, name)
     return result, [largest_blank_fraction(page) for page in pages[:-1]]
 
 
@@ -641,31 +650,19 @@ def test_the_moves_made_in_the_html_text_give_the_tree_laid_out():
 
 
 def _chapter_with_a_kept_cell(text_pt: float, tmp_path: Path, name: str):
-    """A chapter: a block ``text_pt`` high, a kept code cell of 20 lines and a 3-line output
-    (about 300 pt), then three paragraphs of ten lines; laid out with the book's CSS (floats.py).
-    Returns the PdfResult, the largest blank fraction of each page but the last, and the text
-    of each page."""
-    from weasyprint_build.document import APPARATUS_STYLESHEET, STYLESHEET
+    """``_lay_out_chapter`` with a kept code cell of 20 lines and a 3-line output (about
+    300 pt). Returns the PdfResult, the largest blank fraction of each page but the last, and
+    the text of each page."""
     from weasyprint_build.highlight import highlight
     from weasyprint_build.outputs import text_block
-    from weasyprint_build.pdf import write_pdf
 
-    words = "The residual stream carries every layer's output to the next one. " * 14
-    paragraphs = "".join(f"<p>{number}: {words}</p>" for number in range(1, 4))
     code = "\n".join(f"line_{n} = {n}  # the code of the cell" for n in range(1, 21))
     output = text_block("\n".join(f"output {n}" for n in range(1, 4)), "output")
-    css = STYLESHEET.read_text(encoding="utf-8") + APPARATUS_STYLESHEET.read_text(encoding="utf-8")
-    document = (
-        f"<html><head><style>{css}</style></head><body><main>"
-        '<section class="chapter" id="chapter-1">'
-        f'<div style="height: {text_pt}pt; background: #888"></div>'
+    cell = (
         f'<div class="cell keep" id="cell-1-1">{highlight(code, "ipython3", "code input")}'
         f'<div class="outputs" id="cell-1-1-output">{output}</div></div>'
-        f"{paragraphs}</section></main></body></html>"
     )
-    result = write_pdf(document, tmp_path / f"{name}.pdf", tmp_path)
-    (tmp_path / name).mkdir()
-    pages = render_pages(result.path, tmp_path / name)
+    result, pages = _lay_out_chapter(text_pt, cell, tmp_path, name)
     texts = [pdftotext(result.path, page) for page in range(1, len(pages) + 1)]
     return result, [largest_blank_fraction(page) for page in pages[:-1]], texts
 
