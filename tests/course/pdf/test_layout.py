@@ -7,8 +7,9 @@ What a program can check of what a reader sees:
 - the figures are printed in the order of their numbers;
 - a short answer cell of an exercise is on one page (its signature and its body);
 - nothing is drawn in the left or the bottom margin (test_pages.py checks the right one);
-- no page is more than 35 % empty (a run of blank rows of the text block), except the last page
-  of a chapter or of the front matter (the book's worst page was 31 % when the limit was set);
+- no page is more than 33 % empty (a run of blank rows of the text block), except the last page
+  of a chapter or of the front matter (the worst pages measured when the limit was set, 5 December:
+  30 % student, 32 % instructor);
 - the text of the figures is at least 7 pt on the page, once a figure is scaled to the text width.
 
 The rest (long names breaking at dots, list markers next to math) is looked at in PNG renders
@@ -123,7 +124,7 @@ def has_running_header(page: Image.Image) -> bool:
     return any(ink_rows(page, SIDE_MM, PAGE_W_MM - SIDE_MM, 10, TOP_MM - 1))
 
 
-MAX_BLANK = 0.35  # of the text block's height, in one run, on a page inside a chapter
+MAX_BLANK = 0.33  # of the text block's height, in one run, on a page inside a chapter
 
 
 def half_empty_pages(
@@ -704,3 +705,21 @@ def test_a_move_that_pushes_the_next_figure_stands_when_the_next_round_moves_tha
     assert moves == [("cell-1-1", 2), ("cell-1-2", 3)]
     assert max(blanks) < 0.1, blanks
     assert result.anchors["fig-a"] < result.anchors["fig-b"]
+
+
+def test_a_listing_in_a_long_cell_splits_with_its_caption_above_its_first_lines(tmp_path):
+    """A 40-line listing (a long cell: not kept) below 400 pt of text: kept whole as a figure,
+    it went to the next page and left 43 % of the page blank (Listing 4.6 of the course, 560 pt:
+    24 %, then 40 % once the figures before it had moved). It splits like the cell's code."""
+    from weasyprint_build.highlight import highlight
+
+    code = "\n".join(f"line_{n} = {n}  # the code of the cell" for n in range(1, 41))
+    cell = (
+        '<div class="cell" id="cell-1-1"><figure class="numbered-listing" id="lst-a">'
+        '<figcaption><span class="caption-number">Listing 1.1.</span> A long listing.'
+        f'</figcaption>{highlight(code, "ipython3", "code input")}</figure></div>'
+    )
+    result, pages = _lay_out_chapter(400, cell, tmp_path, "listing")
+    assert largest_blank_fraction(pages[0]) < 0.1
+    first, second = pdftotext(result.path, 1), pdftotext(result.path, 2)
+    assert "Listing 1.1." in first and "line_3 = 3" in first and "line_40 = 40" in second
