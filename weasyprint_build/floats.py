@@ -47,12 +47,12 @@ from weasyprint.formatting_structure.boxes import (
 )
 
 MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
-ROUNDS = 4  # layouts of a chapter alone, at most, when its cache holds nothing
+ROUNDS = 5  # layouts of a chapter alone, at most, when its cache holds nothing
 ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the emptiest before: undone
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 7  # of the moves' cache: change it when the rule for a move changes
+VERSION = 8  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
