@@ -158,7 +158,7 @@ def build_pdf(
         document = book.references.resolve(assemble(parts, book, backend))
         html_path = pdf_path.with_suffix(".html")
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(document, encoding="utf-8")
+        html_path.write_text(document, encoding="utf-8")  # rewritten with the moves after layout
         rendered.append((edition, book, document, pdf_path, html_path))
     log(
         f"rendered {len(chapters)} chapters to HTML ({', '.join(editions)}): formulas drawn "
@@ -177,6 +177,7 @@ def build_pdf(
 
     results = []
     for (edition, book, _, pdf_path, html_path), pdf in zip(rendered, pdfs, strict=True):
+        html_path.write_text(pdf.html, encoding="utf-8")  # with the figures where the PDF has them
         chapter_pages = [
             ChapterPage(c.number, c.title, entry.anchor, pdf.anchors[entry.anchor] + 1)
             for c, entry in zip(chapters, [e for e in book.toc if e.level == 1], strict=True)

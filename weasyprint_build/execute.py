@@ -9,9 +9,10 @@ Executed notebooks are cached under ``<cache>/executed/``, keyed on the sha256 o
 code cells (their source and options, in order: an edit of the prose alone runs nothing again,
 the cached outputs are put beside the new text), the backend, this module's preamble, the
 figures' matplotlibrc, the code and notebooks any chapter can read (``llm_keras/**/*.py``,
-``solutions/**/*.ipynb``), and every other file of the repository that the chapter's code names
-in a string (``Path("docs/benchmarks.md")``: the
-introduction's schedule reads it; ``"course/results/training.json"``: week 3 reads the training
+``solutions/**/*.ipynb``), the repository's modules that the chapter's code imports
+(``weasyprint_build.benchmark_runs`` writes the sentence on a benchmark's run), and every other
+file of the repository that the chapter's code names in a string (``Path("docs/benchmarks.md")``:
+the introduction's schedule reads it; ``"course/results/training.json"``: week 3 reads the training
 benchmark's results) or whose name it builds in ``course/results/`` or ``course/figures/``
 (``f"course/results/{name}.json"``: then every file there): a chapter is run again when any of
 them changed, and not otherwise. (``--fresh`` re-runs everything.)
@@ -55,6 +56,8 @@ _READ_BY_NAME = ("course/results", "course/figures")
 _PATH_LITERAL = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)+)["']""")
 # A folder globbed with literal strings: Path("course").glob("[0-9][0-9]-week*.md").
 _GLOB_LITERAL = re.compile(r"""Path\(["']([\w./-]+)["']\)\.(r?glob)\(["']([^"']+)["']\)""")
+# A module imported by its dotted name: ``from weasyprint_build.benchmark_runs import ...``.
+_IMPORT = re.compile(r"^[ \t]*(?:from|import)[ \t]+([A-Za-z_]\w*(?:\.\w+)*)", re.MULTILINE)
 
 
 def kernel_environment(backend: str, repo_root: Path) -> dict[str, str]:
@@ -90,15 +93,17 @@ def sources_digest(repo_root: Path) -> str:
 
 def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
     """Hash of the repository's files that the chapter's code names in a string literal
-    (``Path("docs/benchmarks.md").read_text()``) or globs with literal strings
-    (``Path("course").glob("[0-9][0-9]-week*.md")``): their names and contents; "" when it names
-    none. A name that is not a file of the repository (a folder, a path the code creates) or
-    that ``sources_digest`` already covers counts for nothing."""
+    (``Path("docs/benchmarks.md").read_text()``), globs with literal strings
+    (``Path("course").glob("[0-9][0-9]-week*.md")``) or imports as a module
+    (``from weasyprint_build.benchmark_runs import describe_run``): their names and contents;
+    "" when it names none. A name that is not a file of the repository (a folder, a path the
+    code creates) or that ``sources_digest`` already covers counts for nothing."""
     root = repo_root.resolve()
     names = set()
     for cell in chapter.notebook.cells:
         if cell.cell_type == "code":
             names.update(_PATH_LITERAL.findall(cell.source))
+            names.update(_module_files(cell.source, root))
             for folder, glob, pattern in _GLOB_LITERAL.findall(cell.source):
                 found = getattr(root / folder, glob)(pattern) if (root / folder).is_dir() else []
                 names.update(path.relative_to(root).as_posix() for path in found)
@@ -115,6 +120,21 @@ def files_read_digest(chapter: Chapter, repo_root: Path) -> str:
         if path.is_file() and path.is_relative_to(root) and not covered:
             files.append(name.encode() + b"\0" + path.read_bytes())
     return hashlib.sha256(b"\0".join(files)).hexdigest() if files else ""
+
+
+def _module_files(source: str, root: Path) -> set[str]:
+    """The repository's files of the modules that ``source`` imports by name (the module and
+    the packages above it): ``weasyprint_build.benchmark_runs`` writes the chapter's sentence
+    on a benchmark's run, so an edit of it must run the chapter again."""
+    files = set()
+    for name in _IMPORT.findall(source):
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            base = root.joinpath(*parts[:end])
+            for path in (base.with_suffix(".py"), base / "__init__.py"):
+                if path.is_file():
+                    files.add(path.relative_to(root).as_posix())
+    return files
 
 
 def cache_key(chapter: Chapter, backend: str, sources: str = "") -> str:

@@ -18,7 +18,11 @@ check helpers) is not, and one line says what was left out (``plumbing_note``). 
 overrides the rule: ``book-hide`` leaves any cell out, ``book-show`` prints a plumbing cell.
 Inside a printed cell, a line that only calls, with no argument, a function the left-out cells
 define (``remind_second_backend()`` at the end of each check cell) is plumbing too: it is given
-nothing of the cell, so it checks nothing (``without_plumbing_calls``).
+nothing of the cell, so it checks nothing (``without_plumbing_calls``). So is a ``print`` of text
+alone, whose f-string fields name only the set-up's modules (the last check cell of weeks 3, 4,
+6 and 7: "All the checks pass on {keras.backend.backend()}. Now run the notebook once on a second
+backend ..."): it speaks to the learner at the keyboard, and the notebook's "Before you hand it
+in" section, which the book prints, says the same in prose.
 """
 
 from __future__ import annotations
@@ -134,15 +138,17 @@ def shown_in_book(cell) -> bool:
 def without_plumbing_calls(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook with the plumbing calls taken out of the cells the book prints: a statement
     of its own lines that calls, with no argument, a function defined by a cell the book leaves
-    out. A call given anything (``check_close("...", f(1), 2.0)``) is a check and stays."""
+    out, or that prints a message (``_message``). A call given anything of the exercise
+    (``check_close("...", f(1), 2.0)``, ``print(f"{f(1)}")``) is a check and stays."""
     notebook = copy.deepcopy(notebook)
-    plumbing = set()
+    plumbing, modules = set(), set()
     for cell in notebook.cells:
         if cell.cell_type == "code" and not shown_in_book(cell):
-            plumbing |= {node.name for node in _statements(cell.source)
-                         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    if not plumbing:
-        return notebook
+            for node in _statements(cell.source):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    plumbing.add(node.name)
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
     for cell in notebook.cells:
         if cell.cell_type != "code" or not shown_in_book(cell):
             continue
@@ -150,14 +156,36 @@ def without_plumbing_calls(notebook: nbformat.NotebookNode) -> nbformat.Notebook
         drop = set()
         for node in _statements(cell.source):
             call = node.value if isinstance(node, ast.Expr) else None
-            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                    and call.func.id in plumbing and not call.args and not call.keywords
-                    and _own_lines(lines, node)):
+            if not isinstance(call, ast.Call) or not _own_lines(lines, node):
+                continue
+            if (isinstance(call.func, ast.Name) and call.func.id in plumbing
+                    and not call.args and not call.keywords) or _message(call, modules):
                 drop.update(range(node.lineno - 1, node.end_lineno))
         if drop:
             kept = "".join(line for i, line in enumerate(lines) if i not in drop)
             cell.source = kept.rstrip()
     return notebook
+
+
+def _message(call: ast.Call, modules: set[str]) -> bool:
+    """Whether ``call`` prints text alone: ``print`` of strings and f-strings whose fields name
+    nothing but the set-up's modules (``f"All the checks pass on {keras.backend.backend()}.
+    Now run the notebook once on a second backend ..."``). It checks nothing of the exercise:
+    it speaks to the learner running the notebook, whose "Before you hand it in" section the
+    book prints."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "print" and call.args):
+        return False
+    if any(keyword.arg not in ("sep", "end") for keyword in call.keywords):
+        return False  # print(..., file=...) writes somewhere
+    for argument in call.args:
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            continue
+        if not isinstance(argument, ast.JoinedStr):
+            return False
+        names = {node.id for node in ast.walk(argument) if isinstance(node, ast.Name)}
+        if not names <= modules:
+            return False
+    return True
 
 
 def _statements(source: str) -> list[ast.stmt]:

@@ -6,9 +6,12 @@ page blank. This pass does what LaTeX does instead: it lays a chapter out, finds
 unit that starts a page while the page before ends with a gap of more than ``MIN_GAP`` of the
 text block, and moves the unit in the HTML after the paragraphs that follow it, as many as
 fill the gap (units in a row, a figure then a table, move together, in their order); then it
-lays the chapter out again, up to ``ROUNDS`` layouts. Moves that leave a page of the chapter
-more than ``ACCEPTABLE`` empty, and emptier than its emptiest page before (the text that moved
-up pushed a kept code cell, say), are undone.
+lays the chapter out again, up to ``ROUNDS`` layouts, each round moving what the last one
+pushed. The moves kept are those of the last round whose emptiest page is no emptier than
+``ACCEPTABLE`` or than the chapter's emptiest page before any move (a round whose moved text
+pushed another figure is kept when a later round moves that one too). A kept code cell that a
+page break pushes to the next page splits where it stands instead (it does not float: the
+prose around it reads it in order).
 
 - The unit that moves is what the pages keep whole: a ``div.cell.keep`` that holds a figure,
   a table or a listing (the code that draws a figure moves with it, render.py), or a captioned
@@ -29,6 +32,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,20 +47,23 @@ from weasyprint.formatting_structure.boxes import (
 )
 
 MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
-ROUNDS = 4  # layouts of a chapter alone, at most, when its cache holds nothing
-ACCEPTABLE = 0.3  # moves that leave a page emptier than this and than the emptiest before: undone
+ROUNDS = 5  # layouts of a chapter alone, at most, when its cache holds nothing
+ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the emptiest before: undone
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 5  # of the moves' cache: change it when the rule for a move changes
+VERSION = 8  # of the moves' cache: change it when the rule for a move changes
+SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
 @dataclass(frozen=True)
 class Move:
-    """The unit whose id is ``unit`` goes after the ``past`` elements that follow it."""
+    """The unit whose id is ``unit`` goes after the ``past`` elements that follow it; or, with
+    ``split``, the kept code cell whose id is ``unit`` stays and may split (``past`` is 0)."""
 
     unit: str
     past: int
+    split: bool = False
 
 
 def _classes(element: ET.Element) -> set[str]:
@@ -74,6 +81,13 @@ def is_unit(element: ET.Element) -> bool:
     if element.tag == "div" and {"cell", "keep"} <= _classes(element):
         return _holds_figure(element)
     return element.tag == "figure" and bool(_classes(element) & set(FIGURES))
+
+
+def is_kept_code(element: ET.Element) -> bool:
+    """A kept code cell that draws no figure: it does not float (the prose around it reads it
+    in order), but may split when it is pushed (``SPLIT_CLASS``)."""
+    return (element.tag == "div" and {"cell", "keep"} <= _classes(element)
+            and bool(element.get("id")) and not _holds_figure(element))  # fmt: skip
 
 
 def _is_text(element: ET.Element) -> bool:
@@ -96,10 +110,84 @@ def apply_moves(chapter: ET.Element, moves: list[Move]) -> None:
         unit = next((e for e in chapter.iter() if e.get("id") == move.unit), None)
         if unit is None or unit not in parents:
             continue
+        if move.split:
+            unit.set("class", _split_class(unit.get("class", "")))
+            continue
         parent = parents[unit]
         index = list(parent).index(unit)
         parent.remove(unit)
         parent.insert(index + move.past, unit)
+
+
+# --- the same moves in the HTML text (the HTML written beside the PDF) ---------------------
+# A tag, its attributes quoted or not (an attribute's value may hold ">"), or a comment.
+_TAG = re.compile(
+    r"<!--.*?-->|<(/?)([A-Za-z][\w:.-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
+    r"[^\s\"'>]+))?)*)\s*(/?)>",
+    re.DOTALL,
+)
+_ID = re.compile(r"""\sid\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+         "source", "track", "wbr"}  # fmt: skip
+
+
+def _element_end(document: str, start: int) -> int:
+    """Where the element (or comment) whose tag opens at ``start`` ends in ``document``."""
+    depth = 0
+    for match in _TAG.finditer(document, start):
+        if match.group(2) is None:  # a comment
+            if depth == 0:
+                return match.end()
+            continue
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(4)
+        if not closing and not self_closing and name not in _VOID:
+            depth += 1
+        elif closing:
+            depth -= 1
+        if depth == 0:
+            return match.end()
+    raise ValueError(f"the element at character {start} is not closed")
+
+
+def _split_class(classes: str) -> str:
+    """A kept cell's classes with ``keep`` replaced by ``SPLIT_CLASS``."""
+    return " ".join(SPLIT_CLASS if name == "keep" else name for name in classes.split())
+
+
+def moved_document(document: str, moves: list[Move]) -> str:
+    """``document`` (the book's HTML text) with ``moves`` made, as ``apply_moves`` makes them in
+    its tree: the HTML written beside the PDF is the document the PDF shows. The rest of the
+    text is kept as it is, character for character."""
+    for move in moves:
+        found = re.search(rf"""<[A-Za-z][^<>]*?\sid\s*=\s*["']?{re.escape(move.unit)}["'\s>]""",
+                          document)  # fmt: skip
+        if found is None:
+            continue
+        start = found.start()
+        if move.split:  # the class of the cell's tag, as apply_moves sets it
+            tag = _TAG.match(document, start)
+            attributes = re.sub(r"""(\sclass\s*=\s*")([^"]*)(")""",
+                                lambda m: m[1] + _split_class(m[2]) + m[3], tag.group(3), count=1)
+            document = document[:start] + f"<{tag.group(2)}{attributes}>" + document[tag.end():]
+            continue
+        end = past_end = _element_end(document, start)
+        for _ in range(move.past):
+            sibling = past_end + len(document[past_end:]) - len(document[past_end:].lstrip())
+            if not document.startswith("<", sibling) or document.startswith("</", sibling):
+                raise ValueError(f"{move.unit}: fewer than {move.past} elements follow it")
+            past_end = _element_end(document, sibling)
+        unit = document[start:end]
+        document = document[:start] + document[end:past_end] + "\n" + unit + document[past_end:]
+    return document
+
+
+def ids_in_order(document: str) -> list[str]:
+    """The ids of ``document``'s elements, in the order of the text."""
+    ids = []
+    for tag in _TAG.finditer(document):
+        if tag.group(2) and not tag.group(1) and (found := _ID.search(tag.group(3) or "")):
+            ids.append(next(value for value in found.groups() if value is not None))
+    return ids
 
 
 def _flow(page) -> list:
@@ -145,7 +233,8 @@ def page_gaps(pages) -> list[float]:
 
 
 def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
-    """The moves that fill the gaps left by units pushed to the next page, in page order.
+    """The moves that fill the gaps left by units pushed to the next page, in page order; and a
+    kept code cell pushed to the next page splits where it stands.
 
     ``pages``: WeasyPrint's laid-out pages (``Document.pages``, each with ``_page_box``)."""
     moves = []
@@ -158,6 +247,9 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
         if first is None:
             continue
         group, following = first
+        if is_kept_code(group[0].element):
+            moves.append(Move(group[0].element.get("id"), 0, split=True))
+            continue
         filled, past = 0.0, 0
         for sibling in following:
             if not _is_text(sibling.element):
@@ -173,8 +265,11 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
 
 def _first_unit(page_box):
     """The units that start the page (one, or several in a row with nothing between them),
-    with the boxes that follow them in their parent; or None."""
+    with the boxes that follow them in their parent; a kept code cell that starts the page,
+    alone; or None."""
     for box in _blocks(page_box):
+        if is_kept_code(box.element):  # it splits: nothing moves with it
+            return [box], []
         if is_unit(box.element):
             siblings = _parent_box(page_box, box).children
             following = siblings[siblings.index(box) :]
@@ -215,10 +310,13 @@ class Placement:
     layouts: int = 0  # layouts of a chapter alone, all rounds
 
     def summary(self) -> str:
-        moved = sorted({m.unit for moves in self.moves.values() for m in moves})
+        moved = sorted({m.unit for moves in self.moves.values() for m in moves if not m.split})
+        split = sorted({m.unit for moves in self.moves.values() for m in moves if m.split})
         return (
             f"{len(moved)} figure(s) or table(s) moved after the text that follows them "
-            f"({', '.join(moved) or 'none'}); {self.laid_out} of {len(self.moves)} chapters "
+            f"({', '.join(moved) or 'none'}); {len(split)} kept code cell(s) pushed to the next "
+            f"page split instead ({', '.join(split) or 'none'}); {self.laid_out} of "
+            f"{len(self.moves)} chapters "
             f"laid out alone ({self.layouts} layouts), the others' moves from the cache"
         )
 
@@ -268,18 +366,21 @@ def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
         alone = outer
     original = copy.deepcopy(list(chapter))
     pages, layouts = layout(alone), 1
-    worst = max(page_gaps(pages), default=0.0)
     moves: list[Move] = []
+    # (emptiest page, rounds' moves): the moves kept are the last round's whose emptiest page
+    # is no emptier than ACCEPTABLE or than the chapter's emptiest page before any move
+    rounds_made = [(max(page_gaps(pages), default=0.0), moves)]
     while layouts < rounds:
         new = find_moves(pages)
         if not new:
             break
         apply_moves(chapter, new)
+        moves = moves + new
         pages, layouts = layout(alone), layouts + 1
-        now = max(page_gaps(pages), default=0.0)
-        if now > max(worst, ACCEPTABLE):  # the moves pushed something else, emptied a page
-            chapter[:] = original
-            apply_moves(chapter, moves)
-            break
-        moves, worst = moves + new, now
-    return moves, layouts
+        rounds_made.append((max(page_gaps(pages), default=0.0), moves))
+    limit = max(rounds_made[0][0], ACCEPTABLE)
+    kept = next(made for worst, made in reversed(rounds_made) if worst <= limit)
+    if kept is not moves:  # a later round pushed something else and emptied a page: undone
+        chapter[:] = original
+        apply_moves(chapter, kept)
+    return kept, layouts

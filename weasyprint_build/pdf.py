@@ -9,6 +9,9 @@
   last line on the first page (``_block_container_layout``): WeasyPrint 70 stretches it to the
   bottom of the page, so that when ``widows`` carried lines over, its background and border ran
   on for up to four empty lines.
+- A ``leader()`` breaks like its text (``_split_inline_level``): WeasyPrint 70 allowed a break
+  before any leader, so a caption that filled its last line put the list of figures' dots and
+  page number alone on the next line, the no-break space before them notwithstanding.
 - WeasyPrint reports problems (a link to a missing anchor, an image it cannot load, an unknown
   CSS property) through the ``weasyprint`` logger and carries on; they are collected here and
   returned, ERROR records separately, so the build can fail on them.
@@ -28,7 +31,7 @@ from weasyprint import HTML, URLFetcher
 from weasyprint.urls import FatalURLFetchingError
 
 from weasyprint_build.errors import BuildError
-from weasyprint_build.floats import Placement, float_figures
+from weasyprint_build.floats import Placement, float_figures, ids_in_order, moved_document
 from weasyprint_build.index import drop_repeated_pages
 
 
@@ -40,6 +43,7 @@ class PdfResult:
     warnings: list[str] = field(default_factory=list)  # its WARNING records
     anchors: dict[str, int] = field(default_factory=dict)  # HTML id -> 0-based page index
     placement: Placement | None = None  # the figures moved after the text that follows them
+    html: str = ""  # the document laid out: the HTML text with the figures' moves made
 
 
 class _Collect(logging.Handler):
@@ -106,15 +110,36 @@ def _block_container_layout(context, box, *args, **kwargs):
     return result
 
 
+_weasyprint_split_inline_level = _inline.split_inline_level
+
+
+def _split_inline_level(context, box, *args, **kwargs):
+    """WeasyPrint's ``split_inline_level``, except that a leader breaks like its own text.
+
+    WeasyPrint 70 allows a line break before any ``leader()`` (and treats the place after it as
+    a space), whatever comes before: the no-break space that glues the list of figures' leader
+    to the caption's last word was ignored, and a caption that filled its last line put the
+    leader and the page number alone on the next line. A dotted leader is dots: no break
+    between a word or a no-break space and it, nor between it and a no-break space."""
+    result = _weasyprint_split_inline_level(context, box, *args, **kwargs)
+    if not box.is_leader or not box.children or not getattr(box.children[0], "text", ""):
+        return result
+    new_box, resume_at, preserved, _, _, float_widths = result
+    text = box.children[0].text
+    return new_box, resume_at, preserved, text[0], text[-1], float_widths
+
+
 @contextmanager
 def weasyprint_fixed():
-    """WeasyPrint with this module's two work-arounds (line breaking, split boxes)."""
+    """WeasyPrint with this module's work-arounds (line breaking, split boxes, leaders)."""
     _inline.split_first_line = _split_first_line
+    _inline.split_inline_level = _split_inline_level
     _block.block_container_layout = _block_container_layout
     try:
         yield
     finally:
         _inline.split_first_line = _weasyprint_split_first_line
+        _inline.split_inline_level = _weasyprint_split_inline_level
         _block.block_container_layout = _weasyprint_block_container_layout
 
 
@@ -137,6 +162,7 @@ def write_pdf(
             html = HTML(string=document, base_url=str(base_url), url_fetcher=fetcher)
             placement = float_figures(html.etree_element, _layout(html), floats_cache)
             _reparse(html, html.etree_element)  # the tree changed under its selector wrapper
+            laid_out = _moved_text(document, placement, html.etree_element)
             rendered = html.render()
         drop_repeated_pages(rendered)  # the index: one number per page, not "12, 12"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +176,23 @@ def write_pdf(
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     anchors = {name: index for index, page in enumerate(rendered.pages) for name in page.anchors}
-    return PdfResult(out, len(rendered.pages), handler.errors, handler.warnings, anchors, placement)
+    return PdfResult(
+        out, len(rendered.pages), handler.errors, handler.warnings, anchors, placement, laid_out
+    )
+
+
+def _moved_text(document: str, placement: Placement, root) -> str:
+    """``document`` with the moves made in its text, checked against the tree laid out (the
+    same elements with an id, in the same order)."""
+    moved = moved_document(document, [m for moves in placement.moves.values() for m in moves])
+    expected = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")]
+    if ids_in_order(moved) != expected:
+        raise BuildError(
+            "The HTML beside the PDF does not match the document laid out (the figures' moves "
+            "made in its text give another order of ids): report it with the build's log; "
+            "floats.moved_document must follow the HTML parser."
+        )
+    return moved
 
 
 def _reparse(html: HTML, root) -> HTML:

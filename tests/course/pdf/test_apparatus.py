@@ -491,9 +491,15 @@ def test_each_entry_of_the_list_of_figures_ends_with_a_leader_and_its_page(tmp_p
     caption's last word, a dotted leader and the figure's page at the right; the number is
     never alone on a line of dots, nor drawn into the caption, and no more than 4 mm of the
     line is left blank (the course's list had "batches).          71": no leader within 10 mm
-    of the number, and a line of dots alone under its caption)."""
+    of the number, and a line of dots alone under its caption). A caption that fills its last
+    line sends its last word down with the leader and the number."""
     captions = [
         "Word " * 15 + "abcdefghijklmnopqrstuvwxyz"[:n] + " end." for n in range(0, 26, 2)
+    ] + [
+        # fills its last line: "end." ends 7 pt from the margin, no room for a dot and the
+        # number (Figures 4.3 and 6.2 of the course: the leader and the number went down alone,
+        # WeasyPrint breaking before a leader whatever the no-break space before it)
+        "Word " * 15 + "a end.",
     ] + [
         (
             "Left, the standard deviation of <code>q · k</code> for random vectors of many "

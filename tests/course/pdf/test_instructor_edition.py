@@ -215,6 +215,40 @@ def test_a_check_cell_is_printed_without_the_set_up_s_calls_that_check_nothing()
         assert printed.count("check_") == source.count("check_") == 17
 
 
+def test_a_check_cell_is_printed_without_its_message_to_the_learner_at_the_keyboard():
+    """The last check cell of weeks 3, 4, 6 and 7 printed "All the checks pass on ... Now run the
+    notebook once on a second backend": text alone, whose fields name only the set-up's modules,
+    which the notebook's "Before you hand it in" section (printed) says in prose. A print of
+    anything the exercise computes stays."""
+    from weasyprint_build.exercises import load_exercise, without_plumbing_calls
+
+    setup = _cell("code", "import sys\nimport keras\nfrom keras import ops")
+    checks = _cell("code", 'print("Done.")\nprint(f"All pass on {keras.backend.backend()}. Now "\n'
+                   '      "run it on a second backend.")\nprint(f"f(1) = {f(1)}")\nprint(f(2))\n'
+                   'print("to stderr", file=sys.stderr)\nprint(f"{ops.ones(2)}", end="")\n'
+                   'x = 1; print("x")\n', grade=True, points=1, grade_id="c")  # fmt: skip
+    answer = _cell("code", "def f(x):\n    print('computing')\n    return x", solution=True)
+    notebook = nbformat.v4.new_notebook(cells=[setup, answer, checks])
+    printed = without_plumbing_calls(notebook)
+    assert printed.cells[2].source == (
+        'print(f"f(1) = {f(1)}")\nprint(f(2))\nprint("to stderr", file=sys.stderr)\n'
+        'x = 1; print("x")')
+    assert printed.cells[1].source == answer.source  # inside a function: the code's own print
+
+    for week in ("week3/pretraining-a-gpt", "week4/generating-text", "week6/fine-tuning",
+                 "week7/alignment"):  # fmt: skip
+        path = REPO / "solutions" / f"{week}.ipynb"
+        assert "second backend" in "".join(c.source for c in nbformat.read(path, 4).cells
+                                           if c.cell_type == "code")  # fmt: skip
+        for edition in ("student", "instructor"):
+            exercise = load_exercise(REPO / "solutions", f"{week}.ipynb", edition, "t")
+            code = [c.source for c in exercise.notebook.cells if c.cell_type == "code"]
+            assert not [c for c in code if "second backend" in c], (week, edition)
+            markdown = "".join(c.source for c in exercise.notebook.cells
+                               if c.cell_type == "markdown")  # fmt: skip
+            assert "Before you hand it in" in markdown and "second backend" in markdown
+
+
 class Tables(HTMLParser):
     """The rows of the tables of class ``points-table``: [[cell text, ...], ...]."""
 

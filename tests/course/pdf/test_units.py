@@ -383,9 +383,45 @@ def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monke
     assert build() == ["00-introduction.md"]
     (tmp_path / "docs" / "notes.txt").write_text("not globbed")
     assert build() == []
+    # a module of the repository it imports (the chapters' sentence on a benchmark's run,
+    # weasyprint_build.benchmark_runs: its edit left the old sentence in the cached outputs)
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "__init__.py").write_text("")
+    (tmp_path / "tools" / "runs.py").write_text("SAID = 'on 2026-12-05'\n")
+    other_file.write_text(other_file.read_text().replace("print(1)", "from tools.runs import SAID"))
+    assert build() == ["01-other.md"]  # its code changed
+    assert build() == []
+    (tmp_path / "tools" / "runs.py").write_text("SAID = 'at 01:22 UTC the same day'\n")
+    assert build() == ["01-other.md"]
+    (tmp_path / "tools" / "other.py").write_text("not imported")
+    assert build() == []
     # the real introduction names docs/benchmarks.md (its schedule's measured times)
     real = read_chapter(REPO / "course" / "00-introduction.md", 0)
     assert execute.files_read_digest(real, REPO) != ""
     assert "docs/benchmarks.md" in execute._PATH_LITERAL.findall(
         "\n".join(cell.source for cell in real.notebook.cells if cell.cell_type == "code")
     )
+
+
+def test_rows_of_an_earlier_run_of_the_same_day_are_said_to_be_of_that_day():
+    """The alignment chapter said "an earlier run of the same settings, on 2026-12-05" of rows
+    made at 01:22 the day of the run shown (09:11): a date alone reads as another day."""
+    from weasyprint_build.benchmark_runs import describe_run
+
+    run = {"date": "2026-12-05T09:11:00+00:00", "backend": "jax", "device": "cpu",
+           "machine": "AMD EPYC, 2 cores", "load_average_start": [2.6], "load_average_end": [9.1],
+           "keras_version": "3.15.1",
+           "stages": [{"stage": "sft"}, {"stage": "reward", "run_date": "2026-12-05T01:22:38+00:00"},
+                      {"stage": "dpo", "run_date": "2026-12-04T08:11:59+00:00"},
+                      {"stage": "rlp", "run_date": "2026-12-05T01:22:38+00:00"}]}  # fmt: skip
+    text = describe_run(run)
+    assert text.endswith(
+        " The row `dpo` comes from an earlier run of the same settings, on 2026-12-04 (the "
+        "benchmark reran the others). The rows `reward` and `rlp` come from an earlier run of "
+        "the same settings, at 01:22 UTC the same day (the benchmark reran the others)."
+    ), text
+    assert "on 2026-12-05 (the" not in text
+    # the day is the UTC day: 23:30 at UTC-2 is the next day in UTC, the run shown's day
+    late = {**run, "stages": [{"stage": "sft", "run_date": "2026-12-04T23:30:00-02:00"}]}
+    assert describe_run(late).endswith("settings, at 01:30 UTC the same day (the benchmark "
+                                       "reran the others).")
