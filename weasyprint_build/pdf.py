@@ -8,7 +8,9 @@
 - A box split across pages (a long code cell, ``box-decoration-break: clone``) ends after its
   last line on the first page (``_block_container_layout``): WeasyPrint 70 stretches it to the
   bottom of the page, so that when ``widows`` carried lines over, its background and border ran
-  on for up to four empty lines.
+  on for up to four empty lines; and when a ``break-before: avoid`` (a cell's output after its
+  code) made WeasyPrint go back to a break inside the code box (``find_earlier_page_break``),
+  it kept the whole box's height in the first fragment.
 - A ``leader()`` breaks like its text (``_split_inline_level``): WeasyPrint 70 allowed a break
   before any leader, so a caption that filled its last line put the list of figures' dots and
   page number alone on the next line, the no-break space before them notwithstanding.
@@ -110,6 +112,32 @@ def _block_container_layout(context, box, *args, **kwargs):
     return result
 
 
+_weasyprint_find_earlier_page_break = _block.find_earlier_page_break
+
+
+def _find_earlier_page_break(context, children, *args, **kwargs):
+    """WeasyPrint's ``find_earlier_page_break``, except that a box with
+    ``box-decoration-break: clone`` cut between its lines ends after its last line.
+
+    A ``break-before: avoid`` (a cell's output after its code) makes WeasyPrint go back to an
+    earlier break, inside the code box: it keeps the box's first lines in a copy of the box,
+    with the height of the whole box, so the lines ``widows`` moved to the next page left an
+    empty band as tall as themselves in the first fragment (six-line cells of chapters 3 and
+    7, split three and three)."""
+    result = _weasyprint_find_earlier_page_break(context, children, *args, **kwargs)
+    if result:
+        box = result[0][-1] if result[0] else None
+        while box is not None and getattr(box, "children", None):
+            if box.style["box_decoration_break"] == "clone" and isinstance(
+                box.children[-1], _block.boxes.LineBox
+            ):
+                last = box.children[-1]
+                bottom = last.position_y + last.margin_height()
+                box.height = max(0, min(box.height, bottom - box.content_box_y()))
+            box = box.children[-1]
+    return result
+
+
 _weasyprint_split_inline_level = _inline.split_inline_level
 
 
@@ -135,12 +163,14 @@ def weasyprint_fixed():
     _inline.split_first_line = _split_first_line
     _inline.split_inline_level = _split_inline_level
     _block.block_container_layout = _block_container_layout
+    _block.find_earlier_page_break = _find_earlier_page_break
     try:
         yield
     finally:
         _inline.split_first_line = _weasyprint_split_first_line
         _inline.split_inline_level = _weasyprint_split_inline_level
         _block.block_container_layout = _weasyprint_block_container_layout
+        _block.find_earlier_page_break = _weasyprint_find_earlier_page_break
 
 
 def write_pdf(

@@ -502,10 +502,10 @@ def test_the_contents_fit_on_two_pages_before_the_list_of_figures(course_build, 
     assert pdftotext(pdf, 4).lstrip().startswith("List of figures")
 
 
-def _split_code_tails(top_pt: float) -> list[float]:
-    """A 20-line check cell below a block ``top_pt`` high, laid out with the book's CSS: for
-    each fragment of its code box that ends a page, the height of the box below its last line
-    (pt), padding and border included."""
+def _split_code_tails(top_pt: float, cell: str | None = None) -> list[float]:
+    """A cell (default: a 20-line check cell) below a block ``top_pt`` high, laid out with the
+    book's CSS: for each fragment of a code box that ends a page, the height of the box below
+    its last line (pt), padding and border included."""
     from weasyprint import HTML
     from weasyprint.formatting_structure.boxes import LineBox, ParentBox
 
@@ -513,11 +513,12 @@ def _split_code_tails(top_pt: float) -> list[float]:
     from weasyprint_build.highlight import highlight
     from weasyprint_build.pdf import weasyprint_fixed
 
-    code = "\n".join(f"assert check_{i}(x) == {i}, 'check {i} failed'" for i in range(20))
-    cell = (
-        '<div class="exercise-cell check"><p class="cell-label">Check</p>'
-        f'{highlight(code, "ipython3", "code input")}</div>'
-    )
+    if cell is None:
+        code = "\n".join(f"assert check_{i}(x) == {i}, 'check {i} failed'" for i in range(20))
+        cell = (
+            '<div class="exercise-cell check"><p class="cell-label">Check</p>'
+            f'{highlight(code, "ipython3", "code input")}</div>'
+        )
     document = (
         f"<html><head><style>{STYLESHEET.read_text(encoding='utf-8')}</style></head><body>"
         f'<div style="height: {top_pt}pt"></div>{cell}<p>After the cell.</p></body></html>'
@@ -548,6 +549,25 @@ def test_a_code_box_split_across_pages_ends_after_its_last_line():
     (1.6 mm, 4.5 pt)."""
     tails = [tail for top in range(440, 560, 6) for tail in _split_code_tails(top)]
     assert len(tails) >= 10  # the cell did split
+    assert max(tails) < 5, [round(tail, 1) for tail in tails]
+
+
+def test_a_kept_cell_split_before_its_output_leaves_no_band_in_its_code_box():
+    """A six-line cell pushed to the next page splits in its code (``may-split``), three lines
+    each side, and its output may not start a page (``break-before: avoid``): WeasyPrint then
+    goes back to a break inside the code box and kept the whole box's height in the first
+    fragment, an empty band three lines tall (the book's pages 50, 52, 151 and 157 of the
+    instructor edition, 5 December). The fragment ends after its third line."""
+    from weasyprint_build.highlight import highlight
+
+    code = "\n".join(f"line_{i} = compute(x, {i})" for i in range(6))
+    cell = (
+        '<div class="cell may-split">'
+        f'{highlight(code, "ipython3", "code input")}'
+        '<pre class="output">output 1\noutput 2\noutput 3</pre></div>'
+    )
+    tails = [tail for top in range(560, 680, 5) for tail in _split_code_tails(top, cell)]
+    assert len(tails) >= 5  # the cell did split
     assert max(tails) < 5, [round(tail, 1) for tail in tails]
 
 
