@@ -86,8 +86,10 @@ def test_the_committed_results_hold_every_run_consistently():
         assert [e["step"] for e in r["evaluations"]][-1] == settings["steps"]
         assert all(math.isfinite(e["val_loss"]) for e in r["evaluations"])
         assert r["train_curve"][-1][0] == settings["steps"]
-    # No program takes a step faster than its matrix products alone.
-    assert max(r["vs_floor"] for k, r in rows.items() if k != "floor") < 1.0
+    # A program that computes its products with PyTorch's routines (the plain program, the
+    # PyTorch backend) takes no step faster than those products alone; XLA (JAX, TensorFlow)
+    # has routines of its own and may pass the floor (TensorFlow did on 5 December: 1.10).
+    assert max(rows[key]["vs_floor"] for key in ("torch", "pytorch")) < 1.0
 
 
 def test_chapter_3_reads_the_speeds_of_the_backends_from_the_results_file():
