@@ -12,10 +12,11 @@ the exercises are shown, not run, in the book (the autograder runs them).
 The instructor edition prints the reference code without nbgrader's marker lines
 (``### BEGIN SOLUTION``, ``### END HIDDEN TESTS``...): they are instructions to nbgrader, not
 code. Both editions print what a learner needs and leave out the notebook's plumbing
-(``shown_in_book``): every markdown cell, answer cell and graded check cell is printed; a code
-cell that is neither an answer nor a graded check (the environment report, the imports and the
-check helpers) is not, and one line says what was left out (``plumbing_note``). A cell tag
-overrides the rule: ``book-hide`` leaves any cell out, ``book-show`` prints a plumbing cell.
+(``shown_in_book``): every markdown cell (less the paragraphs below), answer cell and graded
+check cell is printed; a code cell that is neither an answer nor a graded check (the environment
+report, the imports and the check helpers) is not, and one line says what was left out
+(``plumbing_note``). A cell tag overrides the rule: ``book-hide`` leaves any cell out,
+``book-show`` prints a plumbing cell.
 Inside a printed cell, a line that only calls, with no argument, a function the left-out cells
 define (``remind_second_backend()`` at the end of each check cell) is plumbing too: it is given
 nothing of the cell, so it checks nothing (``without_plumbing_calls``). So is a ``print`` of text
@@ -23,6 +24,23 @@ alone, whose f-string fields name only the set-up's modules (the last check cell
 6 and 7: "All the checks pass on {keras.backend.backend()}. Now run the notebook once on a second
 backend ..."): it speaks to the learner at the keyboard, and the notebook's "Before you hand it
 in" section, which the book prints, says the same in prose.
+
+A markdown paragraph that opens by telling the learner to run cells the book leaves out, named
+by their place among the code cells ("Run the first cell: it says which Keras backend ..."), is
+left out with them (``without_run_instructions``): the reader cannot run what is not printed,
+and the plumbing note put in the cells' place says what they do, from their code (they set
+``KERAS_BACKEND`` and print ``describe_backend()``; the imports, functions and constants they
+define). A paragraph that mentions such a cell in passing stays: "Before you hand it in" (run
+the whole notebook, change ``KERAS_BACKEND`` in the first cell for a second backend) is printed
+in both editions, the student edition being the handout.
+
+The rest of the notebook's text is printed as the learners read it, in both editions: the
+instructor edition keeps "replace the lines ``# YOUR CODE HERE`` and ``raise
+NotImplementedError()`` of the answer cell with your code", although it prints the solutions
+there, because it shows the instructor what the learners were told; its answer cells are labelled
+"solution" and the notebook's line says "with its reference solution". Cutting the sentence
+would leave the next one ("Then run the check cell below it") without its antecedent, and
+rewording it would print a text no learner received.
 """
 
 from __future__ import annotations
@@ -48,6 +66,15 @@ _MARKER = re.compile(
 )
 HIDE_TAG, SHOW_TAG = "book-hide", "book-show"
 _NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+# "Run the first cell", "Run the first two code cells", "Run the second cell": the cells named
+# by their place among the notebook's code cells, at the start of a paragraph
+_RUN_CELLS = re.compile(
+    r"\ARun the (?P<place>first|second|third|fourth|fifth)"
+    r"(?: (?P<count>two|three|four|five))? (?:code )?cells?\b"
+)
+_PARAGRAPH_BREAK = re.compile(r"(\n[ \t]*\n)")  # kept by split: the text is put back as it was
+_SHORT_VALUE = 25  # the plumbing note gives a constant's value when its code is this short
 
 
 @dataclass
@@ -89,6 +116,7 @@ def load_exercise(solutions_dir: Path, relative: str, edition: str, where: str) 
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     notebook = without_plumbing_calls(notebook)
+    notebook = without_run_instructions(notebook)
     title = _take_title(notebook)
     if title is None:
         raise BuildError(
@@ -167,6 +195,44 @@ def without_plumbing_calls(notebook: nbformat.NotebookNode) -> nbformat.Notebook
     return notebook
 
 
+def without_run_instructions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without the paragraphs of its markdown cells that open by telling the
+    learner to run cells the book leaves out, named by their place among the code cells
+    ("Run the first cell: it says which Keras backend ...", "Run the first two cells"). A
+    paragraph that names a printed cell, or that mentions a left-out cell later on ("change
+    ``KERAS_BACKEND`` in the first cell" in "Before you hand it in"), stays. A markdown cell
+    left empty is left out."""
+    notebook = copy.deepcopy(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    kept = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            parts = _PARAGRAPH_BREAK.split(cell.source)  # paragraph, break, paragraph, ...
+            source = ""
+            for i, paragraph in enumerate(parts[::2]):
+                if _runs_left_out_cells(paragraph.lstrip(), code):
+                    continue
+                source += (parts[2 * i - 1] if source else "") + paragraph
+            if cell.source.strip() and not source.strip():
+                continue
+            cell.source = source
+        kept.append(cell)
+    notebook.cells = kept
+    return notebook
+
+
+def _runs_left_out_cells(paragraph: str, code: list) -> bool:
+    """Whether ``paragraph`` opens by telling the learner to run code cells, all of which the
+    book leaves out (``code``: the notebook's code cells, in order)."""
+    match = _RUN_CELLS.match(paragraph)
+    if match is None:
+        return False
+    start = _ORDINALS[match["place"]]
+    count = {word: n for n, word in _NUMBER_WORDS.items()}.get(match["count"], 1)
+    named = code[start - 1 : start - 1 + count]
+    return len(named) == count and not any(shown_in_book(cell) for cell in named)
+
+
 def _message(call: ast.Call, modules: set[str]) -> bool:
     """Whether ``call`` prints text alone: ``print`` of strings and f-strings whose fields name
     nothing but the set-up's modules (``f"All the checks pass on {keras.backend.backend()}.
@@ -204,49 +270,126 @@ def _own_lines(lines: list[str], node: ast.stmt) -> bool:
 
 
 def plumbing_note(cells, first: bool = False) -> str:
-    """One sentence on the code cells the book leaves out: how many, their lines, the
-    functions and classes they define and the modules they import (from the code itself).
-    ``first``: they are the notebook's first code cells, which its text tells the learner to
-    run ("Run the first cell"), so the sentence says that those are the cells not printed."""
+    """One sentence on the code cells the book leaves out, from their code: how many, their
+    lines, and what they do that the printed cells rely on: the environment variables they
+    set and what they print (``KERAS_BACKEND`` and ``describe_backend()``, the backend the
+    notebook runs on), the modules they import, the functions and classes they define and the
+    names they assign, with the value when its code is short (``MAX_HASH = (1 << 32) - 1``,
+    which the exercises use). A print of text alone, a message to the learner at the keyboard
+    (``_message``), is not named. ``first``: they are the notebook's first code cells, so the
+    sentence says that those are the cells not printed, where the notebook's text would tell
+    the learner to run them (``without_run_instructions``)."""
     code = [cell for cell in cells if cell.cell_type == "code"]
     if not code:
         return ""
     lines = sum(len(cell.source.splitlines()) for cell in code)
-    defined, imported = [], []
+    parsed = []
     for cell in code:
         try:
-            tree = ast.parse(cell.source)
+            parsed.append((cell.source, ast.parse(cell.source)))
         except SyntaxError:
             continue
+    modules = {(alias.asname or alias.name).split(".")[0] for _, tree in parsed
+               for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               for alias in node.names}
+    actions, imported, defined, assigned = [], [], [], []
+    for source, tree in parsed:
         for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                defined.append(node.name)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.append(f"`{node.name}`")
             elif isinstance(node, ast.Import):
                 imported += [_bound(alias.name, alias.asname) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
                 imported += [f"`{alias.asname or alias.name}` (from `{node.module}`)"
                              for alias in node.names]
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if (variable := _environment_variable(target)) is not None:
+                        value = _code(source, node.value, 40) or "a value"
+                        setting = f"the environment variable `{variable}` to {value}"
+                        actions.append(("set", setting))
+                    else:
+                        assigned += _assigned(source, target, node.value)
+            elif (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                    and not _message(node.value, modules)):
+                call = node.value
+                if isinstance(call.func, ast.Name) and call.func.id == "print":
+                    shown = [_code(source, argument, 40) for argument in call.args]
+                    if all(shown):
+                        actions.append(("print", ", ".join(shown)))
+                        continue
+                shown = _code(source, call, 40) or f"`{ast.unparse(call.func)}`"
+                actions.append(("call", shown))
     imported = list(dict.fromkeys(imported))
-    what = []
+    one = len(code) == 1 or not first  # "it imports" (a cell, or the set-up code); "they import"
+
+    def verb(word: str) -> str:
+        return f"{word}s" if one else word
+
+    groups = []
+    if actions:
+        done = [f"{verb(word)} {what}" for word, what in actions]
+        groups.append(", ".join(done[:-1]) + " and " + done[-1] if len(done) > 1 else done[0])
     if imported:
-        what.append("imports " + ", ".join(imported))
+        groups.append(f"{verb('import')} " + ", ".join(imported))
     if defined:
-        what.append("defines " + ", ".join(f"`{name}`" for name in defined))
-    what_text = " and ".join(what) or "prepares the notebook"
+        groups.append(f"{verb('define')} " + ", ".join(defined))
+    if assigned:
+        names = [item.strip("`").split(" = ")[0] for item in assigned]
+        constants = " the constants" if all(name.isupper() for name in names) else ""
+        groups.append(f"{verb('set')}{constants} " + ", ".join(assigned))
+    if not groups:
+        what_text = verb("prepare") + " the notebook"
+    elif len(groups) == 1:
+        what_text = groups[0]
+    elif len(groups) == 2 and not any(" and " in group for group in groups):
+        what_text = " and ".join(groups)
+    else:
+        what_text = "; ".join(groups[:-1]) + "; and " + groups[-1]
     if first:
-        one = len(code) == 1
-        count = "" if one else f" {_NUMBER_WORDS.get(len(code), len(code))}"
-        verbs = what_text if one else re.sub(r"\b(import|define|prepare)s\b", r"\1", what_text)
+        count = "" if len(code) == 1 else f" {_NUMBER_WORDS.get(len(code), len(code))}"
         return (
             f"The notebook's first{count} code cell{'' if one else 's'}, its set-up ({lines} "
             f"lines), {'is' if one else 'are'} not printed here: {'it' if one else 'they'} "
-            f"{verbs}."
+            f"{what_text}."
         )
     cells_word = "cell" if len(code) == 1 else "cells"
     return (
         f"The notebook's set-up code ({len(code)} {cells_word}, {lines} lines) is not printed: "
         f"it {what_text}."
     )
+
+
+def _environment_variable(target: ast.expr) -> str | None:
+    """``KERAS_BACKEND`` for the target ``os.environ["KERAS_BACKEND"]``, else None."""
+    if (isinstance(target, ast.Subscript) and ast.unparse(target.value) == "os.environ"
+            and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str)):
+        return target.slice.value
+    return None
+
+
+def _assigned(source: str, target: ast.expr, value: ast.expr) -> list[str]:
+    """How the names an assignment binds read in the note: ```MAX_HASH = (1 << 32) - 1```
+    when the value's code is short, the name alone otherwise; a tuple of names given a tuple
+    of values (``PROMPT_ROLE, ASSISTANT_ROLE = 0, 1``) name by name."""
+    if isinstance(target, ast.Name):
+        shown = _code(source, value, _SHORT_VALUE)
+        return [f"`{target.id} = {shown.strip('`')}`" if shown else f"`{target.id}`"]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+        if values is not None and len(values) == len(target.elts):
+            return [item for one, each in zip(target.elts, values)
+                    for item in _assigned(source, one, each)]
+        return [f"`{one.id}`" for one in target.elts if isinstance(one, ast.Name)]
+    return []  # an attribute or an item of something: nothing a reader looks up by name
+
+
+def _code(source: str, node: ast.AST, longest: int) -> str:
+    """The code of ``node`` as written, in backticks, when it is one line of at most
+    ``longest`` characters; "" otherwise."""
+    text = ast.get_source_segment(source, node) or ""
+    return f"`{text}`" if text and "\n" not in text and len(text) <= longest else ""
 
 
 def _bound(module: str, name: str | None) -> str:

@@ -103,8 +103,8 @@ def test_the_book_prints_no_plumbing_cell(rendered):
                     assert first not in without_note, (week, edition, first)
                 elif cell["cell_type"] == "code" and not nbgrader(cell).get("solution"):
                     assert first in text, (week, edition, first)  # the visible checks
-            # "Run the first cell", each notebook says: the note names the cells not printed
-            # as the notebook's first ones (they are: the environment report and the set-up)
+            # the note names the cells not printed as the notebook's first ones (they are: the
+            # environment report and the set-up), where the notebook says "Run the first cell"
             note = re.search(r"The notebook.s first (two|three) code cells, its set-up "
                              r"\((\d+) lines\), are not printed here", text)
             plumbing = [cell for cell in cells(path) if is_plumbing(cell)]
@@ -182,6 +182,92 @@ def test_cell_tags_override_the_plumbing_rule():
     assert plumbing_note([setup, cell("code", "import os")], first=True) == (
         "The notebook's first two code cells, its set-up (6 lines), are not printed here: they "
         "import `np` (`numpy`), `ops` (from `keras`), `os` and define `check`.")
+
+
+def test_the_plumbing_note_names_what_the_printed_cells_use_from_the_set_up():
+    """Book read 5 Dec, readS1 4: the note on week 1-data's set-up named its imports and
+    functions but not the constants its exercises use (``& MAX_HASH``, ``SHARD_MAGIC``), so
+    the book never said where they come from or what ``MAX_HASH`` is. It names the assigned
+    names (with the value when its code is short) and, since the book leaves out "Run the first
+    cell: it says which Keras backend ...", the backend the first cell sets and prints."""
+    from weasyprint_build.exercises import plumbing_note
+
+    environment = _cell("code", 'import os\n\nos.environ["KERAS_BACKEND"] = "jax"\n'
+                        "from llm_keras.environment import describe_backend\n\n"
+                        "print(describe_backend())  # the backend\n"
+                        'print("To switch backend: edit the line above, then restart "\n'
+                        '      "the kernel.")\n')
+    setup = _cell("code", 'import re\n\nBREAK = re.compile(r"\\n\\s*\\n")\n'
+                  "MAX_HASH: int = (1 << 32) - 1\nFIRST, SECOND = 0, 1\n"
+                  "TABLE = {'a long value': 1, 'that the note': 2, 'leaves out': 3}\n"
+                  "os.environ['HOME'] = 'x'\n\ndef check(x):\n    pass\n")
+    assert plumbing_note([environment, setup], first=True) == (
+        "The notebook's first two code cells, its set-up (18 lines), are not printed here: "
+        'they set the environment variable `KERAS_BACKEND` to `"jax"`, print '
+        "`describe_backend()` and set the environment variable `HOME` to `'x'`; import `os`, "
+        "`describe_backend` (from `llm_keras.environment`), `re`; define `check`; and set the "
+        'constants `BREAK = re.compile(r"\\n\\s*\\n")`, `MAX_HASH = (1 << 32) - 1`, '
+        "`FIRST = 0`, `SECOND = 1`, `TABLE`.")  # the message to the learner: not named
+    lower = _cell("code", "import numpy as np\n\nrng = np.random.default_rng(seed=2024)")
+    assert plumbing_note([lower]) == (
+        "The notebook's set-up code (1 cell, 3 lines) is not printed: it imports `np` "
+        "(`numpy`) and sets `rng`.")  # not "the constants": a generator
+
+    exercise = REPO / "solutions/week1-data/data-curation.ipynb"
+    hidden = [c for c in nbformat.read(exercise, 4).cells if c.cell_type == "code"][:2]
+    note = plumbing_note(hidden, first=True)
+    for name in ("`PARAGRAPH_BREAK = re.compile(", "`MERSENNE_PRIME = (1 << 61) - 1`",
+                 "`MAX_HASH = (1 << 32) - 1`", "`SHARD_MAGIC = 20240520`",
+                 "`SHARD_VERSION = 1`", ("set the environment variable `KERAS_BACKEND` to "
+                                          '`"jax"` and print `describe_backend()`')):
+        assert name in note, name
+    assert "To switch backend" not in note
+
+
+def test_the_book_leaves_out_the_text_that_says_how_to_run_a_cell_it_does_not_print():
+    """Book read 5 Dec, readI1 3, readI3 3: each notebook's "Run the first cell: it says which
+    Keras backend, versions and device this notebook runs on ..." was printed, next to a note
+    saying that the first cells are not. A paragraph that opens by telling the learner to run
+    cells, named by their place, all of which the book leaves out, is left out with them; one
+    that names a printed cell, or mentions a left-out one later ("Before you hand it in"),
+    stays."""
+    from weasyprint_build.exercises import load_exercise, without_run_instructions
+
+    environment = _cell("code", "import os")
+    setup = _cell("code", "def check(x):\n    pass")
+    shown = _cell("code", "print(1)", tags=["book-show"])
+    answer = _cell("code", "def f(x):\n    return x", solution=True, grade_id="f")
+    intro = _cell("markdown", "# Title\n\nWrite `f`.\n\nRun the first cell: it prints the "
+                  "backend.\nTo switch, edit it.\n\n  \nRun the first two code cells before "
+                  "the others.\n\nRun the third cell: it is printed.\n\nRun the fourth cell "
+                  "too.\n\nRun the fifth cell.\n\nRun the first three cells.\n\nThen "
+                  "run the first cell again.")
+    alone = _cell("markdown", "Run the second cell.")
+    hand_in = _cell("markdown", "## Before you hand it in\n\nRun the whole notebook from the "
+                    "top. Change `KERAS_BACKEND` in the first cell and run it again.")
+    notebook = nbformat.v4.new_notebook(cells=[intro, environment, alone, setup, shown, answer,
+                                               hand_in])
+    printed = without_run_instructions(notebook)
+    kept = ("# Title\n\nWrite `f`.\n\nRun the third cell: it is printed.\n\nRun the fourth "
+            "cell too.\n\nRun the fifth cell.\n\nRun the first three cells.\n\nThen run the "
+            "first cell again.")  # the third and fourth are printed, there is no fifth
+    # "Run the second cell.", its only paragraph, goes: the second code cell is left out
+    assert [c.source for c in printed.cells if c.cell_type == "markdown"] == [kept,
+                                                                             hand_in.source]
+    assert len(notebook.cells) == 7 and notebook.cells[0].source == intro.source
+
+    for path in NOTEBOOKS:
+        week, text = path.parent.name, "".join(source(c) for c in cells(path))
+        assert "\n\nRun the first cell: it says which Keras backend" in text, week
+        for edition in ("student", "instructor"):
+            exercise = load_exercise(REPO / "solutions", f"{week}/{path.name}", edition, "t")
+            markdown = "\n\n".join(c.source for c in exercise.notebook.cells
+                                   if c.cell_type == "markdown")  # fmt: skip
+            assert "Run the first cell" not in markdown, (week, edition)
+            assert "Before you hand it in" in markdown, week  # it says: "change
+            assert re.search(r"KERAS_BACKEND`\s+in\s+the\s+first\s+cell", markdown), week
+            intro = next(c.source for c in exercise.notebook.cells if c.cell_type == "markdown")
+            assert "\n\n\n" not in intro and re.search(r"exercises are\s+worth", intro), week
 
 
 def test_a_check_cell_is_printed_without_the_set_up_s_calls_that_check_nothing():
