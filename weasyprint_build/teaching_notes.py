@@ -212,8 +212,9 @@ _IDENTIFIER = re.compile(
     # a keyword argument with its literal, a string literal without spaces: errors="replace",
     # beta_1=0.9, epsilon=1e-8, '.*'
     rf"""|(?<![`\w])\w+=(?:"[^"\s]*"|'[^'\s]*'|{_LITERAL_NUMBER}|\w+)|'[^'\s]+'"""
-    # a dotted name, a path, a name with an underscore, with its call's ()
-    r"|(?<![`\w./])(?:[A-Za-z]\w*(?:\.[A-Za-z_]\w+)+|[A-Za-z]\w*(?:/\w+)+|[A-Za-z]\w*_\w+)(?:\(\))?"
+    # a dotted name, a path (lower case: FLOP/s is a unit), a name with an underscore, with
+    # its call's ()
+    r"|(?<![`\w./])(?:[A-Za-z]\w*(?:\.[A-Za-z_]\w+)+|[a-z]\w*(?:/\w+)+|[A-Za-z]\w*_\w+)(?:\(\))?"
     r"(?![`\w/])"
 )
 

@@ -570,6 +570,8 @@ def test_numbers_nested_subscripts_and_apostrophes_after_code_in_the_notes():
     assert _code("``llm_keras.models.GPT``'s weights, `np.std`'s default, \"the\" `x` 'y'") == (
         "<code>llm_keras.models.GPT</code>\u2019s weights, <code>np.std</code>\u2019s default, "
         "\u201cthe\u201d <code>x</code> <code>'y'</code>")
+    assert _code("over the peak FLOP/s, up_projection/kernel") == (
+        "over the peak FLOP/s, <code>up_projection/kernel</code>")  # a unit, and a path
     # an expression the hint writes in backticks is one piece of code, quotes and all
     assert _code('read `int.from_bytes(..., "little")`, not 1 - (1 - c / n) ** k') == (
         'read <code>int.from_bytes(..., "little")</code>, not 1 - (1 - c / n) ** k')
