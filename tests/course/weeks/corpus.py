@@ -286,7 +286,7 @@ WEEK5 = [
     Case(W5, "second_projection_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", '"/down_projection/kernel": (model_axis, None)',
         '"/down_projection/kernel": (None, model_axis)'), lost={"feed_forward_layout": 1}),
-    # ".*kernel" splits the attention's kernels too, and matches the second projection's kernel
+    # `".*kernel"` splits the attention's kernels too, and matches the second projection's kernel
     # together with its own key, which Keras refuses.
     Case(W5, "every_kernel_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", 'block + "/up_projection/kernel"', '".*kernel"'),
@@ -351,7 +351,9 @@ WEEK4 = [
         W4, "top-p-answer", "before = ops.cumsum(probabilities, axis=-1) - probabilities",
         "before = ops.cumsum(probabilities, axis=-1)"),
         lost={"top_p_filter": 1.6}),
-    Case(W4, "top_p_without_the_rule_for_p_1", replaced(
+    # No rule for p >= 1: at p = 1 the float32 running sum can reach 1 before the last tokens,
+    # which are then dropped although p = 1 keeps every token.
+    Case(W4, "top_p_without_the_rule_for_p_at_least_1", replaced(
         W4, "top-p-answer",
         "    if p >= 1:  # every token, whatever the rounding of the running sum\n"
         "        kept = ops.ones_like(kept)\n", ""),
@@ -555,8 +557,9 @@ WEEK6 = [
     Case(W6, "features_of_the_last_position", replaced(
         W6, "last-token-answer", "return ops.take_along_axis(hidden, index, axis=1)[:, 0, :]",
         "return hidden[:, -1, :]"), lost={"last_token_features": 1.5}),
-    # The weights of the inputs, not of the targets: the prompt's last token gets weight 1, the
-    # closing end token none.
+    # The roles of the inputs, not of the targets: each weight comes one token early, so the
+    # first token of the answer gets weight 0 (its input, the prompt's last token, has role 0),
+    # and in a padded row the first padding position gets weight 1 (its input ends the answer).
     Case(W6, "mask_of_the_inputs", replaced(
         W6, "loss-mask-answer", "roles[..., 1:]", "roles[..., :-1]"),
         lost={"sft_loss_mask": 2}),
@@ -864,7 +867,7 @@ WEEK1_DATA = [
                                        "shards-answer": INDEPENDENT_SHARDS,
                                        "quality-answer": INDEPENDENT_QUALITY},
          backends=ALL_BACKENDS),
-    # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
+    # Paragraphs cut at `"\n\n"` only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
         W1D, "shingles-answer", "PARAGRAPH_BREAK.split(text)", 'text.split("\\n\\n")'),
         lost={"shingles": 1.5}),
@@ -877,7 +880,7 @@ WEEK1_DATA = [
     Case(W1D, "hash_big_endian", replaced(
         W1D, "minhash-answer", '.digest()[:4], "little")', '.digest()[:4], "big")'),
         lost={"minhash_signature": 2.25}),
-    # Python integers never wrap around modulo 2**64: other permutations than datasketch's.
+    # Python integers never wrap around modulo `2**64`: other permutations than datasketch's.
     Case(W1D, "python_ints_do_not_wrap", replaced(
         W1D, "minhash-answer",
         "(hashes[:, None] * a + b) % np.uint64(MERSENNE_PRIME)",
