@@ -193,7 +193,8 @@ _OWN_SPELLING = {"none": "None", "nan": "NaN", "gpt": "GPT", "adamw": "AdamW", "
                  "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs", "ngrams": "n-grams",
                  "ngram": "n-gram", "kth": "k-th"}
 # and the words hyphenated in the course's text
-_OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN"}
+_OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN",
+                "Bradley Terry": "Bradley-Terry"}
 
 # Code in a comment or hint written without backticks: a tuple of names or numbers
 # (``(None, model_axis)``, ``(d_ff,)``), a string literal without spaces (``'.*'``), a weight's

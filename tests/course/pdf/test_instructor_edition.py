@@ -590,6 +590,7 @@ def test_the_notes_introduction_and_mistake_titles_read_as_prose():
     assert _case_title("top_k_strictly_above_the_kth") == "Top k strictly above the k-th"
     assert _case_title("top_p_without_the_rule_for_p_at_least_1") == (
         "Top p without the rule for p at least 1")
+    assert _case_title("bradley_terry_log_of_sigmoid") == "Bradley-Terry log of sigmoid"
 
 
 def test_each_summary_opens_with_the_calls_it_grades():

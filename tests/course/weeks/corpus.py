@@ -178,7 +178,7 @@ WEEK2 = [
     # The block built from the learner's own pieces instead of the library's: full marks too.
     Case(W2, "block_from_own_pieces", {"transformer-block-answer": OWN_PIECES_BLOCK},
          backends=ALL_BACKENDS),
-    # GELU without the tanh approximation (Dense(activation="gelu") is the exact one).
+    # GELU without the tanh approximation (`Dense(activation="gelu")` is the exact one).
     Case(W2, "block_with_exact_gelu", {"transformer-block-answer": EXACT_GELU_BLOCK},
          lost={"transformer_block": 3}),
     Case(W2, "no_causal_mask", replaced(
@@ -687,7 +687,7 @@ WEEK7 = [
     Case(W7, "bradley_terry_rejected_minus_chosen", replaced(
         W7, "bradley-terry-answer", "ops.softplus(rejected - chosen)",
         "ops.softplus(chosen - rejected)"), lost={"bradley_terry_loss": 1.5}),
-    # -log(sigmoid(x)): inf once sigmoid underflows (a confidently wrong reward model).
+    # `-log(sigmoid(x))`: inf once sigmoid underflows (a confidently wrong reward model).
     Case(W7, "bradley_terry_log_of_sigmoid", replaced(
         W7, "bradley-terry-answer", "ops.mean(ops.softplus(rejected - chosen))",
         "ops.mean(-ops.log(ops.sigmoid(chosen - rejected)))"),
