@@ -3,7 +3,7 @@
 ``shingle_hashes`` and ``MinHasher`` (datasketch's scheme) given the same permutations.
 
 The permutations ``a`` (in [1, p)) and ``b`` (in [0, p)) are drawn here, as large as
-datasketch's, so that ``a * x + b`` wraps around modulo 2**64 as the exercise says it must.
+datasketch's, so that ``a * x + b`` wraps around modulo ``2**64`` as the exercise says it must.
 Shingles hold non-ASCII characters, so that the hash is taken of the UTF-8 bytes.
 """
 
