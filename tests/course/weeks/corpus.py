@@ -738,7 +738,7 @@ def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
         lost={"group_advantages": 1}, message="ddof=1"),
     # k3 of the policy minus the reference: also >= 0, but not this KL; the loss with the KL
     # penalty uses it, and loses that check too.
-    # (exp(-d) + d - 1 is exp(d') - d' - 1 for d' = log_probs - ref_log_probs.)
+    # (`exp(-d) + d - 1` is `exp(e) - e - 1` for `e = log_probs - ref_log_probs`.)
     Case(W7, "k3_of_the_other_direction", replaced(
         W7, "k3-kl-answer", "return ops.exp(d) - d - 1.0", "return ops.exp(-d) + d - 1.0"),
         lost={"k3_kl": 0.5, "clipped_policy_loss": 1}),
