@@ -40,22 +40,35 @@ def compare(check: Check, backend: str, kind: str | None, got: np.ndarray | None
         if np.array_equal(got, expected):
             return True, ""
         wrong = int(np.sum(got != expected))
-        return False, _with_hint(f"{wrong} of {expected.size} values differ from the reference", check)
+        return False, _with_hint(f"{_of(wrong, expected.size)} {_verb(wrong, 'differs', 'differ')} "
+                                 "from the reference", check)
     got64, expected64 = got.astype(np.float64), expected.astype(np.float64)
     finite = np.isfinite(expected64)
     if np.any(~np.isfinite(got64) & finite):
         bad = int(np.sum(~np.isfinite(got64) & finite))
-        return False, _with_hint(f"{bad} of {expected.size} values are NaN or infinite where the "
-                                 "reference has finite values", check)
+        return False, _with_hint(f"{_of(bad, expected.size)} {_verb(bad, 'is', 'are')} NaN or "
+                                 "infinite where the reference has finite values", check)
     rtol, atol = check.tolerance(backend)
     close = np.isclose(got64, expected64, rtol=rtol, atol=atol, equal_nan=True)
     if np.all(close):
         return True, ""
     difference = np.abs(got64 - expected64)[finite & ~close]
     largest = f"{float(difference.max()):.3g}" if difference.size else "n/a"
+    wrong = int(np.sum(~close))
     return False, _with_hint(
-        f"{int(np.sum(~close))} of {expected.size} values differ from the reference by more than "
-        f"the tolerance (largest difference {largest}; rtol {rtol:g}, atol {atol:g})", check)
+        f"{_of(wrong, expected.size)} {_verb(wrong, 'differs', 'differ')} from the reference by "
+        f"more than the tolerance (largest difference {largest}; rtol {rtol:g}, atol {atol:g})",
+        check)
+
+
+def _of(count: int, size: int) -> str:
+    """``3 of 40 values``, ``1 of 1 value``: how many of the output's values."""
+    return f"{count} of {size} value{'' if size == 1 else 's'}"
+
+
+def _verb(count: int, one: str, several: str) -> str:
+    """The verb that agrees with ``count``: ``1 of 7 values differs``, ``3 of 7 values differ``."""
+    return one if count == 1 else several
 
 
 def _with_hint(message: str, check: Check) -> str:

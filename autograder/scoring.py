@@ -75,9 +75,9 @@ def score_exercise(backend: str, path: str, points: float, inputs: bytes, report
     elif delegated:
         result["message"] = (f"No credit: this exercise asks you to write "
                              f"{_names(exercise.names)} yourself, and the library's own "
-                             f"{', '.join(f'`{d}`' for d in delegated)} is named in your answer "
-                             "cells (or reachable through code they build at run time: exec, "
-                             "getattr with a computed name...).")
+                             f"{_names(delegated)} {'is' if len(delegated) == 1 else 'are'} named "
+                             "in your answer cells (or reachable through code they build at run "
+                             "time: exec, getattr with a computed name...).")
     elif report.get("status") != "ok":
         result["message"] = _error_message(report, exercise, backend)
     else:

@@ -164,21 +164,26 @@ def reference_module(name: str, chapter_name: str) -> ReferenceModule:
 
 
 # A quote opens after the start, a space or an opening bracket; any other one closes (or is an
-# apostrophe), as markdown-it's smartquotes curls the chapters' prose.
+# apostrophe), as markdown-it's smartquotes curls the chapters' prose. Right after code it closes
+# too: ``np.std``'s.
 _OPENING = re.compile(r"""(^|[\s(\[{])(["'])""")
 _CURLED = {'"': ("\u201c", "\u201d"), "'": ("\u2018", "\u2019")}
+DOUBLE_BACKQUOTED = r"``.+?``"
 
 
-def curly_quotes(text: str) -> str:
+def curly_quotes(text: str, code: str = DOUBLE_BACKQUOTED) -> str:
     """A docstring's text with the prose's curly quotes: ``"Text as data"`` -> \u201cText as
-    data\u201d, ``course's`` -> course\u2019s; code between double backquotes is left as it is."""
-    parts = re.split(r"(``.+?``)", text)  # odd items: the code
+    data\u201d, ``course's`` -> course\u2019s; code (what the pattern ``code`` matches: text
+    between double backquotes) is left as it is, and a quote right after it is an apostrophe
+    (``np.std``'s -> ``np.std``\u2019s)."""
+    parts = re.split(f"({code})", text)  # odd items: the code
 
-    def curled(prose: str) -> str:
-        prose = _OPENING.sub(lambda m: m[1] + _CURLED[m[2]][0], prose)
+    def curled(prose: str, after_code: bool) -> str:
+        prose = _OPENING.sub(lambda m: m[0] if after_code and m.start() == 0 and not m[1]
+                             else m[1] + _CURLED[m[2]][0], prose)
         return prose.replace('"', _CURLED['"'][1]).replace("'", _CURLED["'"][1])
 
-    return "".join(part if i % 2 else curled(part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else curled(part, i > 0) for i, part in enumerate(parts))
 
 
 def _llm_keras_folder() -> Path:

@@ -83,7 +83,7 @@ def _cover(edition: str, backend: str) -> str:
 <p class="cover-subtitle">{keep_last_words(html.escape(SUBTITLE))}</p>
 <p class="cover-edition">{keep_last_words(html.escape(EDITION_LINES[edition]))}</p>
 <p class="cover-meta">llm-keras {html.escape(package_version())}. Every output, number and figure
-in this book comes from running the book's code, with
+in this book comes from running the book&rsquo;s code, with
 <code>KERAS_BACKEND={html.escape(backend)}</code> on a CPU.</p>
 </section>"""
 

@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weasyprint_build.chapters import curly_quotes
+from weasyprint_build.chapters import DOUBLE_BACKQUOTED, curly_quotes
 from weasyprint_build.errors import BuildError
 
 CORPUS = Path("tests") / "course" / "weeks" / "corpus.py"
@@ -191,45 +191,58 @@ _OWN_SPELLING = {"none": "None", "nan": "NaN", "gpt": "GPT", "adamw": "AdamW", "
                  "bpe": "BPE", "keras": "Keras", "bradley": "Bradley", "terry": "Terry",
                  "bessel": "Bessel", "sft": "SFT", "kv": "KV", "rope": "RoPE", "mlp": "MLP",
                  "rms": "RMS", "rmsnorm": "RMSNorm", "flops": "FLOPs", "ngrams": "n-grams",
-                 "ngram": "n-gram"}
+                 "ngram": "n-gram", "kth": "k-th"}
 # and the words hyphenated in the course's text
-_OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN"}
+_OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN",
+                "Bradley Terry": "Bradley-Terry"}
 
 # Code in a comment or hint written without backticks: a tuple of names or numbers
 # (``(None, model_axis)``, ``(d_ff,)``), a string literal without spaces (``'.*'``), a weight's
 # path (``up_projection/kernel``), a name with an underscore (``train_bpe``) or a dotted one
 # (``np.std``), with its call's ``()``. Each is set whole in the code font, never half of it.
+# (A longer expression is written in backticks: ``sum(weights * nll) / sum(weights)``.)
 _TUPLE_ITEM = r"(?:[A-Za-z_]\w*|\d+)"
+_LITERAL_NUMBER = r"-?\d+(?:\.\d+)?(?:e-?\d+)?(?!\w)"  # 2, 0.9, 1e-8
 _IDENTIFIER = re.compile(
-    # a call with simple arguments or a subscript: merge(ids, pair, new_id), ids[s + 1 : s + 3]
-    rf"(?<![`\w.])[A-Za-z_][\w.]*(?:\({_TUPLE_ITEM}?(?:, {_TUPLE_ITEM})*\)|\[[^\]\n]{{1,40}}\])"
+    # a call with simple arguments or a subscript (one nested): merge(ids, pair, new_id),
+    # ids[s + 1 : s + 3], hidden[b, lengths[b] - 1]
+    rf"(?<![`\w.])[A-Za-z_][\w.]*(?:\({_TUPLE_ITEM}?(?:, {_TUPLE_ITEM})*\)"
+    r"|\[(?:[^\[\]\n]|\[[^\[\]\n]*\]){1,40}\])"
     # a tuple: (None, model_axis), (d_ff,)
     rf"|\({_TUPLE_ITEM}(?:, {_TUPLE_ITEM})*,\)|\({_TUPLE_ITEM}(?:, {_TUPLE_ITEM})+\)"
-    # a keyword argument with its literal, a string literal without spaces: errors="replace", '.*'
-    r"""|(?<![`\w])\w+=(?:"[^"\s]*"|'[^'\s]*'|\w+)|'[^'\s]+'"""
-    # a dotted name, a path, a name with an underscore, with its call's ()
-    r"|(?<![`\w./])(?:[A-Za-z]\w*(?:\.[A-Za-z_]\w+)+|[A-Za-z]\w*(?:/\w+)+|[A-Za-z]\w*_\w+)(?:\(\))?"
+    # a keyword argument with its literal, a string literal without spaces: errors="replace",
+    # beta_1=0.9, epsilon=1e-8, '.*'
+    rf"""|(?<![`\w])\w+=(?:"[^"\s]*"|'[^'\s]*'|{_LITERAL_NUMBER}|\w+)|'[^'\s]+'"""
+    # a dotted name, a path (lower case: FLOP/s is a unit), a name with an underscore, with
+    # its call's ()
+    r"|(?<![`\w./])(?:[A-Za-z]\w*(?:\.[A-Za-z_]\w+)+|[a-z]\w*(?:/\w+)+|[A-Za-z]\w*_\w+)(?:\(\))?"
     r"(?![`\w/])"
 )
 
 
+# What the notes' sources write as code: between double or single backticks.
+_BACKQUOTED = rf"{DOUBLE_BACKQUOTED}|`[^`]*`"
+
+
 def _identifiers_as_code(text: str) -> str:
     """``text`` with backticks around each piece of code (the corpus's comments, the checks'
-    names and hints name code with or without them), and the prose's quotes curled."""
-    parts = re.split(r"(``.+?``|`[^`]*`)", text)  # leave what is already quoted alone
-    return "".join(part if part.startswith("`") else _prose(part) for part in parts)
+    names and hints name code with or without them), and the prose's quotes curled (once over
+    the whole text, so that the apostrophe of ``np.std``'s closes)."""
+    parts = re.split(f"({_BACKQUOTED})", text)  # leave what is already quoted alone
+    marked = "".join(part if part.startswith("`") else _marked(part) for part in parts)
+    return curly_quotes(marked, code=_BACKQUOTED)
 
 
-def _prose(text: str) -> str:
-    """Text without backticks: its code in backticks, the rest with curly quotes."""
+def _marked(text: str) -> str:
+    """Text without backticks, with its code in backticks."""
     out, last = [], 0
     for match in _IDENTIFIER.finditer(text):
         if match[0].startswith("(") and not _is_code_tuple(match[0]):
             continue  # "(attention, embeddings, norms)": words in brackets, prose
-        out.append(curly_quotes(text[last:match.start()]))
+        out.append(text[last:match.start()])
         out.append(f"`{match[0]}`")
         last = match.end()
-    out.append(curly_quotes(text[last:]))
+    out.append(text[last:])
     return "".join(out)
 
 
@@ -291,18 +304,18 @@ def render_notes(notes: WeekNotes) -> str:
     number their sections the same way)."""
     mistakes = sum(len(exercise.mistakes) for exercise in notes.exercises)
     introduction = (
-        "<p>For instructors: generated from the autograder's hidden probes "
+        "<p>For instructors: generated from the autograder&rsquo;s hidden probes "
         f"(<code>autograder/probes/{html.escape(notes.week)}/</code>) and its corpus of "
         f"submissions (<code>tests/course/weeks/corpus.py</code>: {notes.cases} for this week, "
-        f"{mistakes} of them typical mistakes, each graded in the autograder's tests to lose "
-        "exactly the points and fail exactly the checks given here). The probes call the "
-        "learner's code on inputs the learner never sees, compare the results with the course's "
-        "library, and give each exercise its lowest score over the backends graded. A failing "
-        "check's feedback names the check, says what differs (type, shape, dtype or how many "
-        "values) and adds the check's hint; each mistake below names its failing checks with "
-        "what their feedback says differs (&ldquo;12 of 24 values differ&rdquo;: from the "
-        "reference, by more than the tolerance; the hint is the one listed under What the "
-        "hidden checks test, quoted only where it is another).</p>"
+        f"{mistakes} of them typical mistakes, each graded in the autograder&rsquo;s tests to "
+        "lose exactly the points and fail exactly the checks given here). The probes call the "
+        "learner&rsquo;s code on inputs the learner never sees, compare the results with the "
+        "course&rsquo;s library, and give each exercise its lowest score over the backends "
+        "graded. A failing check&rsquo;s feedback names the check, says what differs (type, "
+        "shape, dtype or how many values) and adds the check&rsquo;s hint; each mistake below "
+        "names its failing checks with what their feedback says differs (&ldquo;12 of 24 values "
+        "differ&rdquo;: from the reference, by more than the tolerance; the hint is quoted only "
+        "where it is not the one listed under &ldquo;What the hidden checks test&rdquo;).</p>"
     )
     parts = [
         '<div class="teaching-notes">',

@@ -24,7 +24,7 @@ EXERCISE = Exercise(
 
 CHECKS = (
     Check("the S-curve on an array of similarities", output="curve", rtol=1e-9, atol=1e-12,
-          hint="1 - (1 - s ** rows) ** bands, element by element."),
+          hint="`1 - (1 - s ** rows) ** bands`, element by element."),
     Check("candidate pairs of a matrix of signatures", output="pairs", dtype="int", exact=True,
           hint="A set of (i, j) with i < j: the rows equal in every value of at least "
           "one band; band k is columns k * rows to (k + 1) * rows."),

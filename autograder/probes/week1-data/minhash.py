@@ -3,7 +3,7 @@
 ``shingle_hashes`` and ``MinHasher`` (datasketch's scheme) given the same permutations.
 
 The permutations ``a`` (in [1, p)) and ``b`` (in [0, p)) are drawn here, as large as
-datasketch's, so that ``a * x + b`` wraps around modulo 2**64 as the exercise says it must.
+datasketch's, so that ``a * x + b`` wraps around modulo ``2**64`` as the exercise says it must.
 Shingles hold non-ASCII characters, so that the hash is taken of the UTF-8 bytes.
 """
 
@@ -24,11 +24,11 @@ EXERCISE = Exercise(
 MERSENNE_PRIME = (1 << 61) - 1
 CHECKS = (
     Check("hashes of shingles", output="hashes", dtype="int", exact=True,
-          hint='The first 4 bytes of hashlib.sha1(shingle.encode("utf-8")).digest(), read '
-               'with int.from_bytes(..., "little").'),
+          hint='The first 4 bytes of `hashlib.sha1(shingle.encode("utf-8")).digest()`, read '
+               'with `int.from_bytes(..., "little")`.'),
     Check("signature of a set of shingles", output="signature", dtype="uint64", exact=True,
-          weight=2, hint="Position i is the smallest ((a[i] * x + b[i]) % p) & MAX_HASH over the "
-          "hashes x, computed in NumPy uint64 (a[i] * x wraps around modulo 2**64)."),
+          weight=2, hint="Position i is the smallest `((a[i] * x + b[i]) % p) & MAX_HASH` over the "
+          "hashes x, computed in NumPy uint64 (`a[i] * x` wraps around modulo `2**64`)."),
     Check("signature of the empty set", output="empty", dtype="uint64", exact=True,
           hint="An empty set has MAX_HASH at every position."),
 )

@@ -32,7 +32,7 @@ CHECKS = (
     Check("ValueError for an id that does not fit in uint16", output="write_refuses",
           dtype="int", exact=True, hint="Check the ids' range before astype, which wraps."),
     Check("ids read from a shard", output="read", dtype="uint16", exact=True, weight=2,
-          hint="np.memmap(path, dtype='<u2', mode='r', offset=1024, shape=(count,))."),
+          hint="`np.memmap(path, dtype='<u2', mode='r', offset=1024, shape=(count,))`."),
     Check("ValueError for a shard cut short, another magic number, another version",
           output="read_refuses", dtype="int", exact=True,
           hint="Compare the magic number, the version and the file's size with the header."),

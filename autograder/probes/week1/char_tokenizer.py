@@ -1,7 +1,8 @@
-"""Probe for week 1, exercise 1: ``char_vocabulary``, ``encode_chars``, ``decode_chars``.
+"""Probe for week 1, exercise 1: ``char_vocabulary(text)``, ``encode_chars(text, vocabulary)``
+and ``decode_chars(ids, vocabulary)``, a character tokenizer; the reference is
+``llm_keras.tokenizers.CharTokenizer`` on the same text.
 
-Texts travel as arrays of code points (the grader's inputs and outputs are numeric arrays); the
-reference is ``llm_keras.tokenizers.CharTokenizer`` on the same text.
+Texts travel as arrays of code points (the grader's inputs and outputs are numeric arrays).
 """
 
 from types import SimpleNamespace

@@ -17,8 +17,8 @@ EXERCISE = Exercise(
 
 CHECKS = (
     Check("position vectors", output="positions", rtol=1e-5, atol=1e-5,
-          hint="Feature 2i is sin(p / 10000 ** (2i / d_model)) and feature 2i + 1 the cosine of "
-          "the same angle."),
+          hint="Feature 2i is `sin(p / 10000 ** (2 * i / d_model))` and feature 2i + 1 the "
+          "cosine of the same angle."),
 )
 
 

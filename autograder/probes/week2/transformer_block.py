@@ -20,8 +20,8 @@ EXERCISE = Exercise(
     graded=("llm_keras.layers.TransformerBlock",),
 )
 
-HINT = ("Pre-LN: x + attention(attention_norm(x)), then x + feed_forward(feed_forward_norm(x)); "
-        "GELU is the tanh approximation, and the norms' epsilon 1e-5.")
+HINT = ("Pre-LN: `x + attention(attention_norm(x))`, then "
+        "`x + feed_forward(feed_forward_norm(x))`; GELU is the tanh approximation, and the norms' epsilon 1e-5.")
 CHECKS = (
     Check("block outputs with the grader's weights", output="outputs", weight=2, rtol=2e-5,
           atol=2e-5, hint=HINT),

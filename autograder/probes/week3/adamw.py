@@ -18,13 +18,13 @@ EXERCISE = Exercise(
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 CHECKS = (
     Check("the moments m and v after several steps", output="moments", **TOLERANCE,
-          hint="m = beta1 * m + (1 - beta1) * grad and v = beta2 * v + (1 - beta2) * grad ** 2, "
+          hint="`m = beta1 * m + (1 - beta1) * grad` and `v = beta2 * v + (1 - beta2) * grad ** 2`, "
           "before any bias correction; return them, not m_hat and v_hat."),
     Check("the weight after several steps, no weight decay", output="plain", **TOLERANCE,
-          hint="Divide m by (1 - beta1 ** step) and v by (1 - beta2 ** step), step counting "
-          "from 1, then p - lr * m_hat / (sqrt(v_hat) + eps)."),
+          hint="Divide m by `1 - beta1 ** step` and v by `1 - beta2 ** step`, step counting "
+          "from 1, then `p - lr * m_hat / (sqrt(v_hat) + eps)`."),
     Check("the weight after several steps with weight decay", output="decayed", **TOLERANCE,
-          hint="Decoupled decay: subtract lr * weight_decay * p from the weight itself; it never "
+          hint="Decoupled decay: subtract `lr * weight_decay * p` from the weight itself; it never "
           "enters the gradient or the moments."),
 )
 

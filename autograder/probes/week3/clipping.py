@@ -16,8 +16,8 @@ EXERCISE = Exercise(
 
 CHECKS = (
     Check("gradients above max_norm, scaled together", output="above", rtol=1e-5, atol=1e-6,
-          hint="One factor for every gradient: min(1, max_norm / global norm), where the global "
-          "norm is the square root of the sum of the squares of every entry of every gradient."),
+          hint="One factor for every gradient: `min(1, max_norm / global_norm)`, where "
+          "`global_norm` is the square root of the sum of the squares of every entry of every gradient."),
     Check("gradients within max_norm, unchanged", output="within", rtol=1e-5, atol=1e-6,
           hint="When the global norm is at most max_norm, return the gradients unchanged."),
 )

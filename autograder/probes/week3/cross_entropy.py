@@ -21,11 +21,11 @@ EXERCISE = Exercise(
 
 CHECKS = (
     Check("mean loss of random logits", output="normal", rtol=1e-5, atol=1e-5,
-          hint="The mean over every position of log(sum(exp(logits))) - the target's logit; "
-          "the result is a scalar, shape ()."),
+          hint="The mean over every position of `log(sum(exp(logits)))` minus the target's "
+          "logit; the result is a scalar, shape `()`."),
     Check("mean loss of very large logits (1e4 and above)", output="large", rtol=1e-5, atol=1e-2,
           hint="Subtract each position's largest logit before exp (the log-sum-exp trick): "
-          "exp(89.0) is already inf in float32."),
+          "`exp(89.0)` is already inf in float32."),
 )
 
 

@@ -25,7 +25,7 @@ RUNS = len(PROBLEMS) * RUNS_PER_PROBLEM
 HINT = ("Test in the order of the table: a NaN or inf, or a last training loss above the first: "
         "diverging; a fall of less than a tenth of the first training loss: flat; a last "
         "validation loss more than 0.2 above its lowest: overfitting; else healthy. Return "
-        "(problem, REMEDIES[problem]).")
+        "`(problem, REMEDIES[problem])`.")
 CHECKS = tuple(Check(f"run {i + 1} of {RUNS}", output=f"run_{i}", dtype="int",
                      kinds=("ndarray", "tensor", "list", "int"), exact=True, hint=HINT)
                for i in range(RUNS))

@@ -18,12 +18,12 @@ TOLERANCE = {"rtol": 1e-5, "atol": 0.0}
 CHECKS = (
     Check("every step of the warm-up", output="warmup", dtype="any",
           kinds=("ndarray", "tensor", "list"), **TOLERANCE,
-          hint="During the warm-up (step < warmup_steps): "
-          "max_lr * (step + 1) / (warmup_steps + 1)."),
+          hint="During the warm-up (`step < warmup_steps`): "
+          "`max_lr * (step + 1) / (warmup_steps + 1)`."),
     Check("the cosine decay, from step warmup_steps to step total_steps", output="decay",
           weight=2, dtype="any", kinds=("ndarray", "tensor", "list"), **TOLERANCE,
           hint="Step warmup_steps gets max_lr and step total_steps gets min_lr: the cosine's "
-          "argument is pi * (step - warmup_steps) / (total_steps - warmup_steps)."),
+          "argument is `pi * (step - warmup_steps) / (total_steps - warmup_steps)`."),
     Check("steps after total_steps", output="after", dtype="any",
           kinds=("ndarray", "tensor", "list"), **TOLERANCE,
           hint="After total_steps the rate stays at min_lr."),

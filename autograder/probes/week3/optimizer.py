@@ -19,10 +19,10 @@ CHECKS = (
     Check("weight decay on the matrices only (a step with zero gradients)", output="decay",
           rtol=1e-5, atol=1e-6,
           hint="Exclude the weights with fewer than 2 dimensions (biases, norm scales and "
-          "offsets) with optimizer.exclude_from_weight_decay(var_list=...)."),
+          "offsets) with `optimizer.exclude_from_weight_decay(var_list=...)`."),
     Check("two steps on gradients larger than max_norm", output="steps", rtol=1e-4, atol=1e-6,
-          hint="AdamW with beta_1=0.9, beta_2=0.99, epsilon=1e-8, and global_clipnorm=max_norm "
-          "(clipnorm clips each weight's gradient separately)."),
+          hint="AdamW with `beta_1=0.9`, `beta_2=0.99`, `epsilon=1e-8` and "
+          "`global_clipnorm=max_norm` (`clipnorm` clips each weight's gradient separately)."),
 )
 
 # A model as small as will do, of the same sizes as train_step's: on JAX every operation is

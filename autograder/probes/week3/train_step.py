@@ -26,8 +26,9 @@ CHECKS = (
           kinds=("ndarray", "tensor", "list"), rtol=1e-4, atol=1e-5,
           hint="Return the loss computed in the step's forward pass, before optimizer.apply."),
     Check("the weights after two steps", output="weights", rtol=1e-4, atol=1e-5,
-          hint="Compute the gradients of the loss with value_and_gradients(loss_fn, "
-          "model.trainable_variables), then optimizer.apply(grads, model.trainable_variables)."),
+          hint="Compute the gradients of the loss with `value_and_gradients(loss_fn, "
+          "model.trainable_variables)`, then `optimizer.apply(grads, "
+          "model.trainable_variables)`."),
 )
 
 

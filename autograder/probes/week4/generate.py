@@ -40,8 +40,8 @@ CHECKS = (
           **IDS),
     Check("each token goes through the model once (the KV cache)", output="cached",
           dtype="bool", exact=True,
-          hint="Run the prompt once with call_with_cache(..., 0), then one token (1, 1) per "
-          "step at its position: never the whole text again."),
+          hint="Run the prompt once with `call_with_cache(..., 0)`, then one token (shape "
+          "`(1, 1)`) per step at its position: never the whole text again."),
 )
 
 

@@ -25,7 +25,7 @@ EXERCISE = Exercise(
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 ATTEND = ("Attend over slots 0 .. index, the new token included (write k and v first); the "
-          "slots after index hold no token and must get weight 0. Scale by sqrt(head_dim).")
+          "slots after index hold no token and must get weight 0. Divide the scores by `sqrt(head_dim)`.")
 CHECKS = (
     Check("one step at a random position", output="step", weight=2, hint=ATTEND, **TOLERANCE),
     Check("the cache after one step", output="cache",

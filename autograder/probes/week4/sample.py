@@ -23,15 +23,15 @@ EXERCISE = Exercise(
             SAMPLERS + "next_token", "keras.random.categorical"),
 )
 
-RULE = ("Per row: cdf = cumsum(softmax(logits)) in the order of the ids; the id is the first i "
-        "with cdf[i] > u.")
+RULE = ("Per row: `cdf = cumsum(softmax(logits))` in the order of the ids; the id is the "
+        "first i with `cdf[i] > u`.")
 CHECKS = (
     Check("ids for random logits and numbers", output="ids", dtype="int", exact=True, weight=2,
           hint=RULE),
     Check("tokens of probability 0 are never picked", output="filtered", dtype="int",
           exact=True, hint=RULE),
     Check("u = 0 picks the first token of non-zero probability", output="zero", dtype="int",
-          exact=True, hint="A token of logit -inf has an empty stretch: cdf[i] > u, not >=."),
+          exact=True, hint="A token of logit -inf has an empty stretch: `cdf[i] > u`, not `>=`."),
 )
 
 

@@ -19,7 +19,7 @@ EXERCISE = Exercise(
 CHECKS = (
     Check("device-hours of runs from 1e18 to 1e24 FLOPs", output="hours", dtype="any",
           rtol=1e-9, atol=0.0,
-          hint="The device does peak_flops * utilisation operations per second; an hour is 3600 "
+          hint="The device does `peak_flops * utilisation` operations per second; an hour is 3600 "
           "seconds."),
     Check("model FLOPs utilisation", output="mfu", dtype="any", rtol=1e-9, atol=0.0,
           hint="MFU is a fraction (0.4, not 40): FLOPs per token times tokens per second, over "

@@ -16,7 +16,7 @@ EXERCISE = Exercise(
     graded=("llm_keras.finetuning.classification.last_token_features",),
 )
 
-HINT = ("Row b's features are hidden[b, lengths[b] - 1]: the last real token, not the last "
+HINT = ("Row b's features are `hidden[b, lengths[b] - 1]`: the last real token, not the last "
         "position of the padded row.")
 CHECKS = (
     Check("rows of different lengths, padded on the right", output="padded", weight=3,

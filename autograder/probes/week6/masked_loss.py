@@ -19,12 +19,12 @@ EXERCISE = Exercise(
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 CHECKS = (
     Check("the mean over the weighted targets (answers only, padding 0)", output="masked",
-          weight=1, hint="Divide sum(weights * nll) by sum(weights), not by the number of "
+          weight=1, hint="Divide `sum(weights * nll)` by `sum(weights)`, not by the number of "
           "positions.", **TOLERANCE),
     Check("weights other than 0 and 1", output="graded", weight=1,
-          hint="sum(weights * nll) / sum(weights), with the weights as given.", **TOLERANCE),
+          hint="`sum(weights * nll) / sum(weights)`, with the weights as given.", **TOLERANCE),
     Check("every weight 0: loss 0", output="zero",
-          hint="When sum(weights) is 0 the loss is 0, not nan (ops.divide_no_nan).",
+          hint="When `sum(weights)` is 0 the loss is 0, not nan (`ops.divide_no_nan`).",
           **TOLERANCE),
 )
 

@@ -17,11 +17,11 @@ EXERCISE = Exercise(
 )
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
-FORMULA = ("losses = -log sigmoid(beta * ((pc - rc) - (pr - rr))) per pair, not averaged: pc and "
-           "pr the policy's log-probs of the chosen and the rejected answers, rc and rr the "
+FORMULA = ("`losses = -log sigmoid(beta * ((pc - rc) - (pr - rr)))` per pair, not averaged: "
+           "pc and pr the policy's log-probs of the chosen and the rejected answers, rc and rr the "
            "reference's.")
-REWARDS = ("chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps), the same for the "
-           "rejected: the policy minus the reference, times beta.")
+REWARDS = ("`chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)`, the same for "
+           "the rejected: the policy minus the reference, times beta.")
 CHECKS = (
     Check("the loss of each pair, with the grader's beta", output="losses", weight=2,
           hint=FORMULA, **TOLERANCE),
@@ -30,14 +30,14 @@ CHECKS = (
     Check("the implicit rewards of the rejected answers", output="rejected_rewards",
           weight=0.5, hint=REWARDS, **TOLERANCE),
     Check("beta omitted: 0.1", output="default_beta",
-          hint="The default is beta=0.1 (the paper and TRL).", **TOLERANCE),
+          hint="The default is `beta=0.1` (the paper and TRL).", **TOLERANCE),
     Check("the policy is the reference: ln 2 for every pair", output="start",
           hint="When the policy's log-probs equal the reference's, every reward is 0 and "
-          "every loss -log sigmoid(0) = ln 2.", **TOLERANCE),
+          "every loss `-log sigmoid(0)` = ln 2.", **TOLERANCE),
     Check("log-probs hundreds apart: finite", output="far",
-          hint="The same formula, computed as softplus(-z) for z = chosen_rewards - "
-          "rejected_rewards: finite for any z, where -log(sigmoid(z)) is inf once sigmoid(z) "
-          "underflows to 0.", **TOLERANCE),
+          hint="The same formula, computed as `softplus(-z)` for "
+          "`z = chosen_rewards - rejected_rewards`: finite for any z, where "
+          "`-log(sigmoid(z))` is inf once `sigmoid(z)` underflows to 0.", **TOLERANCE),
 )
 
 

@@ -29,7 +29,7 @@ PER_GROUP = ("Each group of group_size consecutive rewards is normalised on its 
              "mean and std, not the batch's.")
 CHECKS = (
     Check("several groups of rewards", output="scaled", weight=2,
-          hint=PER_GROUP + " The std divides by group_size - 1 (ddof=1, as torch.std and TRL), "
+          hint=PER_GROUP + " The std divides by `group_size - 1` (`ddof=1`, as torch.std and TRL), "
           "not by group_size (ops.std and np.std's default).", **TOLERANCE),
     Check("groups whose rewards are all equal: 0", output="equal", hint=PER_GROUP, **TOLERANCE),
     Check("scale=False: r - the group's mean", output="unscaled", hint=PER_GROUP, **TOLERANCE),

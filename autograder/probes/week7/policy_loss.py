@@ -26,8 +26,8 @@ SCALAR = {"kinds": ("ndarray", "tensor", "float"), "rtol": 1e-5, "atol": 1e-5}
 AVERAGE = ("Average each completion's per-token losses over its own mask, then average the "
            "completions: a short and a long completion weigh the same (not one mean over every "
            "token of the batch), and the positions outside the mask do not count.")
-CLIP = ("-min(ratio * A, clip(ratio, 1 - epsilon, 1 + epsilon) * A) per token: the minimum, so "
-        "that only a ratio moved beyond the clip range in the direction A pushes is clipped.")
+CLIP = ("`-min(ratio * A, clip(ratio, 1 - epsilon, 1 + epsilon) * A)` per token: the minimum, "
+        "so that only a ratio moved beyond the clip range in the direction A pushes is clipped.")
 CHECKS = (
     Check("ratio 1 (the policy that sampled): minus the mean advantage", output="on_policy",
           hint=AVERAGE, **SCALAR),
@@ -36,7 +36,7 @@ CHECKS = (
     Check("another epsilon: the clip range [1 - epsilon, 1 + epsilon]", output="epsilon",
           hint="Clip the ratio to [1 - epsilon, 1 + epsilon] with the epsilon given.", **SCALAR),
     Check("with the KL penalty (beta > 0)", output="kl", weight=2,
-          hint="Add + beta * k3_kl(log_probs, ref_log_probs) to each token's loss, before "
+          hint="Add `beta * k3_kl(log_probs, ref_log_probs)` to each token's loss, before "
           "averaging over the mask: a penalty, so it raises the loss.", **SCALAR),
 )
 

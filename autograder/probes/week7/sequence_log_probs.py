@@ -20,7 +20,7 @@ EXERCISE = Exercise(
 )
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-4}
-MASKED = ("log softmax(logits)[ids] at each position, times the mask, summed over each row: "
+MASKED = ("`log softmax(logits)[ids]` at each position, times the mask, summed over each row: "
           "the prompt and the padding (mask 0) do not count.")
 CHECKS = (
     Check("summed over each response's targets", output="summed", weight=2, hint=MASKED,
@@ -34,8 +34,8 @@ CHECKS = (
           weight=0.5, hint="Divide by max(sum of the mask row, 1): a row whose mask is all 0 "
           "has sum 0, and 0 / 0 is nan.", **TOLERANCE),
     Check("logits in the thousands: finite", output="large", weight=2,
-          hint="Use log_softmax (z - logsumexp(z)), not log(softmax(z)): softmax underflows to 0 "
-          "for large logits and its log is -inf.", **TOLERANCE),
+          hint="Use `log_softmax(z)` (`z - logsumexp(z)`), not `log(softmax(z))`: softmax "
+          "underflows to 0 for large logits and its log is -inf.", **TOLERANCE),
 )
 
 

@@ -110,6 +110,21 @@ def test_compare_says_what_is_wrong(kind, got, message):
     assert not passed and message in text
 
 
+def test_compare_counts_in_words_that_agree_with_the_numbers():
+    """Book read 5 Dec (readI2 14): "1 of 1 values are NaN" read wrong; the noun agrees with
+    how many values there are, the verb with how many are wrong."""
+    def said(got, expected, exact=False):
+        return compare(Check("y", exact=exact), "jax", "ndarray", np.asarray(got),
+                       np.asarray(expected))[1]
+
+    assert said([np.nan], [0.0]).startswith("1 of 1 value is NaN or infinite")
+    assert said([np.nan, 0.0], [0.0, 0.0]).startswith("1 of 2 values is NaN or infinite")
+    assert said([np.nan, np.inf], [0.0, 0.0]).startswith("2 of 2 values are NaN or infinite")
+    assert said([1.0], [0.0]).startswith("1 of 1 value differs from the reference by more")
+    assert said([1.0, 1.0, 0.0], [0.0] * 3).startswith("2 of 3 values differ from the reference")
+    assert said([1.0, 0.0], [0.0, 0.0], exact=True) == "1 of 2 values differs from the reference"
+
+
 def test_compare_tolerance_per_backend():
     check = Check("y", rtol={"torch": 1e-2, "default": 1e-6}, atol=0)
     expected, got = np.ones(4), np.ones(4) * 1.001
@@ -158,6 +173,24 @@ def test_static_delegation_check():
                       graded) == ["keras.ops.softmax"]
     assert references(["def softmax(x, axis=-1):\n    return ops.exp(x) / ops.sum(ops.exp(x))"], graded,
                       ["from keras import ops"]) == []
+
+
+def test_no_credit_names_the_library_pieces_in_a_sentence():
+    """Book read 5 Dec (readI2 14): two library names found read "`a`, `b` is named"."""
+    from pathlib import Path
+
+    from autograder.scoring import score_exercise
+
+    probe = Path(__file__).parents[3] / "autograder" / "probes" / "week3" / "cross_entropy.py"
+
+    def message(static):
+        return score_exercise("jax", str(probe), 2.0, b"", {"status": "ok"}, b"", static,
+                              "ok")["message"]
+
+    assert "own `keras.ops.logsumexp` is named in your answer cells" in message(
+        ["keras.ops.logsumexp"])
+    assert ("own `keras.ops.log_softmax` and `keras.ops.logsumexp` are named in your answer "
+            "cells") in message(["keras.ops.logsumexp", "keras.ops.log_softmax"])
 
 
 def test_backend_choice(course):

@@ -637,3 +637,56 @@ def test_code_in_the_notes_is_set_whole_in_one_font_and_the_prose_curled():
         "no other weight matched (attention, embeddings, norms)")  # words in brackets: prose
     assert _code("In (7, 7, 7) the pair (7, 7) occurs twice") == (
         "In (7, 7, 7) the pair (7, 7) occurs twice")  # numbers too, as [5, 5, 5] is
+
+
+def test_numbers_nested_subscripts_and_apostrophes_after_code_in_the_notes():
+    """Book read 5 Dec: ``beta=0.1`` printed as "beta=0" in code and ".1" in prose (readI4 8,
+    readI2 13), ``hidden[b, lengths[b] - 1]`` cut at its inner bracket, and the apostrophe
+    after a code span set as an opening quote, "np.std‘s" (readI1 6, readI2 12, readI4 8)."""
+    from weasyprint_build.teaching_notes import _code
+
+    assert _code("AdamW with beta_1=0.9, epsilon=1e-8; the default is beta=0.1.") == (
+        "AdamW with <code>beta_1=0.9</code>, <code>epsilon=1e-8</code>; the default is "
+        "<code>beta=0.1</code>.")
+    assert _code("Row b's features are hidden[b, lengths[b] - 1]: the last") == (
+        "Row b\u2019s features are <code>hidden[b, lengths[b] - 1]</code>: the last")
+    assert _code("not by group_size (ops.std and np.std's default)") == (
+        "not by <code>group_size</code> (<code>ops.std</code> and <code>np.std</code>\u2019s "
+        "default)")
+    assert _code("``llm_keras.models.GPT``'s weights, `np.std`'s default, \"the\" `x` 'y'") == (
+        "<code>llm_keras.models.GPT</code>\u2019s weights, <code>np.std</code>\u2019s default, "
+        "\u201cthe\u201d <code>x</code> <code>'y'</code>")
+    assert _code("over the peak FLOP/s, up_projection/kernel") == (
+        "over the peak FLOP/s, <code>up_projection/kernel</code>")  # a unit, and a path
+    # an expression the hint writes in backticks is one piece of code, quotes and all
+    assert _code('read `int.from_bytes(..., "little")`, not 1 - (1 - c / n) ** k') == (
+        'read <code>int.from_bytes(..., "little")</code>, not 1 - (1 - c / n) ** k')
+
+
+def test_the_notes_introduction_and_mistake_titles_read_as_prose():
+    """Book read 5 Dec: the introduction's apostrophes were straight (readI1 8, readI4 5), and
+    the case ``top_k_strictly_above_the_kth`` read "the kth" beside the text's "k-th"
+    (readI3 4)."""
+    exercise = ExerciseNote("attention", 1, ("attention",), 4.0, "", [
+        CheckNote("values", 4.0, "hint")], (), ())
+    introduction = render_notes(WeekNotes("week2", [exercise], 1)).split("</p>", 1)[0]
+    assert "'" not in plain(introduction) and "autograder\u2019s hidden probes" in plain(
+        introduction)
+    assert "under \u201cWhat the hidden checks test\u201d" in plain(introduction)
+    assert _case_title("top_k_strictly_above_the_kth") == "Top k strictly above the k-th"
+    assert _case_title("top_p_without_the_rule_for_p_at_least_1") == (
+        "Top p without the rule for p at least 1")
+    assert _case_title("bradley_terry_log_of_sigmoid") == "Bradley-Terry log of sigmoid"
+
+
+def test_each_summary_opens_with_the_calls_it_grades():
+    """Book read 5 Dec (readI1 4): week 1's first note opened "char_vocabulary, encode_chars,
+    decode_chars.", the heading's names again as a sentence; every summary names each function
+    the learner writes with its arguments, as the others do (``get_pair_counts(words)``)."""
+    from autograder.probes import load_probe
+    from weasyprint_build.teaching_notes import _docstring
+
+    for path in sorted((REPO / "autograder" / "probes").glob("*/[!_]*.py")):
+        summary = _docstring(path)
+        for name in load_probe(path).exercise.names:
+            assert f"{name}(" in summary, (path.name, name, summary[:80])

@@ -120,6 +120,9 @@ def test_a_reference_box_curls_the_quotes_of_its_docstring_but_not_of_its_code()
         "(\u2018b\u2019).")
     assert curly_quotes("""``llm-keras serve --name "x"``, "MLP" and ``d['k']``""") == (
         """``llm-keras serve --name "x"``, \u201cMLP\u201d and ``d['k']``""")
+    # right after code a quote closes: an apostrophe (book read 5 Dec: "minhash\u2018s")
+    assert curly_quotes("""``llm_keras.data.minhash``'s ``MinHasher``, ``a`` 'b'""") == (
+        "``llm_keras.data.minhash``\u2019s ``MinHasher``, ``a`` \u2018b\u2019")
 
 
 def test_the_chapter_cache_is_keyed_on_the_library_and_the_notebooks(tmp_path):

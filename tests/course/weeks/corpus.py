@@ -178,7 +178,7 @@ WEEK2 = [
     # The block built from the learner's own pieces instead of the library's: full marks too.
     Case(W2, "block_from_own_pieces", {"transformer-block-answer": OWN_PIECES_BLOCK},
          backends=ALL_BACKENDS),
-    # GELU without the tanh approximation (Dense(activation="gelu") is the exact one).
+    # GELU without the tanh approximation (`Dense(activation="gelu")` is the exact one).
     Case(W2, "block_with_exact_gelu", {"transformer-block-answer": EXACT_GELU_BLOCK},
          lost={"transformer_block": 3}),
     Case(W2, "no_causal_mask", replaced(
@@ -286,7 +286,7 @@ WEEK5 = [
     Case(W5, "second_projection_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", '"/down_projection/kernel": (model_axis, None)',
         '"/down_projection/kernel": (None, model_axis)'), lost={"feed_forward_layout": 1}),
-    # ".*kernel" splits the attention's kernels too, and matches the second projection's kernel
+    # `".*kernel"` splits the attention's kernels too, and matches the second projection's kernel
     # together with its own key, which Keras refuses.
     Case(W5, "every_kernel_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", 'block + "/up_projection/kernel"', '".*kernel"'),
@@ -351,7 +351,9 @@ WEEK4 = [
         W4, "top-p-answer", "before = ops.cumsum(probabilities, axis=-1) - probabilities",
         "before = ops.cumsum(probabilities, axis=-1)"),
         lost={"top_p_filter": 1.6}),
-    Case(W4, "top_p_without_the_rule_for_p_1", replaced(
+    # No rule for p >= 1: at p = 1 the float32 running sum can reach 1 before the last tokens,
+    # which are then dropped although p = 1 keeps every token.
+    Case(W4, "top_p_without_the_rule_for_p_at_least_1", replaced(
         W4, "top-p-answer",
         "    if p >= 1:  # every token, whatever the rounding of the running sum\n"
         "        kept = ops.ones_like(kept)\n", ""),
@@ -555,8 +557,9 @@ WEEK6 = [
     Case(W6, "features_of_the_last_position", replaced(
         W6, "last-token-answer", "return ops.take_along_axis(hidden, index, axis=1)[:, 0, :]",
         "return hidden[:, -1, :]"), lost={"last_token_features": 1.5}),
-    # The weights of the inputs, not of the targets: the prompt's last token gets weight 1, the
-    # closing end token none.
+    # The roles of the inputs, not of the targets: each weight comes one token early, so the
+    # first token of the answer gets weight 0 (its input, the prompt's last token, has role 0),
+    # and in a padded row the first padding position gets weight 1 (its input ends the answer).
     Case(W6, "mask_of_the_inputs", replaced(
         W6, "loss-mask-answer", "roles[..., 1:]", "roles[..., :-1]"),
         lost={"sft_loss_mask": 2}),
@@ -684,7 +687,7 @@ WEEK7 = [
     Case(W7, "bradley_terry_rejected_minus_chosen", replaced(
         W7, "bradley-terry-answer", "ops.softplus(rejected - chosen)",
         "ops.softplus(chosen - rejected)"), lost={"bradley_terry_loss": 1.5}),
-    # -log(sigmoid(x)): inf once sigmoid underflows (a confidently wrong reward model).
+    # `-log(sigmoid(x))`: inf once sigmoid underflows (a confidently wrong reward model).
     Case(W7, "bradley_terry_log_of_sigmoid", replaced(
         W7, "bradley-terry-answer", "ops.mean(ops.softplus(rejected - chosen))",
         "ops.mean(-ops.log(ops.sigmoid(chosen - rejected)))"),
@@ -735,7 +738,7 @@ def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
         lost={"group_advantages": 1}, message="ddof=1"),
     # k3 of the policy minus the reference: also >= 0, but not this KL; the loss with the KL
     # penalty uses it, and loses that check too.
-    # (exp(-d) + d - 1 is exp(d') - d' - 1 for d' = log_probs - ref_log_probs.)
+    # (`exp(-d) + d - 1` is `exp(e) - e - 1` for `e = log_probs - ref_log_probs`.)
     Case(W7, "k3_of_the_other_direction", replaced(
         W7, "k3-kl-answer", "return ops.exp(d) - d - 1.0", "return ops.exp(-d) + d - 1.0"),
         lost={"k3_kl": 0.5, "clipped_policy_loss": 1}),
@@ -864,7 +867,7 @@ WEEK1_DATA = [
                                        "shards-answer": INDEPENDENT_SHARDS,
                                        "quality-answer": INDEPENDENT_QUALITY},
          backends=ALL_BACKENDS),
-    # Paragraphs cut at "\n\n" only: a blank line holding spaces or tabs joins two paragraphs.
+    # Paragraphs cut at `"\n\n"` only: a blank line holding spaces or tabs joins two paragraphs.
     Case(W1D, "blank_lines_without_spaces", replaced(
         W1D, "shingles-answer", "PARAGRAPH_BREAK.split(text)", 'text.split("\\n\\n")'),
         lost={"shingles": 1.5}),
@@ -877,7 +880,7 @@ WEEK1_DATA = [
     Case(W1D, "hash_big_endian", replaced(
         W1D, "minhash-answer", '.digest()[:4], "little")', '.digest()[:4], "big")'),
         lost={"minhash_signature": 2.25}),
-    # Python integers never wrap around modulo 2**64: other permutations than datasketch's.
+    # Python integers never wrap around modulo `2**64`: other permutations than datasketch's.
     Case(W1D, "python_ints_do_not_wrap", replaced(
         W1D, "minhash-answer",
         "(hashes[:, None] * a + b) % np.uint64(MERSENNE_PRIME)",
