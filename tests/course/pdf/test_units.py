@@ -340,6 +340,32 @@ def test_a_unary_sign_and_an_operator_name_are_spaced_as_tex_spaces_them():
     assert "e-mail (-1)" in math.inline(r"\text{e-mail (-1)} = -1")  # text left as it is
 
 
+def test_a_sign_after_text_in_math_is_a_binary_operator():
+    """Week 3's schedule printed "min_lr+½" and "step−warmup_steps" with no spaces (book read
+    5 December, readI2 10): the math after a ``\\text`` group was read as the formula's start,
+    where a sign is unary. TeX spaces a sign after an ordinary atom (the text) as binary."""
+    import re
+
+    from weasyprint_build.math_svg import MathRenderer
+
+    math = MathRenderer(None)
+
+    def width(tex: str) -> float:
+        return float(re.search(r"width:([\d.]+)em", math.inline(tex)).group(1))
+
+    medium = width("a + b") - width("a{+}b")
+    for sign in "+-":
+        spaced = width(rf"\text{{lr}} {sign} b") - width(rf"\text{{lr}}{{{sign}}}b")
+        assert spaced == pytest.approx(medium, abs=0.002)
+    formula = r"\text{min\_lr} + \tfrac{1}{2}(\text{step} - \text{warmup\_steps})"
+    assert width(formula) == pytest.approx(
+        width(r"\text{min\_lr}{+}\tfrac{1}{2}(\text{step}{-}\text{warmup\_steps})") + 2 * medium,
+        abs=0.002)
+    # still unary after a relation or a bracket that follows text, and at the start
+    assert width(r"\text{a} = -b") == pytest.approx(width(r"\text{a} = {-}b"), abs=0.002)
+    assert width(r"-\text{a}") == pytest.approx(width(r"{-}\text{a}"), abs=0.002)
+
+
 def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monkeypatch):
     """The introduction's schedule reads docs/benchmarks.md: editing it must re-run the chapter
     (its key covered only llm_keras/, solutions/, course/results/ and course/figures/)."""
