@@ -342,6 +342,29 @@ def test_long_code_names_do_not_open_wide_gaps_in_justified_lines():
     assert max(stretch) < 1.5 * 2.625
 
 
+def test_a_number_and_its_unit_stay_on_one_line_in_prose():
+    """"down to 10" / "% for 10-grams" (book read 5 December, readI1 5): the notebooks write a
+    space before "%". The prose's space between a number and its unit is a no-break space; code
+    is left as it is. The sentence at 120 widths, 0.5 pt apart: no line starts with a unit."""
+    from weasyprint import HTML
+
+    from weasyprint_build.render import prose_renderer
+
+    markdown = prose_renderer().md
+    text = "15 % for 5-grams, 14 % for 6-grams, down to 10 % for 10-grams, in 1.7 s on 5.1 MB."
+    assert markdown.render(text) == (
+        "<p>15\u00a0% for 5-grams, 14\u00a0% for 6-grams, down to 10\u00a0% for 10-grams, "
+        "in 1.7\u00a0s on 5.1\u00a0MB.</p>\n")
+    assert "x = 10 % 3" in markdown.render("`x = 10 % 3` and 3 sequences of 2 models")
+    assert "3 sequences of 2 models" in markdown.render("3 sequences of 2 models")
+    document = "<style>p { font: 10.5pt serif; margin: 0; text-align: justify }</style>" + "".join(
+        f'<p lang="en" style="width: {60 + i * 0.5:.1f}pt">{markdown.render(text)[3:-5]}</p>'
+        for i in range(120))
+    lines = [line for lines in paragraph_lines(HTML(string=document).render()) for line in lines]
+    assert len(lines) > 600
+    assert [line for line in lines if re.match(r"(%|s |MB)", line)] == []
+
+
 def test_a_chat_token_in_inline_code_is_one_unbreakable_word():
     """``<|user|>`` broke after "<|" at a line's end (UAX #14 allows a break after a bar).
     The same sentence at 200 widths, 0.5 pt apart: no line ends inside a token."""
