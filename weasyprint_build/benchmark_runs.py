@@ -14,9 +14,12 @@ import datetime
 
 def describe_run(run: dict) -> str:
     """"The run shown was made on <date>, with the <backend> backend ..., load average ...,
-    Keras <version>. The wall times depend on that load.", then a sentence per earlier date
-    naming the rows that run made ("on 2026-12-04"; a run of the same day as the one shown:
-    "at 01:22 UTC the same day")."""
+    Keras <version>. The wall times depend on that load.", then which rows an earlier run made:
+    "The rows `dpo` and `grpo` come from an earlier run of the same settings, on 2026-12-04 (the
+    benchmark reran the others)." or, for runs of several dates, "Some rows come from earlier
+    runs of the same settings: `dpo` from one on 2026-12-04; `reward` from one at 01:22 UTC
+    on 2026-12-05. The benchmark reran the others." A run of the shown run's day gets its time
+    too: a date alone reads as the day of the run shown."""
     quick = " with its `--quick` settings (smaller runs)" if run.get("quick") else ""
     text = (
         f"The run shown was made on {run['date'][:10]}{quick}, with the {run['backend']} backend "
@@ -26,20 +29,28 @@ def describe_run(run: dict) -> str:
         "times depend on that load."
     )
     shown = _utc(run["date"])
-    earlier: dict[str, list[str]] = {}  # when (a date, or a time of the run's day) -> rows
-    for row in run["stages"]:
+    earlier: dict[str, list[str]] = {}  # when ("on 2026-12-04", "at 01:22 UTC on ...") -> rows
+    for row in sorted(run["stages"], key=lambda row: _utc(row.get("run_date") or run["date"])):
         if row.get("run_date"):
             made = _utc(row["run_date"])
-            when = made.isoformat() if made.date() == shown.date() else made.date().isoformat()
+            day = made.date().isoformat()
+            when = f"at {made:%H:%M} UTC on {day}" if made.date() == shown.date() else f"on {day}"
             earlier.setdefault(when, []).append(f"`{row['stage']}`")
-    for when, names in sorted(earlier.items()):
-        rows = f"The rows {', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else \
-            f"The row {names[0]}"
-        # a run of the shown run's day is said so: "on 2026-12-05" read as another day's run
-        said = f"at {when[11:16]} UTC the same day" if "T" in when else f"on {when}"
-        text += f" {rows} come{'s' if len(names) == 1 else ''} from an earlier run of the same " \
-                f"settings, {said} (the benchmark reran the others)."
+    if len(earlier) == 1:
+        (when, names), = earlier.items()
+        rows = f"The rows {_and(names)} come" if len(names) > 1 else f"The row {names[0]} comes"
+        text += f" {rows} from an earlier run of the same settings, {when} (the benchmark " \
+                "reran the others)."
+    elif earlier:
+        runs = [f"{_and(names)} from one {when}" for when, names in earlier.items()]
+        text += " Some rows come from earlier runs of the same settings: " \
+                f"{'; '.join(runs)}. The benchmark reran the others."
     return text
+
+
+def _and(names: list[str]) -> str:
+    """"`a`", "`a` and `b`", "`a`, `b` and `c`"."""
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def _utc(iso: str) -> datetime.datetime:

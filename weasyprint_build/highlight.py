@@ -66,31 +66,51 @@ def long_lines(code: str) -> list[int]:
     return [i for i, line in enumerate(code.splitlines(), 1) if len(line) > MAX_COLUMNS]
 
 
-# Inline code in justified text: a long name (``llm_keras.tokenizers.train_merges``) may break
-# after a dot, an underscore or a slash, so that a line need not stretch its spaces around it;
-# a short word with a character after which Unicode's line breaking allows a break, a hyphen
-# (``-inf``, ``--fresh``) or a vertical bar (the chat token ``<|user|>``), never breaks there.
-BREAKABLE_LENGTH = 12  # a word of inline code shorter than this never breaks
+# Inline code in justified text: a name of two parts or more (``llm_keras.models``,
+# ``queue_size``) may break after a dot, an underscore or a slash, and a long CamelCase name
+# (``MultiWorkerMirroredStrategy``) before each capital, so that a line need not stretch its
+# spaces around it (book read of 5 December: lines with gaps three times a space before
+# ``attention_mask``, ``torch.backends.cuda.matmul.allow_tf32``). A short word with a character
+# after which Unicode's line breaking allows a break, a hyphen (``-inf``, ``--fresh``) or a
+# vertical bar (the chat token ``<|user|>``), never breaks there.
+#
+# The break is a zero-width space in the text, not a <wbr> element: WeasyPrint 70 breaks a line
+# inside a text box but not between two boxes when it has to go back from an overflow, so a
+# name whose last part overflowed went whole to the next line (style/book.css: the code's left
+# padding likewise).
+BREAKABLE_LENGTH = 10  # a word of inline code shorter than this never breaks
+CAMEL_LENGTH = 17  # a CamelCase name this long may break before its capitals
 NOBREAK_LENGTH = 24  # a word with a hyphen or a bar up to this long is kept whole
+BREAK = "\u200b"  # zero-width space
 _BREAK_AFTER = re.compile(r"(?<=\w{2}[._/])(?=\w{2})")
+_CAMEL = re.compile(r"(?<=[a-z]{2})(?=[A-Z][a-z]{2})")
 _BREAKS_AT = re.compile(r"[-|]")  # UAX #14 classes HY and BA: a break may follow them
 
 
 def inline_code(text: str) -> str:
-    """``<code>`` for inline code, with break opportunities (``<wbr>``) after ``.``, ``_`` and
-    ``/`` in long names and short words with a hyphen or a bar kept whole (``white-space:
+    """``<code>`` for inline code, with break opportunities (zero-width spaces) after ``.``,
+    ``_`` and ``/`` in names of 10 characters or more, before the capitals of CamelCase names
+    of 17 or more, and short words with a hyphen or a bar kept whole (``white-space:
     nowrap``)."""
     words = []
     for word in re.split(r"(\s+)", text):
-        parts = _BREAK_AFTER.split(word) if len(word) >= BREAKABLE_LENGTH else [word]
+        parts = _parts(word)
         if _BREAKS_AT.search(word) and len(parts) > 1:  # -ops.log(ops.sigmoid(x)): after dots
-            words.append("<wbr>".join(
+            words.append(BREAK.join(
                 f'<span class="nobreak">{html.escape(part)}</span>' if _BREAKS_AT.search(part)
                 else html.escape(part) for part in parts))  # fmt: skip
         elif _BREAKS_AT.search(word) and len(word) <= NOBREAK_LENGTH:
             words.append(f'<span class="nobreak">{html.escape(word)}</span>')
-        elif len(word) >= BREAKABLE_LENGTH:
-            words.append("<wbr>".join(html.escape(part) for part in _BREAK_AFTER.split(word)))
         else:
-            words.append(html.escape(word))
+            words.append(BREAK.join(html.escape(part) for part in parts))
     return f"<code>{''.join(words)}</code>"
+
+
+def _parts(word: str) -> list[str]:
+    """The pieces of ``word`` between which a line may break."""
+    if len(word) < BREAKABLE_LENGTH:
+        return [word]
+    parts = _BREAK_AFTER.split(word)
+    if len(word) >= CAMEL_LENGTH:
+        parts = [piece for part in parts for piece in _CAMEL.split(part)]
+    return parts

@@ -134,20 +134,25 @@ def _signs_and_names(tex: str) -> str:
     """``tex`` with a unary sign written ``{-}`` and ``\\ln`` (and the other operator names
     without limits) written ``\\mathrm{ln}`` with TeX's thin space before it after an ordinary
     symbol and after it before anything but an opening bracket (TeXbook, chapter 18, the table of
-    spacing between classes). Text inside ``\\text{...}`` is left as it is."""
+    spacing between classes). Text inside ``\\text{...}`` is left as it is; it stands as an
+    ordinary symbol for what follows it: the sign of ``\\text{min\\_lr} + 1`` is binary."""
     out, position = [], 0
     for match in _TEXT_COMMAND.finditer(tex):
         if match.start() < position:
             continue
         end = _group_end(tex, match.end())
-        out.append(_math_signs_and_names(tex[position : match.start()]))
+        out.append(_math_signs_and_names(tex[position : match.start()], after_text=position > 0))
         out.append(tex[match.start() : end])
         position = end
-    out.append(_math_signs_and_names(tex[position:]))
+    out.append(_math_signs_and_names(tex[position:], after_text=position > 0))
     return "".join(out)
 
 
-def _math_signs_and_names(tex: str) -> str:
+def _math_signs_and_names(tex: str, after_text: bool = False) -> str:
+    """One stretch of math between ``\\text`` groups; ``after_text``: a group ends just before
+    it, so that its start is not the formula's start (a sign there is binary)."""
+    if after_text:  # the text as the ordinary symbol "T" while the rules read what is before
+        return _math_signs_and_names("T" + tex)[1:]
     tex = _UNARY_SIGN.sub(lambda m: f"{m[1]}{m[2]}{{{m[3]}}}", tex)
 
     def name(match: re.Match) -> str:

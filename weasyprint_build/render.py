@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markdown_it.common.utils import escapeHtml
+
 from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter, find_chapter_files
 from weasyprint_build.errors import BuildError
@@ -52,7 +54,7 @@ class Book:
     edition: str
     math: MathRenderer
     solutions_dir: Path
-    markdown: Renderer = field(default_factory=Renderer)
+    markdown: Renderer = field(default_factory=lambda: prose_renderer())
     references: References = field(default_factory=References)
     toc: list[TocEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -402,6 +404,28 @@ def _inline_code(text: str) -> str:
     """Escape a docstring's text for HTML, with its ``double-backquoted`` names as code."""
     parts = re.split(r"``(.+?)``", text)  # odd items: the code
     return "".join(inline_code(p) if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
+# A number and its unit stay on one line in prose: "10 %", "5.1 MB", "1.7 s" (the notebooks
+# write a space before "%"; book read of 5 December: "down to 10" / "% for 10-grams").
+_NUMBER_AND_UNIT = re.compile(
+    r"(?<![\w.])(\d[\d,.]*) (?=(?:%|[kMGT]i?B|ms|µs|ns|s|min|pt|mm|TFLOP/s)(?![\w/]))"
+)
+
+
+def no_break_units(text: str) -> str:
+    """``text`` with the space between a number and its unit made a no-break space."""
+    return _NUMBER_AND_UNIT.sub("\\1\u00a0", text)
+
+
+def prose_renderer() -> Renderer:
+    """The markdown renderer of the book, whose prose keeps a number with its unit (code spans,
+    code blocks and math are other tokens: ``10 % 3`` in code is left as it is)."""
+    renderer = Renderer()
+    renderer.md.add_render_rule(
+        "text", lambda self, tokens, i, options, env: escapeHtml(no_break_units(tokens[i].content))
+    )
+    return renderer
 
 
 # A caption's last line never holds one word alone: the space before its last word is a

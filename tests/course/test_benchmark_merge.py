@@ -74,8 +74,10 @@ def test_the_chapters_sentence_names_the_rows_of_earlier_runs():
                            "CPU of a machine with AMD EPYC, 2 cores, shared with other jobs "
                            "(load average 5.6 at the start and 6.7 at the end), Keras 3.15.1.")
     assert text.endswith(
-        " The row `reward` comes from an earlier run of the same settings, on 2026-12-03 (the "
-        "benchmark reran the others). The rows `dpo` and `grpo` come from an earlier run of the "
-        "same settings, on 2026-12-04 (the benchmark reran the others)."
+        " Some rows come from earlier runs of the same settings: `reward` from one on "
+        "2026-12-03; `dpo` and `grpo` from one on 2026-12-04. The benchmark reran the others."
     )
+    one_run = describe_run({**run, "stages": run["stages"][:4]})
+    assert one_run.endswith(" The rows `dpo` and `grpo` come from an earlier run of the same "
+                            "settings, on 2026-12-04 (the benchmark reran the others).")
     assert "earlier run" not in describe_run({**run, "stages": run["stages"][:2]})

@@ -247,10 +247,18 @@ def test_the_text_of_figures_is_at_least_7_pt(course_build):
 # --- the pieces --------------------------------------------------------------------------------
 def test_inline_code_breaks_after_dots_and_underscores_of_long_names():
     assert inline_code("llm_keras.models.GPT") == (
-        "<code>llm_<wbr>keras.<wbr>models.<wbr>GPT</code>"
+        "<code>llm_\u200bkeras.\u200bmodels.\u200bGPT</code>"
     )
+    assert inline_code("queue_size") == "<code>queue_\u200bsize</code>"  # two parts, 10 long
     assert inline_code("keras.ops") == "<code>keras.ops</code>"  # short: never broken
     assert inline_code("a < b_c") == "<code>a &lt; b_c</code>"
+    # a long CamelCase name before its capitals; a short one, or capitals in a row, never
+    assert inline_code("MultiWorkerMirroredStrategy") == (
+        "<code>Multi\u200bWorker\u200bMirrored\u200bStrategy</code>")
+    assert inline_code("WarmupCosineDecay") == "<code>Warmup\u200bCosine\u200bDecay</code>"
+    assert inline_code("GPTConfig") == "<code>GPTConfig</code>"
+    assert inline_code("CausalSelfAttention") == (
+        "<code>Causal\u200bSelf\u200bAttention</code>")
 
 
 def test_inline_code_keeps_a_word_with_a_hyphen_whole():
@@ -259,8 +267,102 @@ def test_inline_code_keeps_a_word_with_a_hyphen_whole():
     # a long one may still break after its dots (a 24-character line of week 7's notebook
     # stretched the spaces of its line): only the part with the hyphen stays whole
     assert inline_code("-ops.log(ops.sigmoid(x))") == (
-        '<code><span class="nobreak">-ops.</span><wbr>log(ops.<wbr>sigmoid(x))</code>'
+        '<code><span class="nobreak">-ops.</span>\u200blog(ops.\u200bsigmoid(x))</code>'
     )
+
+
+# Paragraphs of the book whose justified lines had word gaps of three spaces and more (book read
+# of 5 December: readI3 1, 2, 6, 8, readS2 1, 3): a code name that did not break went whole to
+# the next line.
+_GAPPED_PARAGRAPHS = (
+    (
+        "A character vocabulary has no padding token, and transformers wants one: given the "
+        "newline's id as ``pad_token_id``, it would take the prompt's newline for padding and mask "
+        "it, unless the ``attention_mask`` says that every token is real."
+    ),
+    (
+        "TensorFlow uses it for float32 products on these GPUs by default; PyTorch only when "
+        "``torch.backends.cuda.matmul.allow_tf32`` is set. The fp32 rows above assume it is off."
+    ),
+    (
+        "Across machines, each machine runs one process with the same command, the list of all the "
+        "workers and its own place in the list: TensorFlow's ``MultiWorkerMirroredStrategy``, "
+        "PyTorch's process group, and on JAX one mesh over the processes."
+    ),
+    (
+        "A generation keeps a CPU busy, so at most a few generations run at once (one by default, "
+        "``--concurrency`` on the command line) and at most ``queue_size`` requests wait."
+    ),
+)
+
+
+def justified_stretch(document: str) -> list[float]:
+    """For each line of each <p> but its last, the space WeasyPrint added to each of its word
+    spaces to justify it (pt), laid out with the book's fixes to WeasyPrint."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    from weasyprint_build.pdf import weasyprint_fixed
+
+    with weasyprint_fixed():
+        pages = HTML(string=document).render().pages
+
+    def texts(box):
+        if isinstance(box, boxes.TextBox):
+            yield box
+        for child in getattr(box, "children", []):
+            yield from texts(child)
+
+    def walk(box):
+        if isinstance(box, boxes.BlockBox) and box.element_tag == "p":
+            lines = [line for line in box.children if isinstance(line, boxes.LineBox)]
+            for line in lines[:-1]:
+                yield max(getattr(text, "justification_spacing", 0) or 0 for text in texts(line))
+            return
+        for child in getattr(box, "children", []):
+            yield from walk(child)
+
+    return [px * 0.75 for page in pages for px in walk(page._page_box)]  # CSS px -> pt
+
+
+def test_long_code_names_do_not_open_wide_gaps_in_justified_lines():
+    """The paragraphs above at the 31 widths of 446-476 pt (the text block: 476 pt), with the
+    book's CSS: no word space is stretched by more than 1.5 spaces (a space of the 10.5 pt body
+    text: 2.6 pt). Before: 6.2 pt (3.4 spaces wide); WeasyPrint did not break a name inside a
+    <code> with a left padding (style/book.css) nor between two boxes (<wbr>)."""
+    from weasyprint_build.document import STYLESHEET
+    from weasyprint_build.render import _inline_code
+
+    css = STYLESHEET.read_text(encoding="utf-8")
+    document = f"<html lang='en'><head><style>{css}</style></head><body>" + "".join(
+        f'<p style="width: {width}pt; break-inside: avoid">{_inline_code(text)}</p>'
+        for width in range(446, 477) for text in _GAPPED_PARAGRAPHS) + "</body></html>"
+    stretch = justified_stretch(document)
+    assert len(stretch) > 150
+    assert max(stretch) < 1.5 * 2.625
+
+
+def test_a_number_and_its_unit_stay_on_one_line_in_prose():
+    """"down to 10" / "% for 10-grams" (book read 5 December, readI1 5): the notebooks write a
+    space before "%". The prose's space between a number and its unit is a no-break space; code
+    is left as it is. The sentence at 120 widths, 0.5 pt apart: no line starts with a unit."""
+    from weasyprint import HTML
+
+    from weasyprint_build.render import prose_renderer
+
+    markdown = prose_renderer().md
+    text = "15 % for 5-grams, 14 % for 6-grams, down to 10 % for 10-grams, in 1.7 s on 5.1 MB."
+    assert markdown.render(text) == (
+        "<p>15\u00a0% for 5-grams, 14\u00a0% for 6-grams, down to 10\u00a0% for 10-grams, "
+        "in 1.7\u00a0s on 5.1\u00a0MB.</p>\n")
+    assert "x = 10 % 3" in markdown.render("`x = 10 % 3` and 3 sequences of 2 models")
+    assert "3 sequences of 2 models" in markdown.render("3 sequences of 2 models")
+    document = "<style>p { font: 10.5pt serif; margin: 0; text-align: justify }</style>" + "".join(
+        f'<p lang="en" style="width: {60 + i * 0.5:.1f}pt">{markdown.render(text)[3:-5]}</p>'
+        for i in range(120))
+    lines = [line for lines in paragraph_lines(HTML(string=document).render()) for line in lines]
+    assert len(lines) > 600
+    assert [line for line in lines if re.match(r"(%|s |MB)", line)] == []
 
 
 def test_a_chat_token_in_inline_code_is_one_unbreakable_word():
@@ -272,7 +374,7 @@ def test_a_chat_token_in_inline_code_is_one_unbreakable_word():
     assert inline_code("<|endoftext|>") == (
         '<code><span class="nobreak">&lt;|endoftext|&gt;</span></code>')
     assert inline_code("ab|cd.long_name_x") == (
-        '<code><span class="nobreak">ab|cd.</span><wbr>long_<wbr>name_x</code>')
+        '<code><span class="nobreak">ab|cd.</span>\u200blong_\u200bname_x</code>')
     tokens = ("<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>")
     words = "The template writes " + ", then ".join(
         f"{inline_code(token)} and some words" for token in tokens) + "."

@@ -343,6 +343,32 @@ def test_a_unary_sign_and_an_operator_name_are_spaced_as_tex_spaces_them():
     assert "e-mail (-1)" in math.inline(r"\text{e-mail (-1)} = -1")  # text left as it is
 
 
+def test_a_sign_after_text_in_math_is_a_binary_operator():
+    """Week 3's schedule printed "min_lr+½" and "step−warmup_steps" with no spaces (book read
+    5 December, readI2 10): the math after a ``\\text`` group was read as the formula's start,
+    where a sign is unary. TeX spaces a sign after an ordinary atom (the text) as binary."""
+    import re
+
+    from weasyprint_build.math_svg import MathRenderer
+
+    math = MathRenderer(None)
+
+    def width(tex: str) -> float:
+        return float(re.search(r"width:([\d.]+)em", math.inline(tex)).group(1))
+
+    medium = width("a + b") - width("a{+}b")
+    for sign in "+-":
+        spaced = width(rf"\text{{lr}} {sign} b") - width(rf"\text{{lr}}{{{sign}}}b")
+        assert spaced == pytest.approx(medium, abs=0.002)
+    formula = r"\text{min\_lr} + \tfrac{1}{2}(\text{step} - \text{warmup\_steps})"
+    assert width(formula) == pytest.approx(
+        width(r"\text{min\_lr}{+}\tfrac{1}{2}(\text{step}{-}\text{warmup\_steps})") + 2 * medium,
+        abs=0.002)
+    # still unary after a relation or a bracket that follows text, and at the start
+    assert width(r"\text{a} = -b") == pytest.approx(width(r"\text{a} = {-}b"), abs=0.002)
+    assert width(r"-\text{a}") == pytest.approx(width(r"{-}\text{a}"), abs=0.002)
+
+
 def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monkeypatch):
     """The introduction's schedule reads docs/benchmarks.md: editing it must re-run the chapter
     (its key covered only llm_keras/, solutions/, course/results/ and course/figures/)."""
@@ -406,9 +432,12 @@ def test_a_chapter_runs_again_when_a_file_its_code_names_changes(tmp_path, monke
     )
 
 
-def test_rows_of_an_earlier_run_of_the_same_day_are_said_to_be_of_that_day():
+def test_rows_of_an_earlier_run_of_the_same_day_are_given_their_date_and_time():
     """The alignment chapter said "an earlier run of the same settings, on 2026-12-05" of rows
-    made at 01:22 the day of the run shown (09:11): a date alone reads as another day."""
+    made at 01:22 the day of the run shown (09:11): a date alone reads as another day. Then it
+    said "at 01:22 UTC the same day" right after a sentence on 2026-12-04's run, which read as
+    4 December, and said "(the benchmark reran the others)" after each run (book read 5 December,
+    readI4 9, readS2 8): now one sentence names each run's rows and its date."""
     from weasyprint_build.benchmark_runs import describe_run
 
     run = {"date": "2026-12-05T09:11:00+00:00", "backend": "jax", "device": "cpu",
@@ -419,12 +448,11 @@ def test_rows_of_an_earlier_run_of_the_same_day_are_said_to_be_of_that_day():
                       {"stage": "rlp", "run_date": "2026-12-05T01:22:38+00:00"}]}  # fmt: skip
     text = describe_run(run)
     assert text.endswith(
-        " The row `dpo` comes from an earlier run of the same settings, on 2026-12-04 (the "
-        "benchmark reran the others). The rows `reward` and `rlp` come from an earlier run of "
-        "the same settings, at 01:22 UTC the same day (the benchmark reran the others)."
+        " Some rows come from earlier runs of the same settings: `dpo` from one on 2026-12-04; "
+        "`reward` and `rlp` from one at 01:22 UTC on 2026-12-05. The benchmark reran the others."
     ), text
-    assert "on 2026-12-05 (the" not in text
+    assert "same day" not in text and text.count("reran the others") == 1
     # the day is the UTC day: 23:30 at UTC-2 is the next day in UTC, the run shown's day
     late = {**run, "stages": [{"stage": "sft", "run_date": "2026-12-04T23:30:00-02:00"}]}
-    assert describe_run(late).endswith("settings, at 01:30 UTC the same day (the benchmark "
+    assert describe_run(late).endswith("settings, at 01:30 UTC on 2026-12-05 (the benchmark "
                                        "reran the others).")
