@@ -67,30 +67,28 @@ def long_lines(code: str) -> list[int]:
 
 
 # Inline code in justified text: a name of two parts or more (``llm_keras.models``,
-# ``queue_size``) may break after a dot, an underscore or a slash, and a long CamelCase name
-# (``MultiWorkerMirroredStrategy``) before each capital, so that a line need not stretch its
-# spaces around it (book read of 5 December: lines with gaps three times a space before
+# ``queue_size``) may break after a dot, an underscore or a slash, so that a line need not
+# stretch its spaces around it (book read of 5 December: lines with gaps three times a space before
 # ``attention_mask``, ``torch.backends.cuda.matmul.allow_tf32``). A short word with a character
 # after which Unicode's line breaking allows a break, a hyphen (``-inf``, ``--fresh``) or a
-# vertical bar (the chat token ``<|user|>``), never breaks there.
+# vertical bar (the chat token ``<|user|>``), never breaks there. A CamelCase name does not
+# break before its capitals: with nothing to mark the break, "Layer" / "Norm(epsilon=1e-5)" and
+# "Byte" / "LevelBPETokenizer" read as two words (tried on 5 December and taken out).
 #
 # The break is a zero-width space in the text, not a <wbr> element: WeasyPrint 70 breaks a line
 # inside a text box but not between two boxes when it has to go back from an overflow, so a
 # name whose last part overflowed went whole to the next line (style/book.css: the code's left
 # padding likewise).
 BREAKABLE_LENGTH = 10  # a word of inline code shorter than this never breaks
-CAMEL_LENGTH = 17  # a CamelCase name this long may break before its capitals
 NOBREAK_LENGTH = 24  # a word with a hyphen or a bar up to this long is kept whole
 BREAK = "\u200b"  # zero-width space
 _BREAK_AFTER = re.compile(r"(?<=\w{2}[._/])(?=\w{2})")
-_CAMEL = re.compile(r"(?<=[a-z]{2})(?=[A-Z][a-z]{2})")
 _BREAKS_AT = re.compile(r"[-|]")  # UAX #14 classes HY and BA: a break may follow them
 
 
 def inline_code(text: str) -> str:
     """``<code>`` for inline code, with break opportunities (zero-width spaces) after ``.``,
-    ``_`` and ``/`` in names of 10 characters or more, before the capitals of CamelCase names
-    of 17 or more, and short words with a hyphen or a bar kept whole (``white-space:
+    ``_`` and ``/`` in names of 10 characters or more, and short words with a hyphen or a bar kept whole (``white-space:
     nowrap``)."""
     words = []
     for word in re.split(r"(\s+)", text):
@@ -110,7 +108,4 @@ def _parts(word: str) -> list[str]:
     """The pieces of ``word`` between which a line may break."""
     if len(word) < BREAKABLE_LENGTH:
         return [word]
-    parts = _BREAK_AFTER.split(word)
-    if len(word) >= CAMEL_LENGTH:
-        parts = [piece for part in parts for piece in _CAMEL.split(part)]
-    return parts
+    return _BREAK_AFTER.split(word)
