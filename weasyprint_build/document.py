@@ -83,9 +83,10 @@ def _cover(edition: str, backend: str) -> str:
 <p class="cover-subtitle">{keep_last_words(html.escape(SUBTITLE))}</p>
 <p class="cover-edition">{keep_last_words(html.escape(EDITION_LINES[edition]))}</p>
 <p class="cover-meta">llm-keras {html.escape(package_version())}. Every output, number and figure
-in this book comes from code that ran: the chapters&rsquo; code when the book was built, with
-<code>KERAS_BACKEND={html.escape(backend)}</code> on a CPU, and the benchmark runs that a
-caption or the text names, with their backend, machine and date.</p>
+in this book comes from code that ran: the chapters&rsquo; code when the book was built, on a
+CPU with <code>KERAS_BACKEND={html.escape(backend)}</code> unless the text names another
+backend, and the benchmark runs that a caption or the text names, with their machine and
+date.</p>
 </section>"""
 
 
