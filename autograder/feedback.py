@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from autograder.records import write_json
+from autograder.wording import series
 
 STATUS_WORDS = {
     "graded": "graded",
@@ -95,7 +96,7 @@ def _exercise_view(combined: dict, results: dict) -> dict:
         scores = ", ".join(f"{b} {r['points']:g}/{top:g}" for b, r in results.items())
         summary = f"scored on {lowest}, the lowest of {scores}"
     elif len(results) > 1:
-        summary = f"the same on {_and(list(results))}"
+        summary = f"the same on {series(list(results))}"
     else:
         summary = ""
     message = plain_text(worst.get("message") or "")
@@ -103,7 +104,7 @@ def _exercise_view(combined: dict, results: dict) -> dict:
     if differ and passing:
         message += "." if message and not message.endswith((".", "!", "?")) else ""
         message = " ".join(m for m in (message, (
-            f"It passes on {_and(passing)} but not on {lowest}: run your notebook once on "
+            f"It passes on {series(passing)} but not on {lowest}: run your notebook once on "
             f"{lowest} too (set KERAS_BACKEND to \"{lowest}\" in its first cell, restart the "
             "kernel and run all cells) to see the problem in your own checks.")) if m)
     tests = []
@@ -195,9 +196,6 @@ def _cell_error(cell: dict) -> dict:
             "error": plain_text(cell.get("error") or "", 600)}
 
 
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
 
 def render_html(view: dict) -> str:
     e = html.escape
@@ -214,7 +212,7 @@ def render_html(view: dict) -> str:
         f"{e(STATUS_WORDS.get(view['status'], view['status']))}.</p>",
     ]
     if len(view["backends"]) > 1:
-        parts.append(f"<p>Graded on {e(_and(view['backends']))}: each exercise scores its "
+        parts.append(f"<p>Graded on {e(series(view['backends']))}: each exercise scores its "
                      "lowest result over these backends.</p>")
     if view["messages"]:
         parts.append("<ul>" + "".join(f"<li>{e(m)}</li>" for m in view["messages"]) + "</ul>")
@@ -273,4 +271,4 @@ def _results_html(groups: list[dict]) -> str:
 
 
 def _on(group: dict, before: str = "on ", after: str = ": ") -> str:
-    return f"{before}{_and(group['backends'])}{after}" if group["backends"] else ""
+    return f"{before}{series(group['backends'])}{after}" if group["backends"] else ""

@@ -17,6 +17,7 @@ import numpy as np
 from autograder.compare import compare
 from autograder.feedback import plain_text
 from autograder.sandbox.probe_tools import MAX_LISTED, describe_mismatch
+from autograder.wording import series
 
 _PROBES: dict = {}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")
@@ -126,9 +127,7 @@ def _learner_outputs(payload: bytes, report: dict) -> tuple[dict, dict]:
 def _names(names) -> str:
     """```a```, ```a`` and ``b```, ```a``, ``b`` and ``c```."""
     quoted = [f"`{name}`" for name in names]
-    if len(quoted) > 1:
-        return f"{', '.join(quoted[:-1])} and {quoted[-1]}"
-    return "".join(quoted) or "this piece"
+    return series(quoted) if quoted else "this piece"
 
 
 def _not_run_message(status: str) -> str:

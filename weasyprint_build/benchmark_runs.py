@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 
+from autograder.wording import series
+
 
 def describe_run(run: dict) -> str:
     """"The run shown was made on <date>, with the <backend> backend ..., load average ...,
@@ -38,19 +40,14 @@ def describe_run(run: dict) -> str:
             earlier.setdefault(when, []).append(f"`{row['stage']}`")
     if len(earlier) == 1:
         (when, names), = earlier.items()
-        rows = f"The rows {_and(names)} come" if len(names) > 1 else f"The row {names[0]} comes"
+        rows = f"The rows {series(names)} come" if len(names) > 1 else f"The row {names[0]} comes"
         text += f" {rows} from an earlier run of the same settings, {when} (the benchmark " \
                 "reran the others)."
     elif earlier:
-        runs = [f"{_and(names)} from one {when}" for when, names in earlier.items()]
+        runs = [f"{series(names)} from one {when}" for when, names in earlier.items()]
         text += " Some rows come from earlier runs of the same settings: " \
                 f"{'; '.join(runs)}. The benchmark reran the others."
     return text
-
-
-def _and(names: list[str]) -> str:
-    """"`a`", "`a` and `b`", "`a`, `b` and `c`"."""
-    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def _utc(iso: str) -> datetime.datetime:

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.wording import series
 from weasyprint_build.errors import BuildError
 
 EDITIONS = ("student", "instructor")
@@ -330,7 +331,7 @@ def plumbing_note(cells, first: bool = False) -> str:
     groups = []
     if actions:
         done = [f"{verb(word)} {what}" for word, what in actions]
-        groups.append(", ".join(done[:-1]) + " and " + done[-1] if len(done) > 1 else done[0])
+        groups.append(series(done))
     if imported:
         groups.append(f"{verb('import')} " + ", ".join(imported))
     if defined:

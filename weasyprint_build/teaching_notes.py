@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.wording import series
 from weasyprint_build.chapters import DOUBLE_BACKQUOTED, curly_quotes
 from weasyprint_build.errors import BuildError
 
@@ -428,7 +429,7 @@ def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
             groups.setdefault(key, []).append(check.name)
     parts = []
     for (feedback, backends), names in groups.items():
-        where = "" if set(backends) == set(mistake.backends) else f" on {_and(list(backends))} only"
+        where = "" if set(backends) == set(mistake.backends) else f" on {series(list(backends))} only"
         said = _sentence(feedback.replace(_BEYOND_TOLERANCE, ""))  # (the introduction says it)
         what, _, hint = said.partition(". ")  # what differs, then the check's hint
         if hint and all(hints[name] == hint for name in names):
@@ -458,7 +459,7 @@ def _quoted_names(names: list[str]) -> str:
     for group in _series(names):
         name, numbers = _series_name([names[i] for i in group])
         said.append(f"{_quoted(name)}{numbers}")
-    return _and(said)
+    return series(said)
 
 
 # Three names or more that differ in one number alone are a series, said once.
@@ -513,11 +514,9 @@ def _ranges(numbers: list[int]) -> str:
             runs.append([number])
     said = [f"{run[0]} to {run[-1]}" if len(run) >= 3 else str(number)
             for run in runs for number in (run[:1] if len(run) >= 3 else run)]
-    return _and(said)
+    return series(said)
 
 
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _names(names) -> str:
