@@ -106,10 +106,16 @@ def _block_container_layout(context, box, *args, **kwargs):
         and new_box.style["box_decoration_break"] == "clone"
         and new_box.children
     ):
-        last = new_box.children[-1]
-        bottom = last.position_y + last.margin_height()
-        new_box.height = max(0, min(new_box.height, bottom - new_box.content_box_y()))
+        _end_after_last_child(new_box)
     return result
+
+
+def _end_after_last_child(box) -> None:
+    """A fragment of a split box ends after its last child (its bottom padding and border
+    below it), where WeasyPrint left it as tall as the page or the whole box."""
+    last = box.children[-1]
+    bottom = last.position_y + last.margin_height()
+    box.height = max(0, min(box.height, bottom - box.content_box_y()))
 
 
 _weasyprint_find_earlier_page_break = _block.find_earlier_page_break
@@ -131,9 +137,7 @@ def _find_earlier_page_break(context, children, *args, **kwargs):
             if box.style["box_decoration_break"] == "clone" and isinstance(
                 box.children[-1], _block.boxes.LineBox
             ):
-                last = box.children[-1]
-                bottom = last.position_y + last.margin_height()
-                box.height = max(0, min(box.height, bottom - box.content_box_y()))
+                _end_after_last_child(box)
             box = box.children[-1]
     return result
 
