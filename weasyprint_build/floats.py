@@ -25,6 +25,8 @@ prose around it reads it in order).
   chapter's page breaks do not depend on the others: each chapter is laid out alone, and the
   moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
   that did not change costs no layout; the book is then laid out once, with the moves made.
+- The same layouts find the paragraphs whose justified lines would stretch their spaces too
+  wide (ragged.py); they are set ragged-right, and cached with the moves.
 """
 
 from __future__ import annotations
@@ -46,13 +48,15 @@ from weasyprint.formatting_structure.boxes import (
     ReplacedBox,
 )
 
+from weasyprint_build.ragged import set_ragged, stretched_paragraphs
+
 MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
 ROUNDS = 5  # layouts of a chapter alone, at most, when its cache holds nothing
 ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the emptiest before: undone
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 8  # of the moves' cache: change it when the rule for a move changes
+VERSION = 9  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -131,7 +135,14 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
          "source", "track", "wbr"}  # fmt: skip
 
 
-def _element_end(document: str, start: int) -> int:
+def element_start(document: str, element_id: str) -> int | None:
+    """Where the tag of the element whose id is ``element_id`` opens in ``document``."""
+    found = re.search(rf"""<[A-Za-z][^<>]*?\sid\s*=\s*["']?{re.escape(element_id)}["'\s>]""",
+                      document)  # fmt: skip
+    return None if found is None else found.start()
+
+
+def element_end(document: str, start: int) -> int:
     """Where the element (or comment) whose tag opens at ``start`` ends in ``document``."""
     depth = 0
     for match in _TAG.finditer(document, start):
@@ -159,23 +170,21 @@ def moved_document(document: str, moves: list[Move]) -> str:
     its tree: the HTML written beside the PDF is the document the PDF shows. The rest of the
     text is kept as it is, character for character."""
     for move in moves:
-        found = re.search(rf"""<[A-Za-z][^<>]*?\sid\s*=\s*["']?{re.escape(move.unit)}["'\s>]""",
-                          document)  # fmt: skip
-        if found is None:
+        start = element_start(document, move.unit)
+        if start is None:
             continue
-        start = found.start()
         if move.split:  # the class of the cell's tag, as apply_moves sets it
             tag = _TAG.match(document, start)
             attributes = re.sub(r"""(\sclass\s*=\s*")([^"]*)(")""",
                                 lambda m: m[1] + _split_class(m[2]) + m[3], tag.group(3), count=1)
             document = document[:start] + f"<{tag.group(2)}{attributes}>" + document[tag.end():]
             continue
-        end = past_end = _element_end(document, start)
+        end = past_end = element_end(document, start)
         for _ in range(move.past):
             sibling = past_end + len(document[past_end:]) - len(document[past_end:].lstrip())
             if not document.startswith("<", sibling) or document.startswith("</", sibling):
                 raise ValueError(f"{move.unit}: fewer than {move.past} elements follow it")
-            past_end = _element_end(document, sibling)
+            past_end = element_end(document, sibling)
         unit = document[start:end]
         document = document[:start] + document[end:past_end] + "\n" + unit + document[past_end:]
     return document
@@ -306,6 +315,9 @@ class Placement:
     alone (the others came from the cache)."""
 
     moves: dict[str, list[Move]] = field(default_factory=dict)
+    # by chapter id: the places of its paragraphs set ragged (ragged.py), and how many it holds
+    ragged: dict[str, list[int]] = field(default_factory=dict)
+    paragraphs: dict[str, int] = field(default_factory=dict)
     laid_out: int = 0
     layouts: int = 0  # layouts of a chapter alone, all rounds
 
@@ -315,7 +327,9 @@ class Placement:
         return (
             f"{len(moved)} figure(s) or table(s) moved after the text that follows them "
             f"({', '.join(moved) or 'none'}); {len(split)} kept code cell(s) pushed to the next "
-            f"page split instead ({', '.join(split) or 'none'}); {self.laid_out} of "
+            f"page split instead ({', '.join(split) or 'none'}); "
+            f"{sum(map(len, self.ragged.values()))} paragraph(s) set ragged-right (a justified "
+            f"line would have widened its spaces more than twice); {self.laid_out} of "
             f"{len(self.moves)} chapters "
             f"laid out alone ({self.layouts} layouts), the others' moves from the cache"
         )
@@ -339,22 +353,29 @@ def float_figures(
         key = chapter_key(chapter, styles)
         cached = cache_dir / f"{key}.json" if cache_dir else None
         if cached is not None and cached.exists():
-            moves = [Move(**m) for m in json.loads(cached.read_text())]
+            saved = json.loads(cached.read_text())
+            moves, ragged = [Move(**m) for m in saved["moves"]], saved["ragged"]
             apply_moves(chapter, moves)
+            set_ragged(chapter, ragged)
         else:
-            moves, layouts = _place(chapter, root, layout, rounds)
+            moves, ragged, layouts = _place(chapter, root, layout, rounds)
             placement.laid_out += 1
             placement.layouts += layouts
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                cached.write_text(json.dumps([m.__dict__ for m in moves]))
+                cached.write_text(json.dumps({"moves": [m.__dict__ for m in moves],
+                                              "ragged": ragged}))  # fmt: skip
         placement.moves[chapter.get("id")] = moves
+        placement.ragged[chapter.get("id")] = ragged
+        placement.paragraphs[chapter.get("id")] = sum(1 for _ in chapter.iter("p"))
     return placement
 
 
-def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
+def _place(chapter, root, layout, rounds) -> tuple[list[Move], list[int], int]:
     """Lay the chapter out alone, in a document with the book's ``<head>`` and the chapter's
-    ancestors (their classes may select style rules), and move its pushed figures."""
+    ancestors (their classes may select style rules), and move its pushed figures. Returns the
+    moves kept, the paragraphs of the layout with them that are to be ragged
+    (``ragged.stretched_paragraphs``) and the number of layouts."""
     parents = _parents(root)
     alone = inner = chapter
     while inner in parents:  # ElementTree keeps no parent: the book still holds the chapter
@@ -367,9 +388,10 @@ def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
     original = copy.deepcopy(list(chapter))
     pages, layouts = layout(alone), 1
     moves: list[Move] = []
-    # (emptiest page, rounds' moves): the moves kept are the last round's whose emptiest page
-    # is no emptier than ACCEPTABLE or than the chapter's emptiest page before any move
-    rounds_made = [(max(page_gaps(pages), default=0.0), moves)]
+    # (emptiest page, rounds' moves, their ragged paragraphs): the moves kept are the last
+    # round's whose emptiest page is no emptier than ACCEPTABLE or than the chapter's emptiest
+    # page before any move
+    rounds_made = [(max(page_gaps(pages), default=0.0), moves, stretched_paragraphs(pages, chapter))]
     while layouts < rounds:
         new = find_moves(pages)
         if not new:
@@ -377,10 +399,12 @@ def _place(chapter, root, layout, rounds) -> tuple[list[Move], int]:
         apply_moves(chapter, new)
         moves = moves + new
         pages, layouts = layout(alone), layouts + 1
-        rounds_made.append((max(page_gaps(pages), default=0.0), moves))
+        rounds_made.append((max(page_gaps(pages), default=0.0), moves,
+                            stretched_paragraphs(pages, chapter)))  # fmt: skip
     limit = max(rounds_made[0][0], ACCEPTABLE)
-    kept = next(made for worst, made in reversed(rounds_made) if worst <= limit)
+    _, kept, ragged = next(made for made in reversed(rounds_made) if made[0] <= limit)
     if kept is not moves:  # a later round pushed something else and emptied a page: undone
         chapter[:] = original
         apply_moves(chapter, kept)
-    return kept, layouts
+    set_ragged(chapter, ragged)
+    return kept, ragged, layouts

@@ -35,6 +35,7 @@ from weasyprint.urls import FatalURLFetchingError
 from weasyprint_build.errors import BuildError
 from weasyprint_build.floats import Placement, float_figures, ids_in_order, moved_document
 from weasyprint_build.index import drop_repeated_pages
+from weasyprint_build.ragged import ragged_document
 
 
 @dataclass
@@ -216,9 +217,18 @@ def write_pdf(
 
 
 def _moved_text(document: str, placement: Placement, root) -> str:
-    """``document`` with the moves made in its text, checked against the tree laid out (the
-    same elements with an id, in the same order)."""
+    """``document`` with the moves made in its text and its ragged paragraphs marked, checked
+    against the tree laid out (the same elements with an id, in the same order)."""
     moved = moved_document(document, [m for moves in placement.moves.values() for m in moves])
+    try:
+        for chapter, places in placement.ragged.items():
+            if places:
+                moved = ragged_document(moved, chapter, places, placement.paragraphs[chapter])
+    except ValueError as error:
+        raise BuildError(
+            f"The HTML beside the PDF does not match the document laid out ({error}): report "
+            "it with the build's log; ragged.ragged_document must follow the HTML parser."
+        ) from None
     expected = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")]
     if ids_in_order(moved) != expected:
         raise BuildError(
