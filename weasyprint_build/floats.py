@@ -56,7 +56,7 @@ ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the empt
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 9  # of the moves' cache: change it when the rule for a move changes
+VERSION = 10  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 

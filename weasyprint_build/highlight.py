@@ -6,6 +6,7 @@ spans are what WeasyPrint's line breaking spends its time on (research/pdf.md, s
 
 from __future__ import annotations
 
+import ast
 import functools
 import html
 import re
@@ -51,14 +52,90 @@ def _lexer(language: str):
 
 
 def highlight(code: str, language: str = "python", css_class: str = "code") -> str:
-    """``<pre class="code">`` with the code highlighted (unknown languages come out plain)."""
+    """``<pre class="code">`` with the code highlighted (unknown languages come out plain);
+    in Python, a statement of several lines is one unit that a page break does not cut
+    (``statement_lines``)."""
     code = code.rstrip("\n")
     lexer = _lexer(language.strip().lower())
     if lexer.name == "Text only":
         body = html.escape(code)
     else:
         body = pygments_highlight(code, lexer, _FORMATTER).rstrip("\n")
+        if "python" in lexer.name.lower():
+            body = _kept_statements(body, statement_lines(code))
     return f'<pre class="{css_class}" data-language="{html.escape(language)}">{body}</pre>'
+
+
+# A page break inside a code box falls between two statements, never inside one: not after
+# "def gelu(z):" with its body on the next page (the book read of 5 December, p. 111), nor
+# between the lines of a call. Each group of lines that ``statement_lines`` finds is an
+# inline-block in the <pre> (style/book.css: ``pre .statement``), a single line box for
+# WeasyPrint, which never splits a line box across pages. A group longer than
+# MAX_STATEMENT_LINES may break (a long loop breaks between the statements of its body).
+MAX_STATEMENT_LINES = 10
+_MAGIC = re.compile(r"(?m)^[ \t]*[%!].*$")  # IPython's magics and shell lines: not Python
+
+
+def statement_lines(code: str, most: int = MAX_STATEMENT_LINES) -> list[tuple[int, int]]:
+    """The groups of lines of ``code`` a page break should not cut: 0-based, first and last
+    line, each of 2 to ``most`` lines, in order and disjoint. A statement of several lines is a
+    group, with the comment lines right above it; a compound statement (``def``, ``for``,
+    ``with``, ...) too long for a group gives its header and first statement as one group, then
+    the groups of its body. ``code`` that is not Python gives none."""
+    lines = code.split("\n")
+    try:
+        tree = ast.parse(_MAGIC.sub("", code))
+    except (SyntaxError, ValueError):
+        return []
+    groups: list[tuple[int, int]] = []
+
+    def first_line(node) -> int:  # 0-based, decorators and the comments right above included
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        while first > 0 and lines[first - 1].lstrip().startswith("#"):
+            first -= 1
+        return first
+
+    def visit(body) -> None:
+        for node in body:
+            first, last = first_line(node), node.end_lineno - 1
+            if last - first + 1 <= most:
+                if last > first:
+                    groups.append((first, last))
+                continue
+            blocks = [getattr(node, name, None) for name in ("body", "orelse", "finalbody")]
+            blocks += [[handler] for handler in getattr(node, "handlers", [])]
+            blocks += [[case] for case in getattr(node, "cases", [])]
+            inner = [block for block in blocks if block and isinstance(block[0], ast.AST)]
+            if not inner or not hasattr(node, "body"):
+                continue  # a long simple statement (a literal of many lines) may break
+            head = node.body[0]
+            head_last = head.end_lineno - 1 if not hasattr(head, "body") else head.lineno - 1
+            if head_last - first + 1 <= most and head_last > first:
+                groups.append((first, head_last))
+            for block in inner:
+                if block is node.body and not hasattr(head, "body"):
+                    visit(block[1:])
+                elif isinstance(block[0], (ast.ExceptHandler, ast.match_case)):
+                    visit(block[0].body)
+                else:
+                    visit(block)
+
+    visit(tree.body)
+    return groups
+
+
+def _kept_statements(body: str, groups: list[tuple[int, int]]) -> str:
+    """The highlighted ``body`` with each group of lines in a ``<span class="statement">``; left
+    as it is where its lines are not those of the code (each line's spans closed on it)."""
+    lines = body.split("\n")
+    if not groups or groups[-1][1] >= len(lines) or any(
+        line.count("<span") != line.count("</span>") for line in lines
+    ):
+        return body
+    for first, last in groups:
+        lines[first] = '<span class="statement">' + lines[first]
+        lines[last] += "</span>"
+    return "\n".join(lines)
 
 
 def long_lines(code: str) -> list[int]:

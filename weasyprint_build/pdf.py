@@ -113,10 +113,32 @@ def _block_container_layout(context, box, *args, **kwargs):
 
 def _end_after_last_child(box) -> None:
     """A fragment of a split box ends after its last child (its bottom padding and border
-    below it), where WeasyPrint left it as tall as the page or the whole box."""
-    last = box.children[-1]
+    below it), where WeasyPrint left it as tall as the page or the whole box. Blank lines at
+    its end are left out: a code box split at a blank line between two statements ended with
+    an empty line of background (the book read of 5 December, pages 42 and 111)."""
+    children = list(box.children)
+    while len(children) > 1 and _blank_line(children[-1]):
+        children.pop()
+    last = children[-1]
     bottom = last.position_y + last.margin_height()
     box.height = max(0, min(box.height, bottom - box.content_box_y()))
+
+
+def _blank_line(box) -> bool:
+    """A line box that shows nothing: its text, if any, is white space."""
+    if not isinstance(box, _block.boxes.LineBox):
+        return False
+    stack = list(box.children)
+    while stack:
+        child = stack.pop()
+        if isinstance(child, _block.boxes.TextBox):
+            if child.text.strip():
+                return False
+        elif not isinstance(child, _block.boxes.InlineBox):
+            return False  # a picture, an inline-block: something shown
+        else:
+            stack.extend(child.children)
+    return True
 
 
 _weasyprint_find_earlier_page_break = _block.find_earlier_page_break
