@@ -294,6 +294,7 @@ def plumbing_note(cells, first: bool = False) -> str:
                for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
                for alias in node.names}
     actions, imported, defined, assigned = [], [], [], []
+    from_module: dict[str, list[str]] = {}  # module -> the names imported from it
     for source, tree in parsed:
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -301,8 +302,10 @@ def plumbing_note(cells, first: bool = False) -> str:
             elif isinstance(node, ast.Import):
                 imported += [_bound(alias.name, alias.asname) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
-                imported += [f"`{alias.asname or alias.name}` (from `{node.module}`)"
-                             for alias in node.names]
+                names = from_module.setdefault(node.module, [])  # one "(from ...)" a module
+                if not names:
+                    imported.append(node.module)
+                names += [f"`{alias.asname or alias.name}`" for alias in node.names]
             elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
@@ -322,7 +325,8 @@ def plumbing_note(cells, first: bool = False) -> str:
                         continue
                 shown = _code(source, call, 40) or f"`{ast.unparse(call.func)}`"
                 actions.append(("call", shown))
-    imported = list(dict.fromkeys(imported))
+    imported = [f"{series(list(dict.fromkeys(from_module[item])))} (from `{item}`)"
+                if item in from_module else item for item in dict.fromkeys(imported)]  # fmt: skip
     one = len(code) == 1 or not first  # "it imports" (a cell, or the set-up code); "they import"
 
     def verb(word: str) -> str:

@@ -182,6 +182,11 @@ def test_cell_tags_override_the_plumbing_rule():
     assert plumbing_note([setup, cell("code", "import os")], first=True) == (
         "The notebook's first two code cells, its set-up (6 lines), are not printed here: they "
         "import `np` (`numpy`), `ops` (from `keras`), `os` and define `check`.")
+    models = cell("code", "from llm_keras.models import GPT, GPTConfig\nimport numpy as np\n"
+                  "from llm_keras.models import GPT")
+    assert plumbing_note([models]) == (  # book read 5 Dec: "GPT (from ...), GPTConfig (from ...)"
+        "The notebook's set-up code (1 cell, 3 lines) is not printed: it imports `GPT` and "
+        "`GPTConfig` (from `llm_keras.models`), `np` (`numpy`).")
 
 
 def test_the_plumbing_note_names_what_the_printed_cells_use_from_the_set_up():
