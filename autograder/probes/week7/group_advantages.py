@@ -4,7 +4,7 @@ the reference is ``llm_keras.alignment.grpo.group_advantages``.
 
 The rewards are sums of a correctness and a format reward (0, 0.25, 0.5, 1, 1.25, 1.5), as the
 week's rewards are; a group of equal rewards gives 0 up to float32 rounding, so every check
-accepts an advantage within 0.005 of the reference's, plus a ten-thousandth of it.
+accepts an advantage within 0.005 of the reference's (plus 0.01 % of it).
 """
 
 from types import SimpleNamespace
