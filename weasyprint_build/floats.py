@@ -25,6 +25,9 @@ prose around it reads it in order).
   chapter's page breaks do not depend on the others: each chapter is laid out alone, and the
   moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
   that did not change costs no layout; the book is then laid out once, with the moves made.
+- A figure never moves to stand right after a sentence that ends with a colon (it introduces
+  what follows it), nor away from one that introduces it; a kept code cell after such a sentence
+  at the top of a page splits as a cell alone there does (the sentence stays with it).
 - The same layouts find the paragraphs whose justified lines would stretch their spaces too
   wide (ragged.py); they are set ragged-right, and cached with the moves.
 """
@@ -50,13 +53,15 @@ from weasyprint.formatting_structure.boxes import (
 
 from weasyprint_build.ragged import set_ragged, stretched_paragraphs
 
+LEAD_IN_CLASS = "lead-in"  # a paragraph ending with a colon before code (render.mark_lead_ins)
+
 MIN_GAP = 0.12  # of the text block's height: a smaller gap before a pushed figure is left
 ROUNDS = 5  # layouts of a chapter alone, at most, when its cache holds nothing
 ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the emptiest before: undone
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 10  # of the moves' cache: change it when the rule for a move changes
+VERSION = 12  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -95,12 +100,18 @@ def is_kept_code(element: ET.Element) -> bool:
 
 
 def _is_text(element: ET.Element) -> bool:
-    """What a unit may move past: text, not a heading, code, nor another figure."""
-    if element.tag in TEXT_TAGS:
+    """What a unit may move past: text, not a heading, code, nor another figure. A block of
+    code that the book does not run (a shell command, ``pre.static``) reads as text."""
+    if element.tag in TEXT_TAGS or (element.tag == "pre" and "static" in _classes(element)):
         return True
     if element.tag == "div" and _classes(element) & TEXT_CLASSES:
         return not _holds_figure(element)
     return False
+
+
+def _is_lead_in(element: ET.Element) -> bool:
+    """A paragraph that introduces what follows it (render.mark_lead_ins)."""
+    return element.tag == "p" and LEAD_IN_CLASS in _classes(element)
 
 
 def _parents(root: ET.Element) -> dict[ET.Element, ET.Element]:
@@ -265,8 +276,10 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
                 break
             past += 1
             filled += sibling.margin_height()
-            if filled >= gap:
-                break
+            if filled >= gap and not _is_lead_in(sibling.element):
+                break  # (past "... it runs:", the unit goes past what that introduces too)
+        while past and _is_lead_in(following[past - 1].element):
+            past -= 1  # not after "... are:": that sentence introduces what follows it
         if past:  # the last unit first: the group keeps its order
             moves += [Move(unit.element.get("id"), past) for unit in reversed(group)]
     return moves
@@ -275,10 +288,19 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
 def _first_unit(page_box):
     """The units that start the page (one, or several in a row with nothing between them),
     with the boxes that follow them in their parent; a kept code cell that starts the page,
-    alone; or None."""
+    alone, or after the sentence that introduces it or a heading; or None."""
+    introduced = headed = False
     for box in _blocks(page_box):
         if is_kept_code(box.element):  # it splits: nothing moves with it
             return [box], []
+        if introduced:
+            return None  # a figure introduced by "... shows:" does not move away from it
+        if _is_lead_in(box.element):  # "... it prints:" went to this page with its cell
+            introduced = True
+            continue
+        if re.fullmatch(r"h[2-6]", box.element.tag) and not headed:
+            headed = True  # a heading that went to this page with the cell under it
+            continue
         if is_unit(box.element):
             siblings = _parent_box(page_box, box).children
             following = siblings[siblings.index(box) :]

@@ -22,6 +22,7 @@ from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter, find_chapter_files
 from weasyprint_build.errors import BuildError
 from weasyprint_build.exercises import cell_role, load_exercise, plumbing_note, shown_in_book
+from weasyprint_build.floats import LEAD_IN_CLASS
 from weasyprint_build.highlight import MAX_COLUMNS, highlight, inline_code, long_lines
 from weasyprint_build.index import Index
 from weasyprint_build.list_of_figures import Captioned
@@ -75,7 +76,7 @@ class Book:
             elif cell.cell_type == "code":
                 parts.append(ctx.code_cell(cell))
         parts.append("</section>")
-        return "\n".join(parts)
+        return keep_heading_words(mark_lead_ins("\n".join(parts)))
 
 
 class ChapterContext:
@@ -397,7 +398,7 @@ class ChapterContext:
         finally:
             self.in_exercise, self.cell_line = False, cell_line
         parts.append("</section>")
-        return "\n".join(parts)
+        return keep_heading_words(mark_lead_ins("\n".join(parts)))
 
 
 def _inline_code(text: str) -> str:
@@ -428,6 +429,22 @@ def prose_renderer() -> Renderer:
     return renderer
 
 
+# A paragraph that ends with a colon introduces what follows it ("... the first merges are:",
+# "it prints:"): it never ends a page with its code, output, equation or figure on the next
+# (style/book.css: p.lead-in, break-after: avoid; floats.py moves no figure to stand after it).
+# Book read of 5 December: nine such sentences ended a page, in both editions.
+_LEAD_IN = re.compile(
+    r'<p>((?:(?!</?p[\s>]).)*?:)</p>(?=\s*<(?:div class="(?:cell|equation)|pre[\s>]|figure[\s>]))',
+    re.DOTALL,
+)
+
+
+def mark_lead_ins(html_text: str) -> str:
+    """``html_text`` with each ``<p>`` that ends with a colon and is followed by a code cell, a
+    code block, an equation or a figure marked ``class="lead-in"``."""
+    return _LEAD_IN.sub(rf'<p class="{LEAD_IN_CLASS}">\1</p>', html_text)
+
+
 # A caption's last line never holds one word alone: the space before its last word is a
 # no-break space (the last space outside a tag; CSS text-wrap: balance is not in WeasyPrint 70).
 _LAST_SPACE = re.compile(r"[ \t\n]+(?=[^\s<>]*(?:<[^>]*>[^\s<>]*)*$)")
@@ -436,6 +453,16 @@ _LAST_SPACE = re.compile(r"[ \t\n]+(?=[^\s<>]*(?:<[^>]*>[^\s<>]*)*$)")
 def keep_last_words(html_text: str) -> str:
     """``html_text`` with the last space outside its tags made a no-break space."""
     return _LAST_SPACE.sub("\u00a0", html_text.rstrip(), count=1)
+
+
+_HEADING = re.compile(r"(<h([1-6])\b[^>]*>)(.*?)(</h\2>)", re.DOTALL)
+
+
+def keep_heading_words(html_text: str) -> str:
+    """``html_text`` with each heading's last two words kept on one line: "2.13 Exercise: Data
+    curation: near-duplicates, token shards and a quality" / "rule" (book read of 5
+    December) breaks before "quality" instead."""
+    return _HEADING.sub(lambda m: m[1] + keep_last_words(m[3]) + m[4], html_text)
 
 
 # --- page layout: which cells stay whole (docs/pdf.md, "Layout rules") ------------------------

@@ -28,6 +28,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from autograder.wording import series
@@ -153,6 +154,7 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
                for cell in probe.exercise.answer_cells}
     by_name = {exercise.name: exercise for exercise in exercises}
     cases = [case for case in corpus.CASES if case.week == week]
+    code_names = tuple(name for exercise in exercises for name in exercise.names)
     for case in cases:
         if case.release or case.name in _NOT_A_MISTAKE or not case.lost:
             continue
@@ -168,7 +170,7 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
             )
         exercise.mistakes.append(
             Mistake(
-                name=_case_title(case.name),
+                name=_case_title(case.name, code_names),
                 explanation=comments.get((case.week, case.name), "").rstrip("."),
                 lost={name: float(points) for name, points in case.lost.items()},
                 backends=tuple(case.backends),
@@ -178,11 +180,25 @@ def _add_mistakes(repo_root: Path, week: str, exercises: list[ExerciseNote], pro
     return len(cases)
 
 
-def _case_title(name: str) -> str:
-    """``merge_returns_none_without_the_pair`` -> ``Merge returns None without the pair``."""
-    title = " ".join(_OWN_SPELLING.get(word, word) for word in name.split("_"))
+def _case_title(name: str, code_names: tuple[str, ...] = ()) -> str:
+    """``merge_returns_none_without_the_pair`` -> ``Merge returns None without the pair``; a
+    name of the week's code in it is written as code: ``delegates_train_bpe`` -> ``Delegates
+    `train_bpe` `` (it read "Delegates train BPE"), ``delegates_lora_dense`` -> ``Delegates
+    `LoRADense` ``."""
+    words, found = name.split("_"), []
+    for code in sorted(code_names, key=len, reverse=True):  # words that spell it, joined
+        key = code.lower().replace("_", "")
+        for i in range(len(words)):
+            j = next((j for j in range(i + 1, len(words) + 1)
+                      if "".join(words[i:j]) == key), None)  # fmt: skip
+            if j is not None:
+                words[i:j] = [f"\x00{len(found)}\x00"]
+                found.append(code)
+                break
+    title = " ".join(_OWN_SPELLING.get(word, word) for word in words)
     for words, spelt in _OWN_PHRASES.items():
         title = re.sub(rf"\b{words}\b", spelt, title)
+    title = re.sub(r"\x00(\d+)\x00", lambda m: f"`{found[int(m[1])]}`", title)
     return title[:1].upper() + title[1:]
 
 
@@ -195,7 +211,10 @@ _OWN_SPELLING = {"none": "None", "nan": "NaN", "gpt": "GPT", "adamw": "AdamW", "
                  "ngram": "n-gram", "kth": "k-th"}
 # and the words hyphenated in the course's text
 _OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre-LN",
-                "Bradley Terry": "Bradley-Terry"}
+                "Bradley Terry": "Bradley-Terry", "big endian": "big-endian",
+                "little endian": "little-endian", "warmup": "warm-up",
+                "cross entropy": "cross-entropy", "s curve": "S-curve",
+                "global clipnorm": "`global_clipnorm`", "clipnorm": "`clipnorm`"}
 
 # Code in a comment or hint written without backticks: a tuple of names or numbers
 # (``(None, model_axis)``, ``(d_ff,)``), a string literal without spaces (``'.*'``), a weight's
@@ -313,10 +332,12 @@ def render_notes(notes: WeekNotes) -> str:
         "learner&rsquo;s code on inputs the learner never sees, compare the results with the "
         "course&rsquo;s library, and give each exercise its lowest score over the backends "
         "graded. A failing check&rsquo;s feedback names the check, says what differs (type, "
-        "shape, dtype or how many values) and adds the check&rsquo;s hint; each mistake below "
-        "names its failing checks with what their feedback says differs (&ldquo;12 of 24 values "
-        "differ&rdquo;: from the reference, by more than the tolerance; the hint is quoted only "
-        "where it is not the one listed under &ldquo;What the hidden checks test&rdquo;).</p>"
+        "shape, dtype or how many values) and adds the check&rsquo;s hint. Each mistake below "
+        "names the checks it fails and quotes what their feedback says differs: "
+        "&ldquo;12 of 24 values differ&rdquo; counts the values that differ from the "
+        "reference&rsquo;s (by more than the check&rsquo;s tolerance, where it has one). The "
+        "hint is quoted only where it is not the one listed under &ldquo;What the hidden "
+        "checks test&rdquo;.</p>"
     )
     parts = [
         '<div class="teaching-notes">',
@@ -342,8 +363,8 @@ def _points_table(notes: WeekNotes) -> str:
         '<table class="points-table"><thead><tr><th>exercise</th><th>the learner writes</th>'
         '<th class="count">hidden checks</th><th class="count">mistakes in the corpus</th>'
         '<th class="points">points</th></tr></thead>'
-        f"<tbody>{rows}</tbody><tfoot><tr><td></td><td>total</td><td></td><td></td>"
-        f'<td class="points">{_number(notes.points)}</td></tr></tfoot></table>'
+        f'<tbody>{rows}<tr class="total"><td></td><td>total</td><td></td><td></td>'
+        f'<td class="points">{_number(notes.points)}</td></tr></tbody></table>'
     )
 
 
@@ -385,7 +406,7 @@ def _exercise_notes(exercise: ExerciseNote, notes: WeekNotes) -> str:
 
 def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
     own = mistake.lost.get(exercise.name, 0.0)
-    text = [f'<li><span class="mistake-name">{html.escape(mistake.name)}</span>']
+    text = [f'<li><span class="mistake-name">{_code(mistake.name)}</span>']
     if mistake.explanation:
         text.append(f": {_code(mistake.explanation)}")
     text.append(f". Loses {_number(own)} of its {_points(exercise.points)}")
@@ -421,25 +442,27 @@ def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
     feedback's second part, the check's hint, is quoted only when it is not the hint the list
     of checks above already prints for each of these checks."""
     found = mistake.failing.get(exercise.name, {})
-    hints = {check.name: _sentence(check.hint) for check in exercise.checks}
-    groups: dict[tuple, list[str]] = {}
+    groups: dict[tuple, list[str]] = {}  # (what is quoted, backends) -> the checks, in order
     for check in exercise.checks:  # in the probe's order
         if check.name in found:
-            key = (found[check.name]["feedback"], tuple(found[check.name]["backends"]))
+            said = _sentence(found[check.name]["feedback"])
+            for beyond in _BEYOND:  # (the introduction says it)
+                said = said.replace(beyond, "")
+            what, _, hint = said.partition(". ")  # what differs, then the check's hint
+            if hint and hint == _sentence(check.hint):
+                said = _sentence(what)
+            key = (said, tuple(found[check.name]["backends"]))
             groups.setdefault(key, []).append(check.name)
     parts = []
-    for (feedback, backends), names in groups.items():
+    for (said, backends), names in groups.items():
         where = "" if set(backends) == set(mistake.backends) else f" on {series(list(backends))} only"
-        said = _sentence(feedback.replace(_BEYOND_TOLERANCE, ""))  # (the introduction says it)
-        what, _, hint = said.partition(". ")  # what differs, then the check's hint
-        if hint and all(hints[name] == hint for name in names):
-            said = _sentence(what)
         parts.append(f"{_quoted_names(names)}{where} (&ldquo;{_code(said)}&rdquo;)")
     return f" Fails {'; '.join(parts)}." if parts else ""
 
 
-# What autograder.compare says of every value that differs; the introduction says it once.
-_BEYOND_TOLERANCE = " from the reference by more than the tolerance"
+# What autograder.compare says of every value that differs, with a tolerance or without; the
+# introduction says it once.
+_BEYOND = (" from the reference by more than the tolerance", " from the reference")
 
 
 def _sentence(text: str) -> str:
@@ -524,11 +547,19 @@ def _names(names) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if value == round(value, 2) else f"{value:.2f}"
+    """``2``, ``0.5``, ``1/3`` (not 0.33: twelve checks of 0.33 points did not make 4)."""
+    if value == round(value, 2):
+        return f"{value:g}"
+    fraction = Fraction(value).limit_denominator(12)
+    if abs(float(fraction) - value) < 1e-9:
+        return f"{fraction.numerator}/{fraction.denominator}"
+    return f"{value:.2f}"
 
 
 def _points(value: float) -> str:
-    return f"{_number(value)} point{'' if value == 1 else 's'}"
+    if "/" in (number := _number(value)) and value < 1:
+        return f"{number} of a point"
+    return f"{number} point{'' if value == 1 else 's'}"
 
 
 def _code(text: str) -> str:

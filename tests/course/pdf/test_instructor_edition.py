@@ -7,6 +7,7 @@ ones read the PDFs of the session's build (``course_build``).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -45,6 +46,19 @@ CHAPTER = myst_header() + """
 :name: ex-under-test
 ```
 """
+
+
+@functools.cache
+def week_code_names(week: str) -> tuple[str, ...]:
+    """The names of the code the week's learner writes, which a mistake's title sets as code."""
+    path = next(path for path in NOTEBOOKS if path.parent.name == week)
+    notes = week_notes(REPO, week, nbformat.read(path, as_version=4))
+    return tuple(name for exercise in notes.exercises for name in exercise.names)
+
+
+def title(week: str, case: str) -> str:
+    """A mistake's title as the notes print it, in plain text (lower case)."""
+    return _case_title(case, week_code_names(week)).replace("`", "").lower()
 
 
 def cells(path: Path) -> list[dict]:
@@ -390,7 +404,7 @@ def test_the_teaching_notes_name_the_corpus_mistakes_and_the_checks(rendered):
         text = re.sub(r"\s+", " ", plain(notes))
         for case in corpus.CASES:
             if case.week == week and case.lost and not case.release:
-                assert _case_title(case.name).lower() in text.lower(), (week, case.name)
+                assert title(week, case.name) in text.lower(), (week, case.name)
                 named += 1
         text = series_expanded(text)
         for probe_path in sorted((REPO / "autograder" / "probes" / week).glob("[!_]*.py")):
@@ -439,14 +453,14 @@ def test_checks_that_differ_in_one_number_are_said_once():
     checks = re.findall(r"<li><span class=\"check-name\">.*?</li>", section.split(
         "What the hidden checks test", 1)[1].split("</ul>", 1)[0], re.DOTALL)
     assert len(checks) == 1 and plain(checks[0]).startswith(
-        "run k of 12 for k = 1 to 12 (0.33 points each): Test in the order of the table")
+        "run k of 12 for k = 1 to 12 (1/3 of a point each): Test in the order of the table")
     assert "run 2 of 12" not in plain(section)  # the series, never the twelve names
     stored = json.loads((REPO / "tests/course/weeks/failing_checks.json").read_text())["week3"]
     series, items = 0, mistake_items(section)
     for case, failing in stored.items():  # the mistakes (not the release, which fails all)
         runs = sorted(int(name.split()[1]) for name in failing.get("diagnose", {}))
-        if len(runs) >= 3 and _case_title(case).lower() in items:  # exactly these runs, named
-            text = items[_case_title(case).lower()]
+        if len(runs) >= 3 and title("week3", case) in items:  # exactly these runs, named
+            text = items[title("week3", case)]
             assert re.findall(r"\u201crun (\d+) of 12\u201d", text) == [str(r) for r in runs]
             series += 1
     assert series >= 2
@@ -474,7 +488,7 @@ def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
             if case.week != week or not case.lost or case.release:
                 continue
             mistakes += 1
-            text = items[_case_title(case.name).lower()]
+            text = items[title(week, case.name)]
             failing = stored[week][case.name]
             assert set(failing) >= set(case.lost), (week, case.name, failing)
             checks = [check for checks in failing.values() for check in checks]
@@ -483,7 +497,8 @@ def test_every_mistake_names_its_failing_checks_and_their_feedback(rendered):
             # (its own exercise's: the one whose feedback the note quotes)
             # (printed with the prose's curly quotes)
             said = [{curly_quotes(re.sub(r"\s+", " ", found["feedback"].replace("`", "").replace(
-                " from the reference by more than the tolerance", "")).partition(". ")[0]
+                " from the reference by more than the tolerance", "").replace(
+                " from the reference", "")).partition(". ")[0]
                      .strip(". ")) for found in own.values()} for own in failing.values()]
             if not (all(f"\u201c{curly_quotes(check)}\u201d" in text for check in checks)
                     and any(all(what in text for what in one) for one in said)):  # fmt: skip
@@ -534,17 +549,50 @@ def test_a_check_failing_on_some_backends_only_says_which():
                                                                         notes))  # fmt: skip
 
 
+def test_checks_whose_feedback_reads_the_same_are_named_together():
+    """Two checks with their own hints fail with the same count: the note said "Fails “a”
+    (“4 of 4 values differ.”); “b” (“4 of 4 values differ.”)", the same words twice or four
+    times (book read of 5 December, pp. 127, 198, 199); it names them together once. An exact
+    check's "from the reference" goes as the tolerance's does (the introduction says it)."""
+    exercise = ExerciseNote("loss", 1, ("loss",), 3.0, "", [
+        CheckNote("a", 1.0, "hint a"), CheckNote("b", 1.0, "hint b"),
+        CheckNote("c", 1.0, "hint c")], (), ())
+    mistake = Mistake("Summed over the prompt", "", {"loss": 3.0}, ("jax",), {"loss": {
+        "a": {"backends": ["jax"], "feedback": "4 of 4 values differ from the reference by more "
+                                                "than the tolerance. hint a"},
+        "b": {"backends": ["jax"], "feedback": "4 of 4 values differ from the reference. hint b"},
+        "c": {"backends": ["jax"], "feedback": "1 of 4 values differ. hint c"}}})
+    text = plain(_mistake(mistake, exercise, WeekNotes("week7", [exercise], 1)))
+    assert ("Fails \u201ca\u201d and \u201cb\u201d (\u201c4 of 4 values differ.\u201d); "
+            "\u201cc\u201d (\u201c1 of 4 values differ.\u201d).") in text
+
+
+def test_a_third_of_a_point_is_said_as_a_fraction_and_the_total_is_printed_once():
+    """"0.33 points each" for twelve checks of a 4-point exercise did not add up (book read of
+    5 December, p. 102); the points table's total was a footer that WeasyPrint repeats on each
+    page the table spans (pp. 43-44 showed it under 5 of 6 rows)."""
+    from weasyprint_build.teaching_notes import _points, _points_table
+
+    assert [_points(v) for v in (1 / 3, 0.5, 1, 2, 4 / 3, 0.25)] == [
+        "1/3 of a point", "0.5 points", "1 point", "2 points", "4/3 points", "0.25 points"]
+    exercise = ExerciseNote("loss", 1, ("loss",), 3.0, "", [CheckNote("a", 3.0, "")], (), ())
+    table = _points_table(WeekNotes("week7", [exercise], 1))
+    assert "<tfoot" not in table and table.count(">total<") == 1
+    assert table.index(">total<") < table.index("</tbody>")
+
+
 def test_names_of_code_in_a_mistake_are_set_as_code(rendered):
     """The corpus's comments name code with or without backticks (``train_bpe uses
     get_pair_counts``); the notes set each such name in the code font, and a case name's
-    Python words keep their spelling (``merge_returns_none_...`` reads "returns None")."""
+    Python words keep their spelling (``merge_returns_none_...`` reads "`merge` returns
+    None")."""
     raw = {}  # {mistake name: its item's HTML}, every week
     for path in NOTEBOOKS:
         notes = rendered[path.parent.name, "instructor"].split('class="teaching-notes"', 1)[1]
         raw.update(re.findall(r'<li><span class="mistake-name">(.*?)</span>(.*?)</li>', notes,
                               re.DOTALL))  # fmt: skip
     assert len(raw) >= 100
-    assert "Merge returns None without the pair" in raw
+    assert "<code>merge</code> returns None without the pair" in raw
     assert "<code>train_bpe</code> uses <code>get_pair_counts</code>" in raw[
         "Pairs counted once per word"]  # fmt: skip
     plain_names = [(name, found) for name, rest in raw.items() for found in
@@ -682,6 +730,12 @@ def test_the_notes_introduction_and_mistake_titles_read_as_prose():
     assert _case_title("top_p_without_the_rule_for_p_at_least_1") == (
         "Top p without the rule for p at least 1")
     assert _case_title("bradley_terry_log_of_sigmoid") == "Bradley-Terry log of sigmoid"
+    # the week's code as code (book read 5 Dec: "Delegates train BPE", "Delegates LoRA dense")
+    assert _case_title("delegates_train_bpe", ("train_bpe", "merge")) == "Delegates `train_bpe`"
+    assert _case_title("delegates_lora_dense", ("LoRADense",)) == "Delegates `LoRADense`"
+    assert _case_title("warmup_off_by_one") == "Warm-up off by one"
+    assert _case_title("clipnorm_instead_of_global_clipnorm") == (
+        "`clipnorm` instead of `global_clipnorm`")
 
 
 def test_each_summary_opens_with_the_calls_it_grades():

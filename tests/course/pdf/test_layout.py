@@ -868,3 +868,82 @@ def test_a_listing_in_a_long_cell_splits_with_its_caption_above_its_first_lines(
     assert largest_blank_fraction(pages[0]) < 0.1
     first, second = pdftotext(result.path, 1), pdftotext(result.path, 2)
     assert "Listing 1.1." in first and "line_3 = 3" in first and "line_40 = 40" in second
+
+
+def test_a_paragraph_ending_with_a_colon_before_code_is_a_lead_in():
+    """render.mark_lead_ins: a paragraph that ends with a colon and stands right before a code
+    cell, a code block, an equation or a figure; not one before other text, nor a colon inside
+    code in the middle of a paragraph."""
+    from weasyprint_build.render import mark_lead_ins
+
+    html = ('<p>It prints:</p>\n<div class="cell keep" id="c">x</div>'
+            "<p>Not <code>a:</code> one.</p><p>Says:</p><p>then text</p>"
+            '<p>A <em>block</em>:</p>\n<pre class="code">y</pre><p>As (1.1):</p>'
+            '<div class="equation">z</div><p>Shows:</p><figure class="numbered-table">')
+    marked = mark_lead_ins(html)
+    assert re.findall(r'<p class="lead-in">(.*?)</p>', marked) == [
+        "It prints:", "A <em>block</em>:", "As (1.1):", "Shows:"]
+    assert "<p>Says:</p>" in marked and "<p>Not <code>a:</code> one.</p>" in marked
+
+
+def _chapter_with_a_lead_in(text_pt: float, tmp_path: Path, name: str):
+    """``_lay_out_chapter``: a two-line paragraph that ends "... it prints:", then a kept cell
+    of 8 lines and its output. Returns the text of each page."""
+    from weasyprint_build.highlight import highlight
+    from weasyprint_build.outputs import text_block
+    from weasyprint_build.render import mark_lead_ins
+
+    code = "\n".join(f"value_{n} = {n}  # a line of the cell" for n in range(1, 9))
+    lead_in = ("<p>The second asks for eight devices, each with a micro-batch of twelve "
+               "sequences, and the second stage of the sharded optimizer; it prints:</p>")
+    cell = (f'{lead_in}<div class="cell keep" id="cell-1-1">'
+            f'{highlight(code, "ipython3", "code input")}<div class="outputs">'
+            f'{text_block("the table", "output")}</div></div>')  # fmt: skip
+    result, pages = _lay_out_chapter(text_pt, mark_lead_ins(cell), tmp_path, name)
+    return [pdftotext(result.path, page) for page in range(1, len(pages) + 1)]
+
+
+def test_a_lead_in_never_ends_a_page_without_what_it_introduces(tmp_path):
+    """The paragraph before a cell that ends "it prints:" ended a page with the cell on the
+    next (the book read of 5 December: nine places, both editions). Laid out ever lower on its
+    page, the sentence's page also shows the cell's first line: the cell splits after it, or
+    the sentence goes to the next page with the cell."""
+    placed = []
+    for text_pt in range(520, 700, 12):
+        texts = _chapter_with_a_lead_in(text_pt, tmp_path, f"lead-{text_pt}")
+        page = next(i for i, text in enumerate(texts) if "it prints:" in " ".join(text.split()))
+        assert "value_1 = 1" in texts[page], (text_pt, texts[page][-300:])
+        placed.append(page)
+    assert set(placed) == {0, 1}  # at some heights the sentence did fit on the first page
+
+
+def test_a_figure_never_moves_to_stand_after_a_lead_in(tmp_path):
+    """A pushed figure followed by "Table 1.1 shows the rest:" and its table (Figure 2.3 and
+    Table 2.4 of the course): the figure moved past the sentence, between it and the table it
+    introduces (the book read of 5 December, p. 29). It does not move there now."""
+    from weasyprint_build.render import mark_lead_ins
+
+    then = mark_lead_ins(
+        "<p>Table 1.1 shows the ones that are not exact copies:</p>"
+        '<figure class="numbered-table" id="tab-a"><figcaption>Table 1.1. A table.'
+        '</figcaption><div style="height: 60pt; background: #888"></div></figure>')
+    assert 'class="lead-in"' in then
+    pushed, _ = _chapter_with_a_figure(400, tmp_path, "lead-in", then=then)
+    moved = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]]
+    assert ("cell-1-1", 1) not in moved, moved
+    text = pushed.html
+    assert text.index("exact copies:") < text.index('id="tab-a"')
+    between = text[text.index("exact copies:"): text.index('id="tab-a"')]
+    assert "fig-a" not in between
+
+
+def test_a_heading_keeps_its_last_two_words_together():
+    """"2.13 Exercise: Data curation: near-duplicates, token shards and a quality" / "rule" (the
+    book read of 5 December): a heading's last space is a no-break space, as a caption's is;
+    nothing else of the page changes."""
+    from weasyprint_build.render import keep_heading_words
+
+    html = ('<h2 id="s"><span class="number">2.13</span> Exercise: a quality rule</h2>'
+            '<p>a quality rule</p><h3 class="exercise-heading">One two</h3>')
+    assert keep_heading_words(html) == html.replace("quality rule</h2>", "quality\u00a0rule</h2>"
+                                                    ).replace("One two", "One\u00a0two")
