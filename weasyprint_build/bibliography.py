@@ -208,8 +208,15 @@ def _join_names(names: list[str]) -> str:
 
 
 def _breakable(url: str) -> str:
-    """A URL that may break after its slashes, dots and dashes (a zero-width space)."""
-    return re.sub(r"([/.\-_?=&])(?=.)", "\\1\u200b", url)
+    """A URL that may break after its slashes, dashes and the dots of its path (a zero-width
+    space); not inside its host name ("arxiv." / "org") nor a number ("2204." / "05862": the
+    book read of 5 December)."""
+    scheme, _, rest = url.rpartition("://")
+    host, slash, path = rest.partition("/")
+    path = re.sub(r"([/\-_?=&])(?=.)|(?<!\d)(\.)(?=.)|(\.)(?=\D)", lambda m: m[0] + "\u200b", path)
+    host = re.sub(r"([\-_])(?=.)", "\\1\u200b", host)
+    start = f"{scheme}://" if scheme else ""
+    return start + host + (slash + "\u200b" if slash and path else slash) + path
 
 
 def load_bibliography(course_dir: Path) -> Bibliography:

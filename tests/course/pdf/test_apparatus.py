@@ -523,3 +523,18 @@ def test_each_entry_of_the_list_of_figures_ends_with_a_leader_and_its_page(tmp_p
         right_edges.append(line[-1][2])
     assert max(right_edges) - min(right_edges) < 1.0  # the numbers end at the right margin
     assert not [line for line in lines if all(set(w[0]) <= set(".0123456789") for w in line)]
+
+
+def test_a_url_in_the_bibliography_breaks_in_its_path_not_in_its_host_or_a_number():
+    """The book read of 5 December: "https://arxiv." / "org/abs/1606.08415" and
+    "https://arxiv.org/abs/2204." / "05862". A URL may break after a slash, a dash or a dot of
+    its path, not inside its host name nor between the digits of a number."""
+    from weasyprint_build.bibliography import _breakable
+
+    def breaks(url):
+        return _breakable(url).replace("\u200b", "|")
+
+    assert breaks("https://arxiv.org/abs/2204.05862") == "https://arxiv.org/|abs/|2204.05862"
+    assert breaks("https://github.com/karpathy/build-nanogpt/blob/main/train_gpt2.py") == (
+        "https://github.com/|karpathy/|build-|nanogpt/|blob/|main/|train_|gpt2.|py")
+    assert breaks("https://www.example-site.org") == "https://www.example-|site.org"
