@@ -263,7 +263,7 @@ class MultiHeadAttention(CausalSelfAttention):
 WEEK5 = [
     Case(W5, "reference", backends=ALL_BACKENDS),
     Case(W5, "release", release=True, backends=ALL_BACKENDS),
-    # 2 N D: the forward pass alone, without the backward pass's 4 N D.
+    # Counts 2 N D, the forward pass alone, without the backward pass's 4 N D.
     Case(W5, "forward_flops_only", replaced(
         W5, "training-flops-answer", "6 * n_params * n_tokens", "2 * n_params * n_tokens"),
         lost={"training_flops": 1}),
