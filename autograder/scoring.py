@@ -75,8 +75,8 @@ def score_exercise(backend: str, path: str, points: float, inputs: bytes, report
         result["message"] = _not_run_message(status)
     elif delegated:
         result["message"] = (f"No credit: this exercise asks you to write "
-                             f"{_names(exercise.names)} yourself, and the library's own "
-                             f"{_names(delegated)} {'is' if len(delegated) == 1 else 'are'} named "
+                             f"{_names(exercise.names)} yourself, and {_owned(delegated)} "
+                             f"{'is' if len(delegated) == 1 else 'are'} named "
                              "in your answer cells (or reachable through code they build at run "
                              "time: exec, getattr with a computed name...).")
     elif report.get("status") != "ok":
@@ -130,6 +130,15 @@ def _names(names) -> str:
     return series(quoted) if quoted else "this piece"
 
 
+def _owned(names) -> str:
+    """``the library's own `llm_keras.x` and Keras's own `keras.ops.y```: "the library" is the
+    course's ``llm_keras`` only, so that a Keras function is never taken for one of its own."""
+    ours = [name for name in names if name == "llm_keras" or name.startswith("llm_keras.")]
+    keras = [name for name in names if name not in ours]
+    return " and ".join(part for part in (ours and f"the library's own {_names(ours)}",
+                                          keras and f"Keras's own {_names(keras)}") if part)
+
+
 def _not_run_message(status: str) -> str:
     reasons = {"timeout": "ran out of time", "died": "crashed (the process exited or was killed)",
                "kernel_died": "crashed (the process exited or was killed)",
@@ -167,8 +176,8 @@ def _exception_message(report: dict, exercise, backend: str) -> str:
 
 
 def _weights_message(report: dict) -> str:
-    """``expected a weight named `w_out` of shape (64, 16); your layer has `dense_1/kernel`
-    (64, 16)``, from the names and shapes the probe's ``WeightsMismatch`` reported."""
+    """``expected a weight named `w_out` of shape (64, 16); your only weight is
+    `dense_1/kernel` (64, 16)``, from the names and shapes the probe's ``WeightsMismatch`` reported."""
     weight = plain_text(report.get("weight") or "", 120)
     expected, found = _shape(report.get("expected_shape")), _shape(report.get("found_shape"))
     if not weight or expected is None:

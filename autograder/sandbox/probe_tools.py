@@ -48,18 +48,23 @@ class WeightsMismatch(Exception):
 
 
 def describe_mismatch(name: str, expected: tuple, found: tuple | None, available) -> str:
-    """The learner's message: ``expected a weight named `w_out` of shape (64, 16); your layer
-    has `dense_1/kernel` (64, 16)``. (The grader words it from the fields the sandbox reported,
-    the visible checks from the exception: the same words either way.)"""
+    """The learner's message: ``expected a weight named `w_out` of shape (64, 16); your weights
+    are `dense_1/kernel` (64, 16) and ...``. It says "your weights", not "your layer's", since
+    the learner's code may be a layer or a model. (The grader words it from the fields the
+    sandbox reported, the visible checks from the exception: the same words either way.)"""
     text = f"expected a weight named `{name}` of shape {expected}; "
+    listed = [f"`{path}` {shape}" for path, shape in available]
     if found is not None:
-        text += f"your layer's `{name}` has shape {found}"
+        text += f"your `{name}` has shape {found}"
+    elif not listed:
+        text += "your code creates no weights"
+    elif len(listed) >= MAX_LISTED:
+        text += f"your first {len(listed)} weights are {', '.join(listed)}"
+    elif len(listed) == 1:
+        text += f"your only weight is {listed[0]}"
     else:
-        listed = ", ".join(f"`{path}` {shape}" for path, shape in available)
-        text += f"your layer has {listed}" if listed else "your layer has no weights"
-        if len(available) >= MAX_LISTED:
-            text += ", ..."
-    return (text + ". The grader sets your layer's weights by the names the exercise gives: "
+        text += f"your weights are {', '.join(listed[:-1])} and {listed[-1]}"
+    return (text + ". The grader sets your weights by the names the exercise gives: "
             "create the sublayers and weights with exactly those names and shapes.")
 
 
@@ -95,7 +100,8 @@ def load_weights(layer, input_shape, weights: dict) -> None:
 
     A weight matches when its ``name`` (or the last part of its ``path``) equals the key. Raises
     ``WeightsMismatch`` when one is missing or its shape differs, which the grader reports as
-    "expected a weight named `w_out` of shape (64, 16); your layer has `dense_1/kernel` (64, 16)".
+    "expected a weight named `w_out` of shape (64, 16); your only weight is `dense_1/kernel`
+    (64, 16)".
     """
     if not layer.built:
         layer.build(tuple(input_shape))

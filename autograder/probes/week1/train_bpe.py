@@ -2,8 +2,8 @@
 ``llm_keras.tokenizers.ByteLevelBPETokenizer.train``.
 
 The texts are drawn from a few short words over a small alphabet, so that many pairs are
-equally frequent: a tie broken another way than GPT-2's (the greatest pair of byte strings)
-gives other merges.
+equally frequent: a tie broken another way than the course's (the greatest pair of byte
+strings, as in Stanford CS336's reference implementation) gives other merges.
 """
 
 import warnings

@@ -2,7 +2,8 @@
 greedy decoding with the model's KV cache, stopping before an end token.
 
 The model is a small GPT of the course whose weights the grader draws (NumPy, from a seed among
-the hidden inputs), built the same way in the sandbox and in the scorer. The ids are compared with
+the hidden inputs), built the same way where the learner's code runs and where the reference
+runs. The ids are compared with
 the library's greedy generation (``llm_keras.generation.generate(..., temperature=0,
 end_token_id=...)``) on the same model. The end tokens are taken from the ids generated without
 one: the token at a hidden step (so the text stops there), and the first token (so no token is

@@ -7,8 +7,8 @@ step's position, and the grader's cache with the new key and value in slot ``ind
 from ``index`` on start with random numbers that belong to no token, so a step that attends to
 them, or writes to another slot, is caught.
 
-``llm_keras.layers.CausalSelfAttention`` is not listed in ``graded``: the week's generation probe
-runs a GPT of the course in the sandbox, which is built from it.
+``llm_keras.layers.CausalSelfAttention`` is not among the names that earn no credit: the week's
+generation probe builds its GPT from it.
 """
 
 import numpy as np

@@ -5,8 +5,10 @@ The probe looks up each weight path of GPTs of other names and depths in the ret
 ``keras.distribution.LayoutMap`` does (the exact path, else the one key that ``re.fullmatch``es
 it; two matching keys are an error) and writes one row per path: per dimension 0 for ``None``,
 1 for ``model_axis``, 2 for any other value, -1 past the weight's rank; 8 for a tuple of the wrong
-length, 9 for a path that several keys match. The reference is the Megatron layout written out
-below (``llm_keras.distributed.layout_map`` holds the same rules for the whole GPT).
+length, 9 for a path that several keys match. The reference is the Megatron layout, the same
+three entries as the reference solution's: the first projection's kernel and bias split by
+columns, the second projection's kernel split by rows, its bias whole
+(``llm_keras.distributed.layout_map`` holds the same rules for the whole GPT).
 """
 
 import re

@@ -24,7 +24,8 @@ EXERCISE = Exercise(
 )
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
-FORMULA = "x W + b + (alpha / rank) (x A) B, with kernel W, bias b, lora_a A and lora_b B."
+FORMULA = ("The output is x W + b + (alpha / rank) (x A) B, with the kernel W, the bias b, "
+           "lora_a A and lora_b B.")
 CHECKS = (
     Check("outputs with the grader's W, b, A, B and alpha", output="outputs", weight=2,
           hint=FORMULA, **TOLERANCE),

@@ -21,8 +21,8 @@ EXERCISE = Exercise(
 TOLERANCE = {"rtol": 1e-6, "atol": 1e-9}
 CHECKS = (
     Check("pass@k for k > 1, up to n = 200 samples", output="general", weight=2,
-          hint="`1 - C(n - c, k) / C(n, k)`: k samples drawn without replacement, not "
-          "`1 - (1 - c / n) ** k`.", **TOLERANCE),
+          hint="pass@k is `1 - C(n - c, k) / C(n, k)`, for k samples drawn without "
+          "replacement, not `1 - (1 - c / n) ** k`.", **TOLERANCE),
     Check("k = 1: c / n", output="one", **TOLERANCE),
     Check("n - c < k: every choice of k samples holds a right one, pass@k = 1", output="all",
           hint="When `n - c < k`, `C(n - c, k)` is 0: the result is 1.", **TOLERANCE),

@@ -21,8 +21,9 @@ EXERCISE = Exercise(
 SCALAR = {"kinds": ("ndarray", "tensor", "float"), "rtol": 1e-5, "atol": 1e-5}
 CHECKS = (
     Check("rewards of random pairs", output="pairs", weight=2,
-          hint="The mean over pairs of `-log sigmoid(r_c - r_r)`: the chosen reward minus the "
-          "rejected one, so that a chosen answer that wins gives a small loss.", **SCALAR),
+          hint="The loss is the mean over pairs of `-log sigmoid(r_c - r_r)`, the chosen reward "
+          "minus the rejected one, so that a chosen answer that wins gives a small loss.",
+          **SCALAR),
     Check("equal rewards: ln 2", output="equal",
           hint="Each pair gives `-log sigmoid(0)` = ln 2; average over the pairs.", **SCALAR),
     Check("rewards hundreds apart (the chosen far ahead or far behind): finite", output="far",

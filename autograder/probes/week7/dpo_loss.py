@@ -17,11 +17,12 @@ EXERCISE = Exercise(
 )
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
-FORMULA = ("`losses = -log sigmoid(beta * ((pc - rc) - (pr - rr)))` per pair, not averaged: "
-           "pc and pr the policy's log-probs of the chosen and the rejected answers, rc and rr the "
-           "reference's.")
-REWARDS = ("`chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)`, the same for "
-           "the rejected: the policy minus the reference, times beta.")
+FORMULA = ("Each pair's loss is `-log sigmoid(beta * ((pc - rc) - (pr - rr)))`, not averaged, "
+           "where pc and pr are the policy's log-probs of the chosen and the rejected answers and "
+           "rc and rr the reference's.")
+REWARDS = ("The chosen rewards are `beta * (policy_chosen_logps - ref_chosen_logps)`, the policy "
+           "minus the reference, times beta; the rejected rewards are the same with the rejected "
+           "answers' log-probs.")
 CHECKS = (
     Check("the loss of each pair, with the grader's beta", output="losses", weight=2,
           hint=FORMULA, **TOLERANCE),

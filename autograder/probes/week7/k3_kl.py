@@ -19,8 +19,9 @@ EXERCISE = Exercise(
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 CHECKS = (
     Check("log-probs of a batch of completions (batch, seq)", output="kl",
-          hint="`exp(d) - d - 1` with `d = ref_log_probs - log_probs` (the reference minus the "
-          "policy), at each position, the shape of the inputs.", **TOLERANCE),
+          hint="Compute `exp(d) - d - 1` at each position, with `d = ref_log_probs - log_probs` "
+          "(the reference minus the policy); the result has the shape of the inputs.",
+          **TOLERANCE),
     Check("equal log-probs: 0", output="equal",
           hint="Where the policy's and the reference's log-probs are equal, d = 0 and k3 = 0.",
           **TOLERANCE),

@@ -52,8 +52,8 @@ def test_a_missing_weight_is_named_with_its_shape_and_what_the_layer_has():
     message = _error_message(report, BLOCK, "jax")
     assert message.startswith(
         "Expected a weight named `feed_forward.up_projection.kernel` of shape (16, 64); your "
-        "layer has `transformer_block/sequential/dense/kernel` (16, 64), "
-        "`transformer_block/sequential/dense/bias` (64,). The grader sets")
+        "weights are `transformer_block/sequential/dense/kernel` (16, 64) and "
+        "`transformer_block/sequential/dense/bias` (64,). The grader sets your weights")
     assert str(mismatch)[1:] == message[1:]  # the visible check and the feedback say the same
 
 
@@ -61,8 +61,7 @@ def test_a_misshapen_weight_gives_both_shapes():
     report = {"error_kind": "weights",
               **WeightsMismatch("w_out", (64, 16), (16, 64), []).fields()}
     assert _error_message(report, BLOCK, "torch").startswith(
-        "Expected a weight named `w_out` of shape (64, 16); your layer's `w_out` has shape "
-        "(16, 64).")
+        "Expected a weight named `w_out` of shape (64, 16); your `w_out` has shape (16, 64).")
 
 
 def test_forged_weight_fields_fall_back_to_the_plain_message():
@@ -77,3 +76,28 @@ def test_forged_weight_fields_fall_back_to_the_plain_message():
     message = _error_message(odd, BLOCK, "jax")
     assert "`w`" in message and "`ab` (2,)" in message and "junk" not in message
     assert "not a shape" not in message
+
+
+def test_a_long_list_of_weights_says_it_shows_the_first_ones_and_ends_with_one_full_stop():
+    """A GPT lacking ``final_norm`` listed eight weights and ended ", …." (four dots)."""
+    available = [(f"block_0/w{i}", (6,)) for i in range(12)]
+    message = str(WeightsMismatch("final_norm/gamma", (6,), None, available))
+    assert "; your first 8 weights are `block_0/w0` (6,), " in message
+    assert "`block_0/w7` (6,). The grader sets your weights" in message
+    assert "..." not in message and "…" not in message
+    assert "your only weight is `w` (2,)." in str(WeightsMismatch("v", (2,), None, [("w", (2,))]))
+    assert "; your code creates no weights." in str(WeightsMismatch("v", (2,), None, []))
+
+
+def test_a_name_the_exercise_forbids_is_keras_s_own_or_the_library_s_own():
+    """"The library" is the course's ``llm_keras``: a Keras function is "Keras's own"."""
+    from autograder.scoring import _owned
+
+    assert _owned(["keras.ops.dot_product_attention"]) == (
+        "Keras's own `keras.ops.dot_product_attention`")
+    assert _owned(["llm_keras.layers.CausalSelfAttention"]) == (
+        "the library's own `llm_keras.layers.CausalSelfAttention`")
+    assert _owned(["keras.layers.MultiHeadAttention", "llm_keras.layers.CausalSelfAttention",
+                   "keras.ops.dot_product_attention"]) == (
+        "the library's own `llm_keras.layers.CausalSelfAttention` and Keras's own "
+        "`keras.layers.MultiHeadAttention` and `keras.ops.dot_product_attention`")

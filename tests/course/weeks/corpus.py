@@ -263,12 +263,15 @@ class MultiHeadAttention(CausalSelfAttention):
 WEEK5 = [
     Case(W5, "reference", backends=ALL_BACKENDS),
     Case(W5, "release", release=True, backends=ALL_BACKENDS),
+    # Counts 2 N D, the forward pass alone, without the backward pass's 4 N D.
     Case(W5, "forward_flops_only", replaced(
         W5, "training-flops-answer", "6 * n_params * n_tokens", "2 * n_params * n_tokens"),
         lost={"training_flops": 1}),
+    # Divides the gradients among the devices from stage 1 on; ZeRO shards them from stage 2.
     Case(W5, "stage_1_shards_the_gradients_too", replaced(
         W5, "adamw-memory-answer", "if zero_stage >= 2:", "if zero_stage >= 1:"),
         lost={"adamw_memory_bytes": 1}),
+    # Never divides the parameters: at stage 3 each device still holds all of them.
     Case(W5, "stage_3_keeps_whole_parameters", replaced(
         W5, "adamw-memory-answer", "if zero_stage >= 3:", "if zero_stage > 3:"),
         lost={"adamw_memory_bytes": 1}),
@@ -276,13 +279,16 @@ WEEK5 = [
     Case(W5, "no_master_weights", replaced(
         W5, "adamw-memory-answer", "2, 2, 4 + 4 + 4", "2, 2, 4 + 4"),
         lost={"adamw_memory_bytes": 3}),
+    # Returns the time in seconds, not divided by 3600 into hours.
     Case(W5, "hours_in_seconds", replaced(
         W5, "device-hours-answer", "return seconds / 3600", "return seconds"),
         lost={"device_hours": 1}),
+    # Returns the utilisation times 100, a percentage, not the fraction of the peak.
     Case(W5, "utilisation_in_percent", replaced(
         W5, "device-hours-answer", "return flops_per_token * tokens_per_second / peak_flops",
         "return 100 * flops_per_token * tokens_per_second / peak_flops"),
         lost={"device_hours": 1}),
+    # The second projection's kernel split by its d_model columns, not by its d_ff rows.
     Case(W5, "second_projection_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", '"/down_projection/kernel": (model_axis, None)',
         '"/down_projection/kernel": (None, model_axis)'), lost={"feed_forward_layout": 1}),
@@ -295,6 +301,7 @@ WEEK5 = [
     Case(W5, "model_axis_spelt_out", replaced(
         W5, "feed-forward-layout-answer", "(None, model_axis),    #", '(None, "model"),    #'),
         lost={"feed_forward_layout": 1}),
+    # Calls the library's own adamw_memory_bytes: no credit for the exercise.
     Case(W5, "delegates_adamw_memory", {"adamw-memory-answer": '''\
 from llm_keras.training.budget import adamw_memory_bytes as library_memory
 
@@ -362,6 +369,7 @@ WEEK4 = [
     Case(W4, "sample_picks_a_token_of_probability_0", replaced(
         W4, "sample-answer", "ops.cast(cdf <= u, \"int32\")", "ops.cast(cdf < u, \"int32\")"),
         lost={"sample": 0.5}),
+    # Writes the new key and value at index + 1, and attends to the random numbers in slot index.
     Case(W4, "cache_written_at_the_wrong_index", replaced(
         W4, "kv-cache-answer", "(0, 0, index, 0, 0)", "(0, 0, index + 1, 0, 0)"),
         lost={"cached_attention_step": 3}),
@@ -373,9 +381,11 @@ WEEK4 = [
     # The right ids, the whole text through the model at every step.
     Case(W4, "generate_without_the_cache", {"generate-answer": GENERATE_WITHOUT_CACHE},
          lost={"generate": 0.6}),
+    # Never checks end_id: it goes on past the end token, up to max_new_tokens tokens.
     Case(W4, "generate_does_not_stop_at_the_end_token", replaced(
         W4, "generate-answer", "        if token == end_id:\n            break\n", ""),
         lost={"generate": 1.2}),
+    # Calls the library's own generate: no credit for the exercise.
     Case(W4, "delegates_generate", {"generate-answer": '''\
 from llm_keras.generation import generate as library_generate
 
@@ -591,6 +601,7 @@ WEEK6 = [
         'initializer="zeros")', 'shape=(self.rank, self.units),\n'
         '                                      initializer="he_uniform")'),
         lost={"lora_dense": 0.5}),
+    # Merges W + alpha A B: alpha not divided by the rank.
     Case(W6, "merge_scaled_by_alpha", replaced(
         W6, "merge-answer", "(alpha / rank) * ops.matmul(a, b)", "alpha * ops.matmul(a, b)"),
         lost={"merged_kernel": 0.5}),
@@ -602,6 +613,7 @@ WEEK6 = [
     Case(W6, "pass_at_k_with_replacement", replaced(
         W6, "pass-at-k-answer", "return 1.0 - math.comb(n - c, k) / math.comb(n, k)",
         "return 1.0 - (1.0 - c / n) ** k"), lost={"pass_at_k": 1.0}),
+    # Imports the library's own LoRADense: no credit for the exercise.
     Case(W6, "delegates_lora_dense", {"lora-answer": '''\
 from llm_keras.finetuning.lora import LoRADense
 '''}, lost={"lora_dense": 3}),
@@ -756,6 +768,7 @@ def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
         W7, "policy-loss-answer", "return ops.mean(per_answer)",
         "return ops.sum(per_token * mask) / ops.sum(mask)"),
         lost={"clipped_policy_loss": 3}),
+    # Imports the library's own dpo_loss: no credit for the exercise.
     Case(W7, "delegates_dpo_loss", {"dpo-loss-answer": '''\
 from llm_keras.alignment.dpo import dpo_loss
 '''}, lost={"dpo_loss": 3}),

@@ -150,7 +150,7 @@ def test_feedback_names_the_weight_and_its_shape(graded):
     block = exercise_of(report_of(course, "sequential_feed_forward_unnamed", W2),
                         "transformer_block")
     assert CASES["sequential_feed_forward_unnamed"].message in block["message"]
-    assert "your layer has `" in block["message"] and "/sequential/dense/kernel` (" in block[
+    assert "your weights are `" in block["message"] and "/sequential/dense/kernel` (" in block[
         "message"]
     assert block["summary"] == "the same on jax, tensorflow and torch"
 
