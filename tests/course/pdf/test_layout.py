@@ -231,6 +231,7 @@ def wide_gap_lines(pdf: Path, limit_pt: float = 2.5 * 0.25 * 10.5) -> list[str]:
     word boxes) are wider than ``limit_pt``: by default two and a half spaces of the 10.5 pt
     body text. The gaps beside inline code count its padding too, so a line of prose with
     several names in code measures a little wider than it is justified."""
+    import itertools
     import statistics
 
     xml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True,
@@ -244,7 +245,7 @@ def wide_gap_lines(pdf: Path, limit_pt: float = 2.5 * 0.25 * 10.5) -> list[str]:
                      for w in line.iter("word")]  # fmt: skip
             if len(words) < 3 or words[0][0] > left + 3 or words[-1][1] < right - 2:
                 continue  # not a full-width line: a last line, an indented one, a table's
-            gap = statistics.median(b[0] - a[1] for a, b in zip(words, words[1:]))
+            gap = statistics.median(b[0] - a[1] for a, b in itertools.pairwise(words))
             if gap > limit_pt:
                 found.append(f"page {number}: {gap:.1f} pt: {' '.join(w[2] for w in words)}")
     return found
