@@ -285,7 +285,9 @@ class ChapterContext:
         self.code_cells += 1
         cell_id = f"cell-{self.number}-{self.code_cells}"
         if "remove-output" not in tags:
-            outputs = self._outputs(cell, tags)
+            # a listing of the code a cell prints (remove-input) is code: highlighted as such
+            printed_code = "remove-input" in tags and "listing" in cell.metadata.get("mystnb", {})
+            outputs = self._outputs(cell, tags, printed_code)
             if outputs and parts:
                 # ids: where a cell and its output start on the pages (tests/course/pdf/
                 # test_layout.py checks that no page break falls between code and output)
@@ -308,10 +310,12 @@ class ChapterContext:
         keep = " keep" if estimated_height(cell) <= KEEP_HEIGHT_PT else ""
         return f'<div class="cell{keep}" id="{cell_id}">{"".join(parts)}</div>'
 
-    def _outputs(self, cell, tags: set[str]) -> str:
+    def _outputs(self, cell, tags: set[str], printed_code: bool = False) -> str:
         outputs = sort_outputs(cell.get("outputs", []), {})
         parts = []
-        if outputs.stdout:
+        if outputs.stdout and printed_code:
+            parts.append(highlight(outputs.stdout, "python", "code printed"))
+        elif outputs.stdout:
             parts.append(text_block(outputs.stdout, "output"))
         if outputs.stderr and "remove-stderr" not in tags:
             parts.append(text_block(outputs.stderr, "output stderr"))

@@ -457,6 +457,11 @@ def test_a_listing_of_lines_wider_than_the_page_is_set_smaller(tmp_path):
 
     assert 'class="numbered-listing wide"' in listing_html("x = 1\n" + "y" * 93 + "\n")
     assert 'class="numbered-listing"' in listing_html("x = 1\n" + "y" * 92 + "\n")
+    # the code a listing prints is highlighted as code, not set as plain output (book read of
+    # 5 December: Listings 5.5-5.8 were the only code of the book in black)
+    printed = listing_html("def f(x):\n    return x + 1\n")
+    assert '<pre class="code printed"' in printed and '<pre class="output"' not in printed
+    assert re.search(r'<span style="[^"]*">def</span>', printed)
 
 
 # --- captions and stray lines ------------------------------------------------------------------
