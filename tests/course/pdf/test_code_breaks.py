@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 
+from tests.course.pdf.test_layout import _split_code_tails
 from weasyprint_build.highlight import highlight, statement_lines
 
 # Twelve calls of two lines, each followed by a print: a page break may fall after a print or
@@ -69,45 +70,6 @@ def test_a_page_break_never_cuts_a_statement(tmp_path):
     assert not [end for end in ends if end.endswith("compute(")], ends
 
 
-def _tails_below_the_last_shown_line(code: str, top_pt: float) -> list[float]:
-    """``code`` in a cell below a block ``top_pt`` high: for each fragment of its code box that
-    ends a page, the height of the box below its last line that shows some text (pt)."""
-    from weasyprint import HTML
-    from weasyprint.formatting_structure.boxes import LineBox, ParentBox, TextBox
-
-    from weasyprint_build.document import STYLESHEET
-    from weasyprint_build.pdf import weasyprint_fixed
-
-    document = (f"<html><head><style>{STYLESHEET.read_text(encoding='utf-8')}</style></head>"
-                f"<body><div style='height: {top_pt}pt'></div><div class='cell'>"
-                f"{highlight(code, 'ipython3', 'code input')}</div><p>After.</p></body></html>")
-    with weasyprint_fixed():
-        pages = HTML(string=document).render().pages
-
-    def walk(box):
-        yield box
-        if isinstance(box, ParentBox) and not isinstance(box, LineBox):
-            for child in box.children:
-                yield from walk(child)
-
-    def shows_text(line) -> bool:
-        return any(isinstance(b, TextBox) and b.text.strip() for b in walk_all(line))
-
-    def walk_all(box):
-        yield box
-        for child in getattr(box, "children", None) or []:
-            yield from walk_all(child)
-
-    tails = []
-    for page in pages[:-1]:
-        for box in walk(page._page_box):
-            if box.element_tag == "pre" and not isinstance(box, LineBox):
-                last = max(line.position_y + line.height for line in box.children
-                           if shows_text(line))  # fmt: skip
-                tails.append((box.border_box_y() + box.border_height() - last) * 0.75)
-    return tails
-
-
 def test_a_code_box_split_at_a_blank_line_ends_after_its_last_statement():
     """Statements in pairs with a blank line between: a page break falls at a blank line, and
     the first fragment ended with that empty line of background, 15.6 pt of box under its last
@@ -115,7 +77,8 @@ def test_a_code_box_split_at_a_blank_line_ends_after_its_last_statement():
     statement now, its padding below it (1.6 mm, 4.5 pt)."""
     code = "\n\n".join(f"first_{i} = compute(x, {i})\nsecond_{i} = compute(x, {i})"
                        for i in range(14))  # fmt: skip
-    tails = [tail for top in range(500, 640, 4) for tail in _tails_below_the_last_shown_line(
-        code, top)]  # fmt: skip
+    cell = f"<div class='cell'>{highlight(code, 'ipython3', 'code input')}</div>"
+    tails = [tail for top in range(500, 640, 4)
+             for tail in _split_code_tails(top, cell, shown_only=True)]  # fmt: skip
     assert len(tails) >= 20  # the box did split
     assert max(tails) < 5, [round(tail, 1) for tail in tails]

@@ -633,12 +633,14 @@ def test_the_contents_fit_on_two_pages_before_the_list_of_figures(course_build, 
     assert pdftotext(pdf, 4).lstrip().startswith("List of figures")
 
 
-def _split_code_tails(top_pt: float, cell: str | None = None) -> list[float]:
+def _split_code_tails(top_pt: float, cell: str | None = None, shown_only: bool = False
+                      ) -> list[float]:
     """A cell (default: a 20-line check cell) below a block ``top_pt`` high, laid out with the
     book's CSS: for each fragment of a code box that ends a page, the height of the box below
-    its last line (pt), padding and border included."""
+    its last line (pt), padding and border included; ``shown_only``: below its last line that
+    shows some text (a blank line of the code is not counted)."""
     from weasyprint import HTML
-    from weasyprint.formatting_structure.boxes import LineBox, ParentBox
+    from weasyprint.formatting_structure.boxes import LineBox, ParentBox, TextBox
 
     from weasyprint_build.document import STYLESHEET
     from weasyprint_build.highlight import highlight
@@ -663,11 +665,21 @@ def _split_code_tails(top_pt: float, cell: str | None = None) -> list[float]:
             for child in box.children:
                 yield from walk(child)
 
+    def shows_text(line) -> bool:
+        stack = [line]
+        while stack:
+            box = stack.pop()
+            if isinstance(box, TextBox) and box.text.strip():
+                return True
+            stack.extend(getattr(box, "children", None) or [])
+        return False
+
     tails = []
     for page in pages[:-1]:
         for box in walk(page._page_box):
             if box.element_tag == "pre" and not isinstance(box, LineBox):
-                last = max(line.position_y + line.height for line in box.children)
+                last = max(line.position_y + line.height for line in box.children
+                           if not shown_only or shows_text(line))  # fmt: skip
                 bottom = box.border_box_y() + box.border_height()
                 tails.append((bottom - last) * 0.75)  # CSS px -> pt
     return tails
