@@ -18,9 +18,9 @@ prose around it reads it in order).
   ``figure`` of the text itself (``numbered-figure``, ``numbered-table``,
   ``numbered-listing``). A figure in a long cell, which may split, stays.
 - A unit moves past paragraphs, lists, equations and boxes of text, never past a heading, a
-  code cell (the code is read in the order it runs), another figure or table (the figures stay
-  in the order of their numbers), nor out of the element (the chapter, its section) that
-  holds it.
+  code cell (the code is read in the order it runs; a unit that prints no code of its own may
+  pass one), another figure or table (the figures stay in the order of their numbers), nor out
+  of the element (the chapter, its section) that holds it.
 - Chapters start on a new page and the text block is as wide on left and right pages, so a
   chapter's page breaks do not depend on the others: each chapter is laid out alone, and the
   moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
@@ -61,7 +61,7 @@ ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the empt
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 12  # of the moves' cache: change it when the rule for a move changes
+VERSION = 13  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -107,6 +107,16 @@ def _is_text(element: ET.Element) -> bool:
     if element.tag == "div" and _classes(element) & TEXT_CLASSES:
         return not _holds_figure(element)
     return False
+
+
+def _shows_code(element: ET.Element) -> bool:
+    """Whether a unit prints code (a cell's input), which a move keeps in its order."""
+    return any("input" in _classes(pre) for pre in element.iter("pre"))
+
+
+def _is_code_cell(element: ET.Element) -> bool:
+    """A code cell without a figure (a unit that shows no code may move past it)."""
+    return element.tag == "div" and "cell" in _classes(element) and not _holds_figure(element)
 
 
 def _is_lead_in(element: ET.Element) -> bool:
@@ -271,9 +281,10 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
             moves.append(Move(group[0].element.get("id"), 0, split=True))
             continue
         filled, past = 0.0, 0
+        shows_code = any(_shows_code(unit.element) for unit in group)
         for sibling in following:
-            if not _is_text(sibling.element):
-                break
+            if not (_is_text(sibling.element) or (not shows_code and _is_code_cell(sibling.element))):
+                break  # (a figure that shows no code may pass a code cell: the code keeps its order)
             past += 1
             filled += sibling.margin_height()
             if filled >= gap and not _is_lead_in(sibling.element):

@@ -22,7 +22,7 @@ from weasyprint_build.bibliography import Bibliography
 from weasyprint_build.chapters import Chapter, find_chapter_files
 from weasyprint_build.errors import BuildError
 from weasyprint_build.exercises import cell_role, load_exercise, plumbing_note, shown_in_book
-from weasyprint_build.floats import LEAD_IN_CLASS
+from weasyprint_build.floats import LEAD_IN_CLASS, element_end
 from weasyprint_build.highlight import MAX_COLUMNS, highlight, inline_code, long_lines
 from weasyprint_build.index import Index
 from weasyprint_build.list_of_figures import Captioned
@@ -434,7 +434,7 @@ def prose_renderer() -> Renderer:
 
 
 # A paragraph that ends with a colon introduces what follows it ("... the first merges are:",
-# "it prints:"): it never ends a page with its code, output, equation or figure on the next
+# "it prints:"): it never ends a page with its code, output or equation on the next
 # (style/book.css: p.lead-in, break-after: avoid; floats.py moves no figure to stand after it).
 # Book read of 5 December: nine such sentences ended a page, in both editions.
 _LEAD_IN = re.compile(
@@ -445,8 +445,20 @@ _LEAD_IN = re.compile(
 
 def mark_lead_ins(html_text: str) -> str:
     """``html_text`` with each ``<p>`` that ends with a colon and is followed by a code cell, a
-    code block, an equation or a figure marked ``class="lead-in"``."""
-    return _LEAD_IN.sub(rf'<p class="{LEAD_IN_CLASS}">\1</p>', html_text)
+    code block or an equation marked ``class="lead-in"``. Not before a figure, a table or a
+    listing, nor a cell that draws one: those float (floats.py), and the text names them by
+    their number ("Figure 3.4 shows ..."), as a book does."""
+
+    def marked(match: re.Match) -> str:
+        start = match.end() + len(html_text[match.end():]) - len(html_text[match.end():].lstrip())
+        if html_text.startswith("<figure", start) or (
+            html_text.startswith('<div class="cell', start)
+            and "<figure" in html_text[start:element_end(html_text, start)]
+        ):
+            return match[0]
+        return f'<p class="{LEAD_IN_CLASS}">{match[1]}</p>'
+
+    return _LEAD_IN.sub(marked, html_text)
 
 
 # A caption's last line never holds one word alone: the space before its last word is a

@@ -890,18 +890,21 @@ def test_a_listing_in_a_long_cell_splits_with_its_caption_above_its_first_lines(
 
 def test_a_paragraph_ending_with_a_colon_before_code_is_a_lead_in():
     """render.mark_lead_ins: a paragraph that ends with a colon and stands right before a code
-    cell, a code block, an equation or a figure; not one before other text, nor a colon inside
-    code in the middle of a paragraph."""
+    cell, a code block or an equation; not one before other text, nor a colon inside code in
+    the middle of a paragraph, nor one before a figure or a cell that draws one (a figure
+    floats: the text names it by its number)."""
     from weasyprint_build.render import mark_lead_ins
 
     html = ('<p>It prints:</p>\n<div class="cell keep" id="c">x</div>'
             "<p>Not <code>a:</code> one.</p><p>Says:</p><p>then text</p>"
             '<p>A <em>block</em>:</p>\n<pre class="code">y</pre><p>As (1.1):</p>'
-            '<div class="equation">z</div><p>Shows:</p><figure class="numbered-table">')
+            '<div class="equation">z</div><p>Shows:</p><figure class="numbered-table"></figure>'
+            '<p>Draws:</p><div class="cell keep" id="d"><pre>plot</pre><figure>f</figure></div>')
     marked = mark_lead_ins(html)
     assert re.findall(r'<p class="lead-in">(.*?)</p>', marked) == [
-        "It prints:", "A <em>block</em>:", "As (1.1):", "Shows:"]
+        "It prints:", "A <em>block</em>:", "As (1.1):"]
     assert "<p>Says:</p>" in marked and "<p>Not <code>a:</code> one.</p>" in marked
+    assert "<p>Shows:</p>" in marked and "<p>Draws:</p>" in marked
 
 
 def _chapter_with_a_lead_in(text_pt: float, tmp_path: Path, name: str):
@@ -936,23 +939,29 @@ def test_a_lead_in_never_ends_a_page_without_what_it_introduces(tmp_path):
 
 
 def test_a_figure_never_moves_to_stand_after_a_lead_in(tmp_path):
-    """A pushed figure followed by "Table 1.1 shows the rest:" and its table (Figure 2.3 and
-    Table 2.4 of the course): the figure moved past the sentence, between it and the table it
-    introduces (the book read of 5 December, p. 29). It does not move there now."""
+    """A pushed figure followed by "Run it:" and the command it introduces, then text: the
+    figure moved past the sentence alone, between it and its command (as Figure 2.3 stood
+    between "Table 2.4 shows ...:" and the table, the book read of 5 December): without the
+    rule it moves past one element here. It goes past what the sentence introduces too when
+    that is on the page (a block the book does not run, or a code cell: the figure prints no
+    code of its own), or stays before the sentence."""
+    from weasyprint_build.highlight import highlight
     from weasyprint_build.render import mark_lead_ins
 
-    then = mark_lead_ins(
-        "<p>Table 1.1 shows the ones that are not exact copies:</p>"
-        '<figure class="numbered-table" id="tab-a"><figcaption>Table 1.1. A table.'
-        '</figcaption><div style="height: 60pt; background: #888"></div></figure>')
-    assert 'class="lead-in"' in then
-    pushed, _ = _chapter_with_a_figure(400, tmp_path, "lead-in", then=then)
-    moved = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"]]
-    assert ("cell-1-1", 1) not in moved, moved
-    text = pushed.html
-    assert text.index("exact copies:") < text.index('id="tab-a"')
-    between = text[text.index("exact copies:"): text.index('id="tab-a"')]
-    assert "fig-a" not in between
+    cell = highlight("x = 1", "ipython3", "code input")
+    for name, introduced in (
+        ("static", highlight("llm-keras train --preset tiny", "bash", "code static")),
+        ("cell", f'<div class="cell keep" id="cell-1-2">{cell}</div>'),
+    ):
+        long = "The run writes its log as it goes, one line for each evaluation. " * 40
+        then = mark_lead_ins(f"<p>{long}Run it, then read the log as it goes:</p>{introduced}")
+        assert 'class="lead-in"' in then
+        pushed, _ = _chapter_with_a_figure(400, tmp_path, f"lead-in-{name}", then=then)
+        moved = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"] if not m.split]
+        assert ("cell-1-1", 1) not in moved, (name, moved)
+        text = pushed.html
+        between = text[text.index("goes:</p>"): text.index(introduced[:20])]
+        assert "fig-a" not in between
 
 
 def test_a_heading_keeps_its_last_two_words_together():
