@@ -477,8 +477,20 @@ _HEADING = re.compile(r"(<h([1-6])\b[^>]*>)(.*?)(</h\2>)", re.DOTALL)
 def keep_heading_words(html_text: str) -> str:
     """``html_text`` with each heading's last two words kept on one line: "2.13 Exercise: Data
     curation: near-duplicates, token shards and a quality" / "rule" (book read of 5
-    December) breaks before "quality" instead."""
-    return _HEADING.sub(lambda m: m[1] + keep_last_words(m[3]) + m[4], html_text)
+    December) breaks before "quality" instead. They go in a ``nobreak`` span, not joined by a
+    no-break space, which the PDF's bookmarks and the contents would print."""
+
+    def kept(match: re.Match) -> str:
+        inner = match[3].rstrip()
+        last = _LAST_SPACE.search(inner)
+        before = _LAST_SPACE.search(inner[: last.start()]) if last else None
+        start = before.end() if before else 0
+        if last is None or "<" in inner[start:last.start()]:
+            return match[0]  # one word, or one after the number, or markup between the words
+        return (f'{match[1]}{inner[:start]}<span class="nobreak">{inner[start:]}</span>'
+                f"{match[4]}")
+
+    return _HEADING.sub(kept, html_text)
 
 
 # --- page layout: which cells stay whole (docs/pdf.md, "Layout rules") ------------------------
