@@ -283,8 +283,10 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
         filled, past = 0.0, 0
         shows_code = any(_shows_code(unit.element) for unit in group)
         for sibling in following:
-            if not (_is_text(sibling.element) or (not shows_code and _is_code_cell(sibling.element))):
-                break  # (a figure that shows no code may pass a code cell: the code keeps its order)
+            passable = _is_text(sibling.element) or (
+                not shows_code and _is_code_cell(sibling.element))  # the code keeps its order
+            if not passable:
+                break
             past += 1
             filled += sibling.margin_height()
             if filled >= gap and not _is_lead_in(sibling.element):
@@ -424,7 +426,8 @@ def _place(chapter, root, layout, rounds) -> tuple[list[Move], list[int], int]:
     # (emptiest page, rounds' moves, their ragged paragraphs): the moves kept are the last
     # round's whose emptiest page is no emptier than ACCEPTABLE or than the chapter's emptiest
     # page before any move
-    rounds_made = [(max(page_gaps(pages), default=0.0), moves, stretched_paragraphs(pages, chapter))]
+    rounds_made = [(max(page_gaps(pages), default=0.0), moves,
+                    stretched_paragraphs(pages, chapter))]  # fmt: skip
     while layouts < rounds:
         new = find_moves(pages)
         if not new:
