@@ -402,7 +402,7 @@ class ChapterContext:
         finally:
             self.in_exercise, self.cell_line = False, cell_line
         parts.append("</section>")
-        return keep_heading_words(mark_lead_ins("\n".join(parts)))
+        return "\n".join(parts)  # (in the chapter: render_chapter marks lead-ins and headings)
 
 
 def _inline_code(text: str) -> str:
@@ -438,7 +438,7 @@ def prose_renderer() -> Renderer:
 # (style/book.css: p.lead-in, break-after: avoid; floats.py moves no figure to stand after it).
 # Book read of 5 December: nine such sentences ended a page, in both editions.
 _LEAD_IN = re.compile(
-    r'<p>((?:(?!</?p[\s>]).)*?:)</p>(?=\s*<(?:div class="(?:cell|equation)|pre[\s>]|figure[\s>]))',
+    r'<p>((?:(?!</?p[\s>]).)*?:)</p>(?=\s*<(?:div class="(?:cell|equation)|pre[\s>]))',
     re.DOTALL,
 )
 
@@ -451,11 +451,9 @@ def mark_lead_ins(html_text: str) -> str:
 
     def marked(match: re.Match) -> str:
         start = match.end() + len(html_text[match.end():]) - len(html_text[match.end():].lstrip())
-        if html_text.startswith("<figure", start) or (
-            html_text.startswith('<div class="cell', start)
-            and "<figure" in html_text[start:element_end(html_text, start)]
-        ):
-            return match[0]
+        if html_text.startswith('<div class="cell', start) and "<figure" in html_text[
+                start:element_end(html_text, start)]:  # fmt: skip
+            return match[0]  # a cell that draws a figure
         return f'<p class="{LEAD_IN_CLASS}">{match[1]}</p>'
 
     return _LEAD_IN.sub(marked, html_text)
