@@ -438,14 +438,15 @@ def prose_renderer() -> Renderer:
 # (style/book.css: p.lead-in, break-after: avoid; floats.py moves no figure to stand after it).
 # Book read of 5 December: nine such sentences ended a page, in both editions.
 _LEAD_IN = re.compile(
-    r'<p>((?:(?!</?p[\s>]).)*?:)</p>(?=\s*<(?:div class="(?:cell|equation)|pre[\s>]))',
+    r'<p>((?:(?!</?p[\s>]).)*?:)</p>(?=\s*<(?:div class="(?:cell|equation)|pre[\s>]|table[\s>]))',
     re.DOTALL,
 )
 
 
 def mark_lead_ins(html_text: str) -> str:
     """``html_text`` with each ``<p>`` that ends with a colon and is followed by a code cell, a
-    code block or an equation marked ``class="lead-in"``. Not before a figure, a table or a
+    code block, an equation or a table without a caption (a notebook's list of weight names:
+    it stays where it is) marked ``class="lead-in"``. Not before a figure, a numbered table or a
     listing, nor a cell that draws one: those float (floats.py), and the text names them by
     their number ("Figure 3.4 shows ..."), as a book does."""
 

@@ -890,19 +890,21 @@ def test_a_listing_in_a_long_cell_splits_with_its_caption_above_its_first_lines(
 
 def test_a_paragraph_ending_with_a_colon_before_code_is_a_lead_in():
     """render.mark_lead_ins: a paragraph that ends with a colon and stands right before a code
-    cell, a code block or an equation; not one before other text, nor a colon inside code in
-    the middle of a paragraph, nor one before a figure or a cell that draws one (a figure
-    floats: the text names it by its number)."""
+    cell, a code block, an equation or a table without a caption (week 2's list of weight
+    names: page 53 of 5 December ended with its lead-in); not one before other text, nor a
+    colon inside code in the middle of a paragraph, nor one before a figure, a numbered table or
+    a cell that draws one (those float: the text names them by their number)."""
     from weasyprint_build.render import mark_lead_ins
 
     html = ('<p>It prints:</p>\n<div class="cell keep" id="c">x</div>'
             "<p>Not <code>a:</code> one.</p><p>Says:</p><p>then text</p>"
             '<p>A <em>block</em>:</p>\n<pre class="code">y</pre><p>As (1.1):</p>'
             '<div class="equation">z</div><p>Shows:</p><figure class="numbered-table"></figure>'
-            '<p>Draws:</p><div class="cell keep" id="d"><pre>plot</pre><figure>f</figure></div>')
+            '<p>Draws:</p><div class="cell keep" id="d"><pre>plot</pre><figure>f</figure></div>'
+            "<p>Names:</p>\n<table><tr><td>w</td></tr></table>")
     marked = mark_lead_ins(html)
     assert re.findall(r'<p class="lead-in">(.*?)</p>', marked) == [
-        "It prints:", "A <em>block</em>:", "As (1.1):"]
+        "It prints:", "A <em>block</em>:", "As (1.1):", "Names:"]
     assert "<p>Says:</p>" in marked and "<p>Not <code>a:</code> one.</p>" in marked
     assert "<p>Shows:</p>" in marked and "<p>Draws:</p>" in marked
 
