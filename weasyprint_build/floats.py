@@ -146,7 +146,7 @@ def apply_moves(chapter: ET.Element, moves: list[Move]) -> None:
 
 # --- the same moves in the HTML text (the HTML written beside the PDF) ---------------------
 # A tag, its attributes quoted or not (an attribute's value may hold ">"), or a comment.
-_TAG = re.compile(
+HTML_TAG = re.compile(
     r"<!--.*?-->|<(/?)([A-Za-z][\w:.-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
     r"[^\s\"'>]+))?)*)\s*(/?)>",
     re.DOTALL,
@@ -166,7 +166,7 @@ def element_start(document: str, element_id: str) -> int | None:
 def element_end(document: str, start: int) -> int:
     """Where the element (or comment) whose tag opens at ``start`` ends in ``document``."""
     depth = 0
-    for match in _TAG.finditer(document, start):
+    for match in HTML_TAG.finditer(document, start):
         if match.group(2) is None:  # a comment
             if depth == 0:
                 return match.end()
@@ -195,7 +195,7 @@ def moved_document(document: str, moves: list[Move]) -> str:
         if start is None:
             continue
         if move.split:  # the class of the cell's tag, as apply_moves sets it
-            tag = _TAG.match(document, start)
+            tag = HTML_TAG.match(document, start)
             attributes = re.sub(r"""(\sclass\s*=\s*")([^"]*)(")""",
                                 lambda m: m[1] + _split_class(m[2]) + m[3], tag.group(3), count=1)
             document = document[:start] + f"<{tag.group(2)}{attributes}>" + document[tag.end():]
@@ -214,7 +214,7 @@ def moved_document(document: str, moves: list[Move]) -> str:
 def ids_in_order(document: str) -> list[str]:
     """The ids of ``document``'s elements, in the order of the text."""
     ids = []
-    for tag in _TAG.finditer(document):
+    for tag in HTML_TAG.finditer(document):
         if tag.group(2) and not tag.group(1) and (found := _ID.search(tag.group(3) or "")):
             ids.append(next(value for value in found.groups() if value is not None))
     return ids

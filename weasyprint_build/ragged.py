@@ -76,13 +76,13 @@ def ragged_document(document: str, chapter_id: str, places: list[int], count: in
     """``document`` (the book's HTML text) with the paragraphs at ``places`` of the chapter whose
     id is ``chapter_id`` marked as ``set_ragged`` marks them in its tree; ``count``: how many
     ``<p>`` the tree's chapter holds (the text must hold as many, or ValueError)."""
-    from weasyprint_build.floats import _TAG, element_end, element_start  # (floats uses this)
+    from weasyprint_build.floats import HTML_TAG, element_end, element_start
 
     start = element_start(document, chapter_id)
     if start is None:
         raise ValueError(f"no element with the id {chapter_id!r} in the text")
     end = element_end(document, start)
-    opening = [tag for tag in _TAG.finditer(document, start, end)
+    opening = [tag for tag in HTML_TAG.finditer(document, start, end)
                if tag.group(2) and tag.group(2).lower() == "p" and not tag.group(1)]  # fmt: skip
     if len(opening) != count:
         raise ValueError(f"chapter {chapter_id}: {len(opening)} <p> in the text, {count} in "

@@ -76,7 +76,7 @@ class Book:
             elif cell.cell_type == "code":
                 parts.append(ctx.code_cell(cell))
         parts.append("</section>")
-        return keep_heading_words(mark_lead_ins("\n".join(parts)))
+        return keep_heading_words(keep_last_word_whole(mark_lead_ins("\n".join(parts))))
 
 
 class ChapterContext:
@@ -468,6 +468,18 @@ _LAST_SPACE = re.compile(r"[ \t\n]+(?=[^\s<>]*(?:<[^>]*>[^\s<>]*)*$)")
 def keep_last_words(html_text: str) -> str:
     """``html_text`` with the last space outside its tags made a no-break space."""
     return _LAST_SPACE.sub("\u00a0", html_text.rstrip(), count=1)
+
+
+# The last word of a paragraph or a list item, when it is plain text after a space: "in-" /
+# "stalled:" and "cred-" / "it." ended paragraphs (book read of 5 December: 14 in the student
+# edition), a fragment alone on the last line, which a typesetter never leaves.
+_LAST_WORD = re.compile(r"(?<=[ \n])([^\s<>]+)(?=</(?:p|li)>)")
+
+
+def keep_last_word_whole(html_text: str) -> str:
+    """``html_text`` with the last word of each ``<p>`` and ``<li>`` in a ``last-word`` span,
+    which style/book.css never hyphenates. A word in a tag (code, emphasis) is left as it is."""
+    return _LAST_WORD.sub(r'<span class="last-word">\1</span>', html_text)
 
 
 _HEADING = re.compile(r"(<h([1-6])\b[^>]*>)(.*?)(</h\2>)", re.DOTALL)

@@ -979,3 +979,57 @@ def test_a_heading_keeps_its_last_two_words_together():
     assert keep_heading_words(html) == html.replace(
         "quality rule</h2>", f"{kept}quality rule</span></h2>").replace(
         ">One two<", f">{kept}One two</span><")  # (the bookmarks keep a plain space)
+
+
+def _last_lines(document: str) -> list[tuple[str, str]]:
+    """For each <p> of ``document`` laid out with the book's fixes to WeasyPrint, the text of
+    its last two lines."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    from weasyprint_build.pdf import weasyprint_fixed
+
+    with weasyprint_fixed():
+        pages = HTML(string=document).render().pages
+
+    def text(box) -> str:
+        if isinstance(box, boxes.TextBox):
+            return box.text
+        return "".join(text(child) for child in getattr(box, "children", None) or [])
+
+    def walk(box):
+        if isinstance(box, boxes.BlockBox) and box.element_tag == "p":
+            lines = [text(line) for line in box.children if isinstance(line, boxes.LineBox)]
+            yield lines[-2] if len(lines) > 1 else "", lines[-1]
+            return
+        for child in getattr(box, "children", None) or []:
+            yield from walk(child)
+
+    return [pair for page in pages for pair in walk(page._page_box)]
+
+
+def test_a_paragraph_never_ends_with_a_fragment_of_a_hyphenated_word():
+    """"the commands are the ones it in-" / "stalled:" (page 8 of 5 December; 14 paragraphs of
+    the student edition): a paragraph's last word is never hyphenated (a word in a tag is left
+    alone). The sentence at the 31 widths of 446-476 pt with the book's CSS: a fragment alone at
+    two widths without the span, at none with it."""
+    from weasyprint_build.document import STYLESHEET
+    from weasyprint_build.render import keep_last_word_whole
+
+    sentence = ("On a machine that was set up by someone else, the first thing to check on a fresh "
+                "machine is that the package is importable from the environment, and that its "
+                "commands are the ones it installed:")  # fmt: skip
+    css = STYLESHEET.read_text(encoding="utf-8")
+
+    def fragments(html: str) -> int:
+        document = f"<html lang='en'><head><style>{css}</style></head><body>" + "".join(
+            f'<p style="width: {width}pt; break-inside: avoid">{html}</p>'
+            for width in range(446, 477)) + "</body></html>"  # fmt: skip
+        pairs = _last_lines(document)
+        assert len(pairs) == 31
+        return sum(len(last.split()) == 1 and last.strip() != "installed:" for _, last in pairs)
+
+    assert keep_last_word_whole(f"<p>{sentence}</p><ul><li>a <em>b</em></li></ul>") == (
+        f'<p>{sentence[:-10]}<span class="last-word">installed:</span></p><ul><li>a <em>b</em></li></ul>')
+    assert fragments(sentence) > 0
+    assert fragments(keep_last_word_whole(f"<p>{sentence}</p>")[3:-4]) == 0
