@@ -37,14 +37,15 @@ def package_version() -> str:
 def assemble(chapters: list[str], book: Book, backend: str) -> str:
     """The complete HTML document of one edition (``book``: its rendered chapters' state)."""
     edition = book.edition
-    figures = list_html("figure", book.captioned, book.references.resolve)
-    listings = list_html("listing", book.captioned, book.references.resolve)
+    figures, tables, listings = (list_html(kind, book.captioned, book.references.resolve)
+                                 for kind in ("figure", "table", "listing"))  # fmt: skip
     back_matter = [  # (anchor, title, HTML): the sections' own id and heading
         ("bibliography", "Bibliography", book.bibliography.html()),
         ("index", "Index", book.index.html()),
     ]
     toc = [
         *([TocEntry(1, "list-of-figures", "", "List of figures")] if figures else []),
+        *([TocEntry(1, "list-of-tables", "", "List of tables")] if tables else []),
         *([TocEntry(1, "list-of-listings", "", "List of listings")] if listings else []),
         *book.toc,
         *(TocEntry(1, anchor, "", title) for anchor, title, section in back_matter if section),
@@ -66,6 +67,7 @@ def assemble(chapters: list[str], book: Book, backend: str) -> str:
             _cover(edition, backend),
             _table_of_contents(toc),
             figures,
+            tables,
             listings,
             "<main>",
             *chapters,

@@ -26,8 +26,9 @@ prose around it reads it in order).
   moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
   that did not change costs no layout; the book is then laid out once, with the moves made.
 - A figure never moves to stand right after a sentence that ends with a colon (it introduces
-  what follows it), nor away from one that introduces it; a kept code cell after such a sentence
-  at the top of a page splits as a cell alone there does (the sentence stays with it).
+  what follows it, code or another figure) or beside a displayed equation (its sentence runs
+  through it), nor away from a sentence that introduces it; a kept code cell after such a
+  sentence at the top of a page splits as a cell alone there does (the sentence stays with it).
 - The same layouts find the paragraphs whose justified lines would stretch their spaces too
   wide (ragged.py); they are set ragged-right, and cached with the moves.
 """
@@ -61,7 +62,7 @@ ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the empt
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 13  # of the moves' cache: change it when the rule for a move changes
+VERSION = 15  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -122,6 +123,26 @@ def _is_code_cell(element: ET.Element) -> bool:
 def _is_lead_in(element: ET.Element) -> bool:
     """A paragraph that introduces what follows it (render.mark_lead_ins)."""
     return element.tag == "p" and LEAD_IN_CLASS in _classes(element)
+
+
+def _is_equation(element: ET.Element) -> bool:
+    return element.tag == "div" and "equation" in _classes(element)
+
+
+def _introduces(element: ET.Element) -> bool:
+    """A paragraph that ends with a colon: a lead-in, or one that introduces a figure ("... from
+    samples of the first (Table 8.9):"), which a moved figure must not follow either."""
+    return element.tag == "p" and "".join(element.itertext()).rstrip().endswith(":")
+
+
+def _joined(before: ET.Element, after: ET.Element | None) -> bool:
+    """Whether no figure may stand between ``before`` and ``after``, the next element (None at
+    the end): after a paragraph that introduces what follows it, or on either side of a
+    displayed equation, which its sentence runs through ("... proposed the k3 estimator" /
+    (8.9) / "which has the same mean ..."; the book of 5 December set Table 8.8 after (8.9),
+    then, once that was mended, after "(Table 8.9):")."""
+    return (_introduces(before) or _is_equation(before)
+            or (after is not None and _is_equation(after)))  # fmt: skip
 
 
 def _parents(root: ET.Element) -> dict[ET.Element, ET.Element]:
@@ -282,6 +303,7 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
             continue
         filled, past = 0.0, 0
         shows_code = any(_shows_code(unit.element) for unit in group)
+        elements = [sibling.element for sibling in following] + [None]
         for sibling in following:
             passable = _is_text(sibling.element) or (
                 not shows_code and _is_code_cell(sibling.element))  # the code keeps its order
@@ -289,10 +311,10 @@ def find_moves(pages, min_gap: float = MIN_GAP) -> list[Move]:
                 break
             past += 1
             filled += sibling.margin_height()
-            if filled >= gap and not _is_lead_in(sibling.element):
+            if filled >= gap and not _joined(sibling.element, elements[past]):
                 break  # (past "... it runs:", the unit goes past what that introduces too)
-        while past and _is_lead_in(following[past - 1].element):
-            past -= 1  # not after "... are:": that sentence introduces what follows it
+        while past and _joined(elements[past - 1], elements[past]):
+            past -= 1  # not after "... are:" nor beside an equation: the sentence goes on
         if past:  # the last unit first: the group keeps its order
             moves += [Move(unit.element.get("id"), past) for unit in reversed(group)]
     return moves

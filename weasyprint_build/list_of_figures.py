@@ -1,4 +1,4 @@
-"""The list of figures (and of listings): built from the captions the renderer numbered.
+"""The lists of figures, tables and listings: built from the captions the renderer numbered.
 
 ``render.ChapterContext`` records each numbered figure, table and listing as a ``Captioned``
 (its kind, anchor, number and caption HTML) on the book; ``list_html`` turns those of one kind
@@ -15,7 +15,7 @@ from typing import Callable
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
 _VOID = {"br", "img", "hr", "wbr"}
 _PROSE = {"em", "strong", "i", "b"}  # markup inside which a full stop ends the sentence
-TITLES = {"figure": "List of figures", "listing": "List of listings"}
+TITLES = {"figure": "List of figures", "table": "List of tables", "listing": "List of listings"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def first_sentence(caption_html: str) -> str:
 
 
 def list_html(kind: str, items: list[Captioned], resolve: Callable[[str], str]) -> str:
-    """The list of ``kind`` (figure or listing) as a front-matter page; '' when there is none.
+    """The list of ``kind`` (figure, table or listing) as a front-matter page; '' when there is none.
 
     ``resolve`` turns reference placeholders into links; links are then dropped, since each
     line is itself a link to its figure."""

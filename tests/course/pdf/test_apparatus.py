@@ -122,6 +122,15 @@ print("def double(x):\\n    return 2 * x")
 
 {FILLER}
 
+```{{table}} The temperatures tried. Each drew eight samples.
+:name: tab-temperatures
+
+| temperature | samples |
+|---|---:|
+| 0.5 | 8 |
+| 1.0 | 8 |
+```
+
 {FILLER}
 
 The {{index}}`residual stream` again, in another chapter; {{numref}}`lst-printed` doubles.
@@ -324,6 +333,23 @@ def test_the_list_of_listings_names_each_listing_with_its_page(small_book, editi
     assert any("List of listings" in page for page in pages[1:start])  # in the contents too
 
 
+def test_the_list_of_tables_names_each_table_with_its_page(small_book, edition):
+    """The list of tables (front matter, between the figures and the listings; the book read of
+    5 December found none): the table's number, the caption's first sentence, its page."""
+    result = small_book[edition]
+    pages = pages_text(result.pdf)
+    start = page_of_heading(pages, "List of tables")
+    assert page_of_heading(pages, "List of figures") < start < page_of_heading(
+        pages, "List of listings")
+    assert "Table 2.1 The temperatures tried. " in pages[start]
+    assert "Each drew" not in pages[start]  # the first sentence only
+    layout = pdftotext(result.pdf, start, start, layout=True)
+    page = int(re.search(r"Table 2\.1\s+The temperatures tried\.[ .]*?(\d+)\s*$", layout,
+                         re.M).group(1))  # fmt: skip
+    assert "Table 2.1. The temperatures tried. Each drew eight samples." in pages[page]
+    assert re.search(rf"List of tables [. ]+{start}\b", pages[2])  # in the contents
+
+
 # --- answers only in the instructor edition ---------------------------------------------------
 
 
@@ -392,7 +418,7 @@ def test_the_front_and_back_matter_are_in_the_contents_and_the_bookmarks(small_b
         if not isinstance(item, list)
     }
     contents = pages[2]
-    for title in ("List of figures", "Bibliography", "Index"):
+    for title in ("List of figures", "List of tables", "Bibliography", "Index"):
         page = page_of_heading(pages, title)
         assert top[title] == page, title
         assert re.search(rf"{title} [. ]+{page}\b", contents), (title, contents)

@@ -966,6 +966,56 @@ def test_a_figure_never_moves_to_stand_after_a_lead_in(tmp_path):
         assert "fig-a" not in between
 
 
+def test_a_figure_never_moves_to_stand_beside_a_displayed_equation(tmp_path, monkeypatch):
+    """Table 8.8 stood between equation (8.9) and "which has the same mean, because ..." (the
+    book of 5 December, page 152): a sentence runs through its equation. A pushed figure, then
+    "... proposed the k3 estimator", an equation and "which has the same mean ...", at two
+    lengths of the first paragraph: the figure never stands between them (it goes past the
+    sentence's end, or stays). Without the rule it moved past two elements, to stand after the
+    equation."""
+    from weasyprint_build import floats
+
+    def laid_out(repeats: int, name: str) -> tuple[list[tuple[str, int]], str]:
+        words = "The estimate has the right mean but is negative for some tokens. " * repeats
+        then = (f"<p>{words}Schulman proposed the k3 estimator</p>"
+                '<div class="equation" style="height: 60pt">k3 = u - log u - 1 (1.1)</div>'
+                "<p>which has the same mean, and is never negative.</p>")  # fmt: skip
+        pushed, _ = _chapter_with_a_figure(400, tmp_path, name, then=then)
+        moves = [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"] if not m.split]
+        text = pushed.html
+        return moves, text[text.index("Schulman proposed"): text.index("which has the same")]
+
+    for repeats in (24, 26):
+        moves, sentence = laid_out(repeats, f"equation-{repeats}")
+        assert "fig-a" not in sentence, (repeats, moves)
+    assert laid_out(24, "equation-24-again")[0] == [("cell-1-1", 3)]
+    monkeypatch.setattr(floats, "_joined", lambda before, after: floats._is_lead_in(before))
+    moves, sentence = laid_out(24, "equation-without-the-rule")
+    assert moves == [("cell-1-1", 2)] and "fig-a" in sentence
+
+
+def test_a_figure_never_moves_to_stand_after_a_colon_that_introduces_another(tmp_path,
+                                                                             monkeypatch):
+    """Table 8.8 moved to stand between "... from samples of the first (Table 8.9):" and
+    Table 8.9 (the book of 5 December, once the equation rule above was in): a paragraph that
+    introduces a figure is not a lead-in (figures float), but no moved figure may follow it.
+    Without the rule the pushed figure moves past that one paragraph."""
+    from weasyprint_build import floats
+
+    words = "The two estimates are compared on two small distributions. " * 24
+    then = (f"<p>{words}From samples of the first (Table 1.2):</p>"
+            '<figure class="numbered-table" id="tab-b"><div style="height: 100pt"></div>'
+            "<figcaption>Table 1.2. Two estimates.</figcaption></figure>")  # fmt: skip
+
+    def moves(name: str) -> list[tuple[str, int]]:
+        pushed, _ = _chapter_with_a_figure(400, tmp_path, name, then=then)
+        return [(m.unit, m.past) for m in pushed.placement.moves["chapter-1"] if not m.split]
+
+    assert ("cell-1-1", 1) not in moves("colon")
+    monkeypatch.setattr(floats, "_introduces", floats._is_lead_in)
+    assert ("cell-1-1", 1) in moves("colon-without-the-rule")
+
+
 def test_a_heading_keeps_its_last_two_words_together():
     """"2.13 Exercise: Data curation: near-duplicates, token shards and a quality" / "rule" (the
     book read of 5 December): a heading's last two words are in a no-break span; a heading of
