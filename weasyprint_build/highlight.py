@@ -158,6 +158,9 @@ def long_lines(code: str) -> list[int]:
 # padding likewise).
 BREAKABLE_LENGTH = 10  # a word of inline code shorter than this never breaks
 NOBREAK_LENGTH = 24  # a word with a hyphen or a bar up to this long is kept whole
+# An expression this short is kept on one line: "`lengths[b] -`" / "`1`", "`array *`" /
+# "`tensor`" and "`W (in,`" / "`out)`" broke at their spaces (book read of 5 December).
+SHORT_EXPRESSION = 16
 BREAK = "\u200b"  # zero-width space
 _BREAK_AFTER = re.compile(r"(?<=\w{2}[._/])(?=\w{2})")
 _BREAKS_AT = re.compile(r"[-|]")  # UAX #14 classes HY and BA: a break may follow them
@@ -165,8 +168,10 @@ _BREAKS_AT = re.compile(r"[-|]")  # UAX #14 classes HY and BA: a break may follo
 
 def inline_code(text: str) -> str:
     """``<code>`` for inline code, with break opportunities (zero-width spaces) after ``.``,
-    ``_`` and ``/`` in names of 10 characters or more, and short words with a hyphen or a bar kept whole (``white-space:
-    nowrap``)."""
+    ``_`` and ``/`` in names of 10 characters or more, and short words with a hyphen or a bar
+    kept whole (``white-space: nowrap``), as is a short expression with spaces."""
+    if len(text) <= SHORT_EXPRESSION and text.strip() != text.strip().replace(" ", ""):
+        return f'<code><span class="nobreak">{html.escape(text)}</span></code>'
     words = []
     for word in re.split(r"(\s+)", text):
         parts = _parts(word)

@@ -423,12 +423,26 @@ def no_break_units(text: str) -> str:
     return _NUMBER_AND_UNIT.sub("\\1\u00a0", text)
 
 
+# A name with a capital inside it (nanoGPT, PyTorch, TinyShakespeare, RMSNorm) is never
+# hyphenated: "nanoG-" / "PT" and "Py-" / "Torch" read as other spellings (book read of 5
+# December: 11 such breaks in the student edition).
+_CAPITAL_INSIDE = re.compile(r"(?<![\w-])(?=[\w-]*[a-z])[\w-]*\w[A-Z][\w-]*")
+
+
+def keep_names_whole(text_html: str) -> str:
+    """``text_html`` (escaped text, no tags) with each word that has a capital after its first
+    letter and a lowercase letter in a ``name`` span, which style/book.css never hyphenates."""
+    return _CAPITAL_INSIDE.sub(lambda m: f'<span class="name">{m[0]}</span>', text_html)
+
+
 def prose_renderer() -> Renderer:
     """The markdown renderer of the book, whose prose keeps a number with its unit (code spans,
-    code blocks and math are other tokens: ``10 % 3`` in code is left as it is)."""
+    code blocks and math are other tokens: ``10 % 3`` in code is left as it is) and names with a
+    capital inside them whole."""
     renderer = Renderer()
     renderer.md.add_render_rule(
-        "text", lambda self, tokens, i, options, env: escapeHtml(no_break_units(tokens[i].content))
+        "text", lambda self, tokens, i, options, env: keep_names_whole(
+            escapeHtml(no_break_units(tokens[i].content)))  # fmt: skip
     )
     return renderer
 

@@ -1031,9 +1031,9 @@ def test_a_heading_keeps_its_last_two_words_together():
         ">One two<", f">{kept}One two</span><")  # (the bookmarks keep a plain space)
 
 
-def _last_lines(document: str) -> list[tuple[str, str]]:
+def _paragraph_lines(document: str) -> list[list[str]]:
     """For each <p> of ``document`` laid out with the book's fixes to WeasyPrint, the text of
-    its last two lines."""
+    each of its lines."""
     from weasyprint import HTML
     from weasyprint.formatting_structure import boxes
 
@@ -1049,13 +1049,18 @@ def _last_lines(document: str) -> list[tuple[str, str]]:
 
     def walk(box):
         if isinstance(box, boxes.BlockBox) and box.element_tag == "p":
-            lines = [text(line) for line in box.children if isinstance(line, boxes.LineBox)]
-            yield lines[-2] if len(lines) > 1 else "", lines[-1]
+            yield [text(line) for line in box.children if isinstance(line, boxes.LineBox)]
             return
         for child in getattr(box, "children", None) or []:
             yield from walk(child)
 
-    return [pair for page in pages for pair in walk(page._page_box)]
+    return [lines for page in pages for lines in walk(page._page_box)]
+
+
+def _last_lines(document: str) -> list[tuple[str, str]]:
+    """For each <p> of ``document``, the text of its last two lines."""
+    return [(lines[-2] if len(lines) > 1 else "", lines[-1])
+            for lines in _paragraph_lines(document)]  # fmt: skip
 
 
 def test_a_paragraph_never_ends_with_a_fragment_of_a_hyphenated_word():
@@ -1083,3 +1088,70 @@ def test_a_paragraph_never_ends_with_a_fragment_of_a_hyphenated_word():
         f'<p>{sentence[:-10]}<span class="last-word">installed:</span></p><ul><li>a <em>b</em></li></ul>')
     assert fragments(sentence) > 0
     assert fragments(keep_last_word_whole(f"<p>{sentence}</p>")[3:-4]) == 0
+
+
+def test_a_name_with_a_capital_inside_is_never_hyphenated():
+    """"nanoG-" / "PT", "Py-" / "Torch" (the book read of 5 December: 11 breaks in the student
+    edition): the prose renderer puts such names in a span that is never hyphenated. A sentence
+    at 60 widths with the book's CSS: hyphenated inside a name at some widths without the span,
+    at none with it; a plain word still hyphenates."""
+    from weasyprint_build.document import STYLESHEET
+    from weasyprint_build.render import keep_names_whole, prose_renderer
+
+    sentence = ("Compared with the plain program, the PyTorch backend of TinyShakespeare's "
+                "nanoGPT configuration normalises with RMSNorm in TensorFlow and elsewhere.")  # fmt: skip
+    names = ("PyTorch", "TinyShakespeare", "nanoGPT", "RMSNorm", "TensorFlow")
+    css = STYLESHEET.read_text(encoding="utf-8")
+
+    def broken(html: str) -> tuple[int, int]:
+        """Lines that end inside a name, and lines that end with any hyphen."""
+        document = f"<html lang='en'><head><style>{css}</style></head><body>" + "".join(
+            f'<p style="width: {width}pt; break-inside: avoid">{html}</p>'
+            for width in range(120, 240, 2)) + "</body></html>"  # fmt: skip
+        lines = [line.rstrip() for paragraph in _paragraph_lines(document)
+                 for line in paragraph[:-1]]  # fmt: skip
+        hyphenated = [line for line in lines if line.endswith(("\u2010", "-"))]
+        inside = [line for line in hyphenated
+                  if any(name.startswith(line.split()[-1][:-1]) for name in names)]  # fmt: skip
+        return len(inside), len(hyphenated)
+
+    rendered = prose_renderer().md.renderInline(sentence)
+    assert rendered.count('<span class="name">') == 5 and "<span class=\"name\">Compared" not in rendered
+    assert keep_names_whole("GPUs and GPT-2 and x") == '<span class="name">GPUs</span> and GPT-2 and x'
+    inside, _ = broken(sentence)
+    assert inside > 0
+    inside, hyphenated = broken(rendered)
+    assert inside == 0 and hyphenated > 0
+
+
+def test_a_short_expression_in_inline_code_stays_on_one_line():
+    """"`lengths[b] -`" / "`1`" and "`W (in,`" / "`out)`" (the book read of 5 December): inline
+    code of 16 characters or fewer with a space is kept whole; longer code still breaks."""
+    from weasyprint_build.highlight import inline_code
+
+    assert inline_code("lengths[b] - 1") == '<code><span class="nobreak">lengths[b] - 1</span></code>'
+    assert inline_code("W (in, out)") == '<code><span class="nobreak">W (in, out)</span></code>'
+    assert "nobreak" not in inline_code('os.environ["KERAS_BACKEND"] = "torch"')
+    assert inline_code("x") == "<code>x</code>"
+
+
+def test_a_short_output_never_splits_across_pages(tmp_path):
+    """A 4 x 4 matrix printed 3 rows / 1 row across a page turn (the book read of 5 December):
+    an output of 8 lines or fewer is ``whole`` (kept on one page), a longer one may split. A
+    long cell of 40 lines with an output of 8 lines, laid out lower and lower on its page: the
+    output is never on two pages."""
+    from weasyprint_build.highlight import highlight
+    from weasyprint_build.outputs import text_block
+
+    assert 'class="output whole"' in text_block("\n".join("r" * 8), "output")
+    assert 'class="output"' in text_block("\n".join("r" * 9), "output")
+    code = "\n".join(f"line_{n} = {n}" for n in range(1, 41))
+    output = text_block("\n".join(f"row {n}" for n in range(1, 9)), "output")
+    cell = (f'<div class="cell" id="cell-1-1">{highlight(code, "ipython3", "code input")}'
+            f'<div class="outputs">{output}</div></div>')  # fmt: skip
+    for text_pt in range(0, 200, 20):
+        result, pages = _lay_out_chapter(text_pt, cell, tmp_path, f"output-{text_pt}")
+        holding = [page for page in range(1, len(pages) + 1)
+                   if re.search(r"row \d", pdftotext(result.path, page))]  # fmt: skip
+        assert len(holding) == 1, (text_pt, holding)
+
