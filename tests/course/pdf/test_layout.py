@@ -1155,3 +1155,30 @@ def test_a_short_output_never_splits_across_pages(tmp_path):
                    if re.search(r"row \d", pdftotext(result.path, page))]  # fmt: skip
         assert len(holding) == 1, (text_pt, holding)
 
+
+def test_a_code_box_leaves_three_shown_lines_at_least_before_a_page_break(tmp_path,
+                                                                            monkeypatch):
+    """An import and the two blank lines after it ended a page alone, the other 20 lines of the
+    cell on the next (the book read of 5 December, page 84): ``orphans: 3`` counted the blank
+    lines. A long check cell (``orphans: 3``) that starts with an import and two blank lines, laid out lower and lower
+    on its page: its first page shows three lines of code at least, or none. Without the rule
+    some layouts show the import alone."""
+    from weasyprint_build import pdf
+    from weasyprint_build.highlight import highlight
+
+    code = "import numpy as np\n\n\n" + "\n".join(f"line_{n} = {n}" for n in range(1, 31))
+    cell = f'<div class="exercise-cell check">{highlight(code, "ipython3", "code input")}</div>'
+
+    def alone(name: str) -> list[int]:
+        found = []
+        for text_pt in range(560, 700, 6):
+            result, pages = _lay_out_chapter(text_pt, cell, tmp_path, f"{name}-{text_pt}")
+            first = pdftotext(result.path, 1)
+            if "import numpy" in first and "line_2 = 2" not in first:
+                found.append(text_pt)
+        return found
+
+    assert alone("orphans") == []
+    monkeypatch.setattr(pdf, "_break_line", pdf._weasyprint_break_line)
+    assert alone("orphans-without-the-rule") != []
+
