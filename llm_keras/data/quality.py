@@ -3,7 +3,7 @@
 Web pages hold menus, lists of links, code, boilerplate, spam that repeats itself. Before
 classifiers scored text quality, the corpora that trained Gopher (MassiveWeb) and T5 (C4) were
 filtered with a few rules a reader can check by hand. Each rule here is named as its drop reason,
-gives its source and the published threshold, and is switched off by setting its threshold to
+gives its source and the threshold its paper gives, and is switched off by setting its threshold to
 ``None`` (or its flag to ``False``) in ``QualitySettings``.
 
 Gopher's quality filter (Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights
@@ -32,13 +32,18 @@ Gopher's repetition filter (same appendix, table A1): drop a document when
   that occur in overlapping n-grams more than once").
 
 C4's rules (Raffel et al. 2020, "Exploring the Limits of Transfer Learning with a Unified
-Text-to-Text Transformer", section 2.2; the code is ``tensorflow_datasets``' ``c4_utils``): C4
-keeps only the lines of a page that end in a terminal punctuation mark (``. ! ? "``, not an
-ellipsis), hold at least 3 words and do not mention "javascript"; then it drops
+Text-to-Text Transformer", section 2.2): C4 keeps only the lines of a page that end in a
+terminal punctuation mark (``. ! ? "``, not an ellipsis), hold at least 3 words and do not
+mention "javascript"; then it drops
 
 - ``c4_too_few_sentences``: a page with fewer than 5 sentences in those lines;
 - ``c4_lorem_ipsum``: a page where "lorem ipsum" appears (placeholder text);
 - ``c4_curly_bracket``: a page with a curly bracket ``{`` (code, which C4 wanted out).
+
+The 3 words and 5 sentences are the paper's numbers, which datatrove's ``C4QualityFilter`` (and
+so FineWeb) uses too; the code that built the released C4 (``tensorflow_datasets``'
+``c4_utils``) asks for 5 words a line and 3 sentences a page instead (``_MIN_WORDS_PER_LINE``,
+``_MIN_NUM_SENTENCES``); ``c4_min_words_per_line=5, c4_min_sentences=3`` sets those numbers.
 
 C4's list of bad words is not applied (it is a download, and it drops medical and LGBTQ+ pages
 well beyond its aim: Dodge et al. 2021). This module decides only which documents to drop, it
@@ -86,7 +91,7 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
 
 @dataclasses.dataclass
 class QualitySettings(ConfigDict):
-    """The thresholds of Gopher's and C4's rules (the published ones by default).
+    """The thresholds of Gopher's and C4's rules (by default the ones their papers give).
 
     A rule is off when its threshold is ``None`` (its flag ``False``, for C4's phrase rules).
 
@@ -111,8 +116,10 @@ class QualitySettings(ConfigDict):
             characters the most frequent repeated n-gram may cover.
         repeated_ngram_chars_ratios: ``gopher_repeated_ngrams``: ``(n, most)`` pairs, the share
             of word characters inside repeated n-grams.
-        c4_min_sentences: ``c4_too_few_sentences`` (5), counted in the lines C4 keeps.
-        c4_min_words_per_line: the words a line needs for C4 to keep it (3).
+        c4_min_sentences: ``c4_too_few_sentences`` (5, as in the paper; the TFDS code that
+            built the released C4 uses 3), counted in the lines C4 keeps.
+        c4_min_words_per_line: the words a line needs for C4 to keep it (3, as in the paper;
+            the TFDS code uses 5).
         c4_lorem_ipsum: ``c4_lorem_ipsum`` on or off.
         c4_curly_bracket: ``c4_curly_bracket`` on or off.
 
