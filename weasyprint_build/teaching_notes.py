@@ -199,6 +199,8 @@ def _case_title(name: str, code_names: tuple[str, ...] = ()) -> str:
     for words, spelt in _OWN_PHRASES.items():
         title = re.sub(rf"\b{words}\b", spelt, title)
     title = re.sub(r"\x00(\d+)\x00", lambda m: f"`{found[int(m[1])]}`", title)
+    if re.match(r"[a-z]\d+\b", title):  # a symbol, as the text writes it: "k3 of ..."
+        return title
     return title[:1].upper() + title[1:]
 
 
@@ -214,7 +216,11 @@ _OWN_PHRASES = {"multi head": "multi-head", "post LN": "post-LN", "pre LN": "pre
                 "Bradley Terry": "Bradley-Terry", "big endian": "big-endian",
                 "little endian": "little-endian", "warmup": "warm-up",
                 "cross entropy": "cross-entropy", "s curve": "S-curve",
-                "global clipnorm": "`global_clipnorm`", "clipnorm": "`clipnorm`"}
+                "global clipnorm": "`global_clipnorm`", "clipnorm": "`clipnorm`",
+                "log probs": "log-probs", "LoRA a": "LoRA A", "LoRA b": "LoRA B",
+                # and two names of the corpus that read badly word for word
+                "repeated n-grams overlaps": "overlaps of repeated n-grams",
+                "n-grams occurring once marked": "n-grams occurring once marked too"}
 
 # Code in a comment or hint written without backticks: a tuple of names or numbers
 # (``(None, model_axis)``, ``(d_ff,)``), a string literal without spaces (``'.*'``), a weight's
@@ -336,8 +342,11 @@ def render_notes(notes: WeekNotes) -> str:
         "names the checks it fails and quotes what their feedback says differs: "
         "&ldquo;12 of 24 values differ&rdquo; counts the values that differ from the "
         "reference&rsquo;s (by more than the check&rsquo;s tolerance, where it has one). The "
-        "hint is quoted only where it is not the one listed under &ldquo;What the hidden "
-        "checks test&rdquo;.</p>"
+        "hidden inputs are drawn anew for each submission (from its answer cells), so such "
+        "counts, shapes and run numbers are one draw&rsquo;s example, and where a mistake "
+        "fails some of a series of checks (&ldquo;run k of 12&rdquo;) the notes say how many, "
+        "not which. The hint is quoted only where it is not the one listed under "
+        "&ldquo;What the hidden checks test&rdquo;.</p>"
     )
     parts = [
         '<div class="teaching-notes">',
@@ -376,18 +385,23 @@ def _exercise_notes(exercise: ExerciseNote, notes: WeekNotes) -> str:
     ]
     if exercise.summary:
         parts.append(f"<p>{_code(exercise.summary)}</p>")
-    items, previous = [], None
+    items, previous, first = [], None, {}  # first: hint -> the check that printed it
     checks = exercise.checks
     # checks that differ in one number alone ("run 1 of 12" ... "run 12 of 12") make one item
     for group in _series([c.name for c in checks], [(c.points, c.hint) for c in checks]):
         check = checks[group[0]]
-        hint = "" if check.hint == previous else check.hint  # a hint shared with the check
-        previous = check.hint                                 # before is printed once
         name, numbers = _series_name([checks[i].name for i in group])
         each = " each" if numbers else ""
+        if not check.hint or check.hint == previous:  # a hint shared with the check before
+            hint = ""                                  # is printed once
+        elif check.hint in first:  # and one shared with an earlier check is named by it
+            hint = f": the hint of {_quoted(first[check.hint])}"
+        else:
+            hint, first[check.hint] = f": {_code(check.hint)}", name
+        previous = check.hint
         items.append(
             f'<li><span class="check-name">{_code(name)}</span>{numbers} '
-            f"({_points(check.points)}{each}){': ' + _code(hint) if hint else ''}</li>"
+            f"({_points(check.points)}{each}){hint}</li>"
         )
     checks = "".join(items)
     parts.append(f'<p class="notes-label">What the hidden checks test</p><ul>{checks}</ul>')
@@ -409,7 +423,9 @@ def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
     text = [f'<li><span class="mistake-name">{_code(mistake.name)}</span>']
     if mistake.explanation:
         text.append(f": {_code(mistake.explanation)}")
-    text.append(f". Loses {_number(own)} of its {_points(exercise.points)}")
+    said = mistake.explanation or mistake.name  # its full stop, unless it has one: "....)"
+    text.append(f"{_sentence(said)[len(said):]} Loses {_number(own)} of its "
+                f"{_points(exercise.points)}")
     others = {name: points for name, points in mistake.lost.items() if name != exercise.name}
     by_name = {e.name: e for e in notes.exercises}
     if others:
@@ -424,7 +440,8 @@ def _mistake(mistake: Mistake, exercise: ExerciseNote, notes: WeekNotes) -> str:
     text.append(".")
     text.append(_feedback(mistake, exercise))
     later = [
-        _quoted_names([check.name for check in other.checks if check.name in failing])
+        _quoted_names([check.name for check in other.checks if check.name in failing],
+                      [check.name for check in other.checks])
         + f" of {_names(other.names)}"
         for other in notes.exercises
         if other is not exercise and (failing := mistake.failing.get(other.name))
@@ -456,7 +473,8 @@ def _feedback(mistake: Mistake, exercise: ExerciseNote) -> str:
     parts = []
     for (said, backends), names in groups.items():
         where = "" if set(backends) == set(mistake.backends) else f" on {series(list(backends))} only"
-        parts.append(f"{_quoted_names(names)}{where} (&ldquo;{_code(said)}&rdquo;)")
+        parts.append(f"{_quoted_names(names, [check.name for check in exercise.checks])}{where} "
+                     f"(&ldquo;{_code(said)}&rdquo;)")
     return f" Fails {'; '.join(parts)}." if parts else ""
 
 
@@ -466,22 +484,50 @@ _BEYOND = (" from the reference by more than the tolerance", " from the referenc
 
 
 def _sentence(text: str) -> str:
-    """``text`` ending with one full stop (or its own ! or ?)."""
+    """``text`` ending with one full stop (or its own ! or ?, or a sentence of its own in
+    brackets: "... too. (It is e.)", not "(tensor, ...)")."""
     text = text.strip()
-    return text if text.endswith((".", "!", "?")) else text + "."
+    finished = text.endswith((".", "!", "?")) or bool(_BRACKETED_SENTENCE.search(text))
+    return text if finished else text + "."
+
+
+# a last sentence in brackets: opened where a sentence may start, closed after its full stop
+_BRACKETED_SENTENCE = re.compile(r"(?:^|[.!?] )\(.*[^.][.!?]\)$")
 
 
 def _quoted(name: str) -> str:
     return f"&ldquo;{_code(name)}&rdquo;"
 
 
-def _quoted_names(names: list[str]) -> str:
+def _quoted_names(names: list[str], checks: list[str] = ()) -> str:
     """``“a”, “run k of 12” for k = 2 to 9 and 12 and “b”``: the names quoted, a series of
-    names that differ in one number alone said once."""
-    said = []
-    for group in _series(names):
-        name, numbers = _series_name([names[i] for i in group])
-        said.append(f"{_quoted(name)}{numbers}")
+    names that differ in one number alone said once.
+
+    Of a series of the exercise's ``checks`` that ``names`` holds only part of, how many, not
+    which: ``9 of the 12 checks “run k of 12”``. Its numbers count the hidden inputs (the
+    runs), which are drawn anew for each submission, so which of them fail is one draw's; how
+    many is the mistake's."""
+    whole = {checks[i]: tuple(checks[j] for j in group)
+             for group in _series(list(checks)) if len(group) >= SERIES_LENGTH for i in group}
+    said, plain, counted = [], [], set()
+
+    def say_plain():
+        for group in _series(plain):
+            name, numbers = _series_name([plain[i] for i in group])
+            said.append(f"{_quoted(name)}{numbers}")
+        plain.clear()
+
+    for name in names:
+        group = whole.get(name)
+        if group is None or set(group) <= set(names):
+            plain.append(name)
+        elif group not in counted:
+            counted.add(group)
+            say_plain()
+            failing = sum(check in names for check in group)
+            said.append(f"{failing} of the {len(group)} checks "
+                        f"{_quoted(_series_name(list(group))[0])}")
+    say_plain()
     return series(said)
 
 

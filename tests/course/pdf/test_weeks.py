@@ -14,7 +14,7 @@ WEEKS = {
     "week1/tokens-and-windows.ipynb": "Tokenizers and training windows",
     "week1-data/data-curation.ipynb": "Data curation: near-duplicates, token shards and a quality rule",
     "week2/transformer-decoder.ipynb": "Attention and the transformer block",
-    "week3/pretraining-a-gpt.ipynb": "Pretraining a GPT: loss, optimiser, model and training loop",
+    "week3/pretraining-a-gpt.ipynb": "Pretraining a GPT: loss, optimizer, model and training loop",
     "week4/generating-text.ipynb": "Generating text: samplers and the KV cache",
     "week6/fine-tuning.ipynb": "Fine-tuning: classification features, a masked loss, LoRA and exact match",
     "week7/alignment.ipynb": "Alignment: the Bradley-Terry loss, DPO and GRPO",

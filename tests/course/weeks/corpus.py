@@ -181,7 +181,8 @@ WEEK2 = [
     # GELU without the tanh approximation (`Dense(activation="gelu")` is the exact one).
     Case(W2, "block_with_exact_gelu", {"transformer-block-answer": EXACT_GELU_BLOCK},
          lost={"transformer_block": 3}),
-    Case(W2, "no_causal_mask", replaced(
+    # A mask of all True: every query sees the future keys too (right for length 1 alone).
+    Case(W2, "mask_allows_every_key", replaced(
         W2, "causal-mask-answer", "return positions[None, :] <= positions[:, None]",
         "return ops.ones((seq_len, seq_len), dtype=\"bool\")"),
         lost={"causal_mask": 0.5, "multi_head_attention": 2, "transformer_block": 2}),
@@ -222,7 +223,8 @@ WEEK2 = [
         """x = self.attention(self.attention_norm(x))
         return self.feed_forward(self.feed_forward_norm(x))"""),
         lost={"transformer_block": 3}),
-    # Named in the answer cell: caught by reading it (only this exercise loses its points).
+    # Keras's `ops.dot_product_attention` written in the answer cell: the grader's scan of the
+    # answer cells finds the name (only this exercise loses its points).
     Case(W2, "delegates_attention_to_keras", {"attention-answer": '''\
 def scaled_dot_product_attention(q, k, v, mask=None):
     q, k, v = (ops.convert_to_tensor(x, "float32") for x in (q, k, v))
@@ -235,7 +237,8 @@ def scaled_dot_product_attention(q, k, v, mask=None):
         return outputs[:, :, 0], weights
     return ops.matmul(weights, v), weights
 '''}, lost={"scaled_dot_product_attention": 4}, message="named in your answer cell"),
-    # Hidden from a reader (the name is built from pieces): caught when it is called.
+    # The name of Keras's attention assembled at run time from pieces, which the grader's scan
+    # of the answer cells misses: the grader catches it when the function is called.
     Case(W2, "calls_keras_attention_in_multi_head_attention", replaced(
         W2, "multi-head-attention-answer",
         """q, k, v = (split_heads(dense(x), self.n_heads)
@@ -275,7 +278,8 @@ WEEK5 = [
     Case(W5, "stage_3_keeps_whole_parameters", replaced(
         W5, "adamw-memory-answer", "if zero_stage >= 3:", "if zero_stage > 3:"),
         lost={"adamw_memory_bytes": 1}),
-    # Every check has a mixed-precision case.
+    # Mixed precision without the float32 master weights: 2 + 2 + 8 = 12 bytes per parameter
+    # instead of 16; every check has a mixed-precision case.
     Case(W5, "no_master_weights", replaced(
         W5, "adamw-memory-answer", "2, 2, 4 + 4 + 4", "2, 2, 4 + 4"),
         lost={"adamw_memory_bytes": 3}),
@@ -297,7 +301,8 @@ WEEK5 = [
     Case(W5, "every_kernel_split_by_columns", replaced(
         W5, "feed-forward-layout-answer", 'block + "/up_projection/kernel"', '".*kernel"'),
         lost={"feed_forward_layout": 2}),
-    # The grader's meshes name their model axis otherwise ("tensor", ...).
+    # `(None, "model")`: the first projection's kernel names the axis "model" instead of
+    # `model_axis`; the grader's meshes name their model axis otherwise ("tensor", ...).
     Case(W5, "model_axis_spelt_out", replaced(
         W5, "feed-forward-layout-answer", "(None, model_axis),    #", '(None, "model"),    #'),
         lost={"feed_forward_layout": 1}),
@@ -485,7 +490,8 @@ WEEK3 = [
     Case(W3, "train_step_never_applies_the_gradients", replaced(
         W3, "train-step-answer", "    optimizer.apply(grads, model.trainable_variables)\n", ""),
         lost={"train_step": 2}),
-    # The same answer every time: a quarter of the runs, what guessing scores.
+    # The same answer every time: right on the 3 healthy runs of 12 alone, a quarter of the
+    # points, what guessing scores.
     Case(W3, "always_healthy", {"diagnose-answer": ALWAYS_HEALTHY}, lost={"diagnose": 3}),
     # The remedies of diverging and flat runs swapped: those 6 runs of 12 are wrong.
     Case(W3, "remedies_swapped", replaced(
