@@ -109,14 +109,5 @@ def rich_html(mime: str, data: str, render_markdown) -> str:
     return text_block(terminal_text(data), "output")
 
 
-# An output this short never splits across pages (style/book.css, ``pre.output.whole``): a
-# 4 x 4 matrix printed 3 rows / 1 row, and a 7-line error message cut mid-sentence (book read
-# of 5 December).
-WHOLE_OUTPUT_LINES = 8
-
-
 def text_block(text: str, css_class: str) -> str:
-    """A ``<pre>`` of ``text``; an output of ``WHOLE_OUTPUT_LINES`` lines or fewer is ``whole``."""
-    if css_class.split()[0] == "output" and text.count("\n") < WHOLE_OUTPUT_LINES:
-        css_class += " whole"
     return f'<pre class="{css_class}">{html.escape(text)}</pre>'

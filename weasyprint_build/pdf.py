@@ -141,6 +141,21 @@ def _blank_line(box) -> bool:
     return True
 
 
+def _shown_lines(line) -> int:
+    """The lines of code a line box of a ``<pre>`` shows: 0 for a blank line, the lines of a
+    statement kept in one inline block (highlight.statement_lines), else 1."""
+    if _blank_line(line):
+        return 0
+    nested, stack = 0, list(line.children)
+    while stack:
+        child = stack.pop()
+        if isinstance(child, _block.boxes.LineBox):
+            nested += not _blank_line(child)
+        else:
+            stack.extend(getattr(child, "children", None) or [])
+    return max(1, nested)
+
+
 _weasyprint_break_line = _block._break_line
 
 
@@ -152,7 +167,7 @@ def _break_line(context, box, line, new_children, needed, page_is_empty, *args):
     whole, as WeasyPrint does when the lines themselves are too few."""
     kept = new_children[: len(new_children) - needed] if needed > 0 else new_children
     if (box.element_tag == "pre" and not page_is_empty and len(kept) >= box.style["orphans"]
-            and sum(not _blank_line(child) for child in kept) < box.style["orphans"]):  # fmt: skip
+            and sum(_shown_lines(child) for child in kept) < box.style["orphans"]):  # fmt: skip
         absolute_boxes, fixed_boxes = args[-2:]
         _block.remove_placeholders(context, line.children, absolute_boxes, fixed_boxes)
         return True, False, args[-3]  # abort: as for too few lines

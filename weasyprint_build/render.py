@@ -389,7 +389,9 @@ class ChapterContext:
                         css += " keep"
                 else:
                     continue
-                parts.append(f'<div class="exercise-cell {css}">{label_html}{body}</div>')
+                # (a code cell's id: floats.py splits a kept one that a page break pushed)
+                cell_id = f' id="{anchor}-cell-{index}"' if cell.cell_type == "code" else ""
+                parts.append(f'<div class="exercise-cell {css}"{cell_id}>{label_html}{body}</div>')
             if self.book.edition == "instructor":
                 repo_root = self.book.repo_root or self.book.solutions_dir.parent
                 notes = week_notes(repo_root, Path(relative).parts[0], exercise.notebook)
