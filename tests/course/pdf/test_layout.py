@@ -283,7 +283,9 @@ def test_inline_code_breaks_after_dots_and_underscores_of_long_names():
     )
     assert inline_code("queue_size") == "<code>queue_\u200bsize</code>"  # two parts, 10 long
     assert inline_code("keras.ops") == "<code>keras.ops</code>"  # short: never broken
-    assert inline_code("a < b_c") == "<code>a &lt; b_c</code>"
+    assert inline_code("a_long < b_c_d_e") == (  # 16 characters: one short expression, whole
+        '<code><span class="nobreak">a_long &lt; b_c_d_e</span></code>')
+    assert inline_code("a_long_name < b_c") == "<code>a_long_\u200bname &lt; b_c</code>"
     # a CamelCase name never breaks before its capitals: unmarked, the halves read as two words
     # ("Layer" / "Norm(epsilon=1e-5)" in a table of the 5 December build)
     assert inline_code("MultiWorkerMirroredStrategy") == "<code>MultiWorkerMirroredStrategy</code>"
@@ -292,7 +294,9 @@ def test_inline_code_breaks_after_dots_and_underscores_of_long_names():
 
 def test_inline_code_keeps_a_word_with_a_hyphen_whole():
     assert inline_code("-inf") == '<code><span class="nobreak">-inf</span></code>'
-    assert inline_code("x = -inf") == '<code>x = <span class="nobreak">-inf</span></code>'
+    assert inline_code("x = -inf") == '<code><span class="nobreak">x = -inf</span></code>'
+    assert inline_code("logits = -inf here") == (  # over 16 characters: the word alone
+        '<code>logits = <span class="nobreak">-inf</span> here</code>')
     # a long one may still break after its dots (a 24-character line of week 7's notebook
     # stretched the spaces of its line): only the part with the hyphen stays whole
     assert inline_code("-ops.log(ops.sigmoid(x))") == (

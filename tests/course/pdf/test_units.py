@@ -109,7 +109,8 @@ def test_a_reference_module_is_summed_up_by_its_docstrings_first_paragraph():
     assert '"The compute budget"' in first_paragraph  # printed with the prose's quotes
     assert module.summary == " ".join(first_paragraph.split()).replace(
         '"The compute budget"', "\u201cThe compute budget\u201d")
-    assert _inline_code("``a < b`` and ``c``") == "<code>a &lt; b</code> and <code>c</code>"
+    assert _inline_code("``a < b`` and ``c``") == (
+        '<code><span class="nobreak">a &lt; b</span></code> and <code>c</code>')
 
 
 def test_a_reference_box_curls_the_quotes_of_its_docstring_but_not_of_its_code():
