@@ -23,8 +23,9 @@ prose around it reads it in order).
   of the element (the chapter, its section) that holds it.
 - Chapters start on a new page and the text block is as wide on left and right pages, so a
   chapter's page breaks do not depend on the others: each chapter is laid out alone, and the
-  moves found are cached under a hash of the chapter's HTML and the style sheets. A chapter
-  that did not change costs no layout; the book is then laid out once, with the moves made.
+  moves found are cached under a hash of the chapter's HTML, the style sheets and the layout
+  code (this module, ragged.py, pdf.py). A chapter that did not change costs no layout; the
+  book is then laid out once, with the moves made.
 - A figure never moves to stand right after a sentence that ends with a colon (it introduces
   what follows it, code or another figure) or beside a displayed equation (its sentence runs
   through it), nor away from a sentence that introduces it; a kept code cell after such a
@@ -36,6 +37,7 @@ prose around it reads it in order).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -62,7 +64,6 @@ ACCEPTABLE = 0.3  # rounds that leave a page emptier than this and than the empt
 FIGURES = ("numbered-figure", "numbered-table", "numbered-listing")  # captioned, numbered
 TEXT_TAGS = {"p", "ul", "ol", "blockquote", "dl"}  # what a figure may move past
 TEXT_CLASSES = {"equation", "admonition"}  # divs of text (not code: code keeps its order)
-VERSION = 17  # of the moves' cache: change it when the rule for a move changes
 SPLIT_CLASS = "may-split"  # replaces "keep" on a kept code cell pushed to the next page
 
 
@@ -364,8 +365,21 @@ def _parent_box(page_box, target):
     raise ValueError("box not on its page")
 
 
+# The moves follow the layout's rules, which live in this module, ragged.py and pdf.py's fixes
+# to WeasyPrint: their source is part of the cache key (a version number bumped by hand was
+# once forgotten, and moves found under an older rule for code boxes were reused).
+LAYOUT_SOURCES = ("floats.py", "ragged.py", "pdf.py")
+
+
+@functools.cache
+def layout_code() -> str:
+    """The source of the modules whose rules decide the moves."""
+    here = Path(__file__).parent
+    return "".join((here / name).read_text(encoding="utf-8") for name in LAYOUT_SOURCES)
+
+
 def chapter_key(chapter: ET.Element, styles: str) -> str:
-    digest = hashlib.sha256(f"{VERSION}\n{styles}".encode())
+    digest = hashlib.sha256(f"{layout_code()}\n{styles}".encode())
     digest.update(ET.tostring(chapter, encoding="utf-8"))
     return digest.hexdigest()[:24]
 
