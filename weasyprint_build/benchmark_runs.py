@@ -1,4 +1,5 @@
-"""The sentence that says which run of a benchmark a chapter's results section shows.
+"""The sentences that say which run of a benchmark a chapter's results section shows, and what
+a table of every run leaves out.
 
 The fine-tuning and alignment chapters read a benchmark's results file (``course/results/*.json``)
 and say when, where and under what load its run was made. A benchmark rerun for some stages keeps
@@ -48,6 +49,46 @@ def describe_run(run: dict) -> str:
         text += " Some rows come from earlier runs of the same settings: " \
                 f"{'; '.join(runs)}. The benchmark reran the others."
     return text
+
+
+def about_the_runs(runs: list[dict]) -> list[str]:
+    """Sentences on a table with one column per run (the alignment chapter's): which runs used
+    ``--quick``, and which stages each run lacks (a dash in the table), "stages the benchmark
+    gained after those runs were made" when every missing stage's first row is newer than the
+    runs that lack it. ``runs`` in the table's order; [] when there is nothing to say."""
+    notes = []
+    quick = [run for run in runs if run.get("quick")]
+    if quick:
+        notes.append(
+            f"{_keys(quick)} ran with `--quick`, the benchmark's smaller setting (fewer steps "
+            "in every stage, fewer held-out prompts): their base model is weaker (a higher loss "
+            "in the `pretrain` row), so these columns show that every stage runs on that "
+            "backend, not how far it gets.")  # fmt: skip
+    names = list(dict.fromkeys(row["stage"] for run in runs for row in run["stages"]))
+    first_made: dict[str, datetime.datetime] = {}  # stage -> when its first row was made
+    for run in runs:
+        for row in run["stages"]:
+            when = _utc(row.get("run_date") or run["date"])
+            first_made[row["stage"]] = min(first_made.get(row["stage"], when), when)
+    lacking: dict[tuple[str, ...], list[dict]] = {}  # the stages a run lacks -> the runs
+    for run in runs:
+        made = {row["stage"] for row in run["stages"]}
+        if missing := tuple(name for name in names if name not in made):
+            lacking.setdefault(missing, []).append(run)
+    if lacking:
+        older = all(_utc(run["date"]) < first_made[name]
+                    for missing, lack in lacking.items() for run in lack for name in missing)
+        notes.append(
+            "A dash marks a stage a run did not make: "
+            + "; ".join(f"{_keys(lack)} {'lack' if len(lack) > 1 else 'lacks'} "
+                        f"{series([f'`{name}`' for name in missing])}"
+                        for missing, lack in lacking.items())
+            + (", stages the benchmark gained after those runs were made." if older else "."))
+    return notes
+
+
+def _keys(runs: list[dict]) -> str:
+    return series([f"`{run['key']}`" for run in runs])
 
 
 def _utc(iso: str) -> datetime.datetime:

@@ -170,7 +170,7 @@ def inline_code(text: str) -> str:
     """``<code>`` for inline code, with break opportunities (zero-width spaces) after ``.``,
     ``_`` and ``/`` in names of 10 characters or more, and short words with a hyphen or a bar
     kept whole (``white-space: nowrap``), as is a short expression with spaces."""
-    if len(text) <= SHORT_EXPRESSION and text.strip() != text.strip().replace(" ", ""):
+    if len(text) <= SHORT_EXPRESSION and " " in text.strip():
         return f'<code><span class="nobreak">{html.escape(text)}</span></code>'
     words = []
     for word in re.split(r"(\s+)", text):
