@@ -30,19 +30,21 @@ from weasyprint_build.markdown import Renderer
 from weasyprint_build.math_svg import MathRenderer
 from weasyprint_build.outputs import rich_html, sort_outputs, text_block
 from weasyprint_build.references import References, Target
-from weasyprint_build.teaching_notes import render_notes, week_notes
+from weasyprint_build.teaching_notes import notes_anchor, render_notes, week_notes
 
 # The text block is 168 mm wide, 45 em of the 10.5 pt body text; a numbered equation keeps
 # 12 mm (3 em) free on each side for its number (style/book.css).
 TEXT_WIDTH_EM = 45
 EQUATION_NUMBER_EM = 6
 _EM_WIDTH = re.compile(r'<svg [^>]*style="width:([\d.]+)em')
+# The section of the introduction whose instructor-only part explains the teaching notes.
+NOTES_EXPLAINED = "sec-autograder"
 KNOWN_TAGS = {"remove-cell", "remove-input", "remove-output", "remove-stderr", "raises-exception"}
 
 
 @dataclass
 class TocEntry:
-    level: int  # 1 chapter, 2 section or exercise
+    level: int  # 1 chapter, 2 section or exercise, 3 an exercise's teaching notes
     anchor: str
     number: str
     title: str
@@ -76,7 +78,9 @@ class Book:
             elif cell.cell_type == "code":
                 parts.append(ctx.code_cell(cell))
         parts.append("</section>")
-        return keep_heading_words(keep_last_word_whole(mark_lead_ins("\n".join(parts))))
+        return keep_label_columns(
+            keep_heading_words(keep_last_word_whole(mark_lead_ins("\n".join(parts))))
+        )
 
 
 class ChapterContext:
@@ -340,6 +344,14 @@ class ChapterContext:
         return "".join(parts) + rich
 
     # --- exercises ----------------------------------------------------------------------------
+    def _notes_reading(self, where: str) -> str:
+        """A link to the introduction's section on the autograder, which says once how the
+        teaching notes are made and read; empty in a book without that section (the tests'
+        books of one chapter). The introduction is rendered first, so its label is known."""
+        if NOTES_EXPLAINED not in self.book.references.targets:
+            return ""
+        return self.book.references.placeholder("numref", NOTES_EXPLAINED, None, where)
+
     def exercise(self, relative: str, options: dict, token) -> str:
         where = self.where(token)
         exercise = load_exercise(self.book.solutions_dir, relative, self.book.edition, where)
@@ -396,7 +408,10 @@ class ChapterContext:
                 repo_root = self.book.repo_root or self.book.solutions_dir.parent
                 notes = week_notes(repo_root, Path(relative).parts[0], exercise.notebook)
                 if notes is not None:
-                    parts.append(render_notes(notes))
+                    parts.append(render_notes(notes, self._notes_reading(where)))
+                    # the contents list each week's notes under its exercise
+                    self.book.toc.append(TocEntry(3, notes_anchor(notes.week), "",
+                                                  "Teaching notes"))  # fmt: skip
         except BuildError as error:
             raise BuildError(
                 f"{exercise.path.name}, cell {index} (from {where}): {error}"
@@ -435,6 +450,34 @@ def keep_names_whole(text_html: str) -> str:
     """``text_html`` (escaped text, no tags) with each word that has a capital after its first
     letter and a lowercase letter in a ``name`` span, which style/book.css never hyphenates."""
     return _CAPITAL_INSIDE.sub(lambda m: f'<span class="name">{m[0]}</span>', text_html)
+
+
+# A table whose first column holds short row labels ("position embedding", "generates text")
+# keeps each label on one line: WeasyPrint's automatic layout gives the columns widths in
+# proportion to their longest cells, so beside long cells the labels wrapped at every word
+# (book read of 5 December, Tables 3.3 and 3.4).
+LABEL_COLUMN_CHARACTERS = 24
+_TABLE = re.compile(r"<table>(.*?)</table>", re.DOTALL)
+_FIRST_CELL = re.compile(r"<tr[^>]*>\s*<t[dh][^>]*>(.*?)</t[dh]>", re.DOTALL)
+
+
+def keep_label_columns(html_text: str) -> str:
+    """``html_text`` with each table of three columns or more whose first cells are all at most
+    ``LABEL_COLUMN_CHARACTERS`` characters of text marked ``class="label-column"``
+    (style/book.css: those cells never wrap)."""
+
+    def mark(match: re.Match) -> str:
+        body = match[1]
+        first_row = re.search(r"<tr[^>]*>(.*?)</tr>", body, re.DOTALL)
+        if first_row is None or len(re.findall(r"<t[dh][\s>]", first_row[1])) < 3:
+            return match[0]
+        labels = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+                  for cell in _FIRST_CELL.findall(body)]  # fmt: skip
+        if not labels or max(map(len, labels)) > LABEL_COLUMN_CHARACTERS:
+            return match[0]
+        return f'<table class="label-column">{body}</table>'
+
+    return _TABLE.sub(mark, html_text)
 
 
 def prose_renderer() -> Renderer:

@@ -325,32 +325,24 @@ def _failing_checks(repo_root: Path, week: str) -> dict[str, dict]:
 
 
 # --- HTML ------------------------------------------------------------------------------------
-def render_notes(notes: WeekNotes) -> str:
+def render_notes(notes: WeekNotes, how_to_read: str = "") -> str:
     """The notes as HTML, inside the exercise's section (unnumbered headings: both editions
-    number their sections the same way)."""
+    number their sections the same way).
+
+    ``how_to_read``: a link to the section that says once, for every week, how the notes are
+    made and how to read them (the introduction's; repeated in each week's notes it filled
+    eight openings with the same paragraph); empty, the opening names no section."""
     mistakes = sum(len(exercise.mistakes) for exercise in notes.exercises)
+    reading = f"; {how_to_read} says how they are made and how to read them" if how_to_read else ""
     introduction = (
         "<p>For instructors: generated from the autograder&rsquo;s hidden probes "
         f"(<code>autograder/probes/{html.escape(notes.week)}/</code>) and its corpus of "
         f"submissions (<code>tests/course/weeks/corpus.py</code>: {notes.cases} for this week, "
-        f"{mistakes} of them typical mistakes, each graded in the autograder&rsquo;s tests to "
-        "lose exactly the points and fail exactly the checks given here). The probes call the "
-        "learner&rsquo;s code on inputs the learner never sees, compare the results with the "
-        "course&rsquo;s library, and give each exercise its lowest score over the backends "
-        "graded. A failing check&rsquo;s feedback names the check, says what differs (type, "
-        "shape, dtype or how many values) and adds the check&rsquo;s hint. Each mistake below "
-        "names the checks it fails and quotes what their feedback says differs: "
-        "&ldquo;12 of 24 values differ&rdquo; counts the values that differ from the "
-        "reference&rsquo;s (by more than the check&rsquo;s tolerance, where it has one). The "
-        "hidden inputs are drawn anew for each submission (from its answer cells), so such "
-        "counts, shapes and run numbers are one draw&rsquo;s example, and where a mistake "
-        "fails some of a series of checks (&ldquo;run k of 12&rdquo;) the notes say how many, "
-        "not which. The hint is quoted only where it is not the one listed under "
-        "&ldquo;What the hidden checks test&rdquo;.</p>"
+        f"{mistakes} of them typical mistakes){reading}.</p>"
     )
     parts = [
         '<div class="teaching-notes">',
-        '<h3 class="exercise-heading">Teaching notes</h3>',
+        f'<h3 id="{notes_anchor(notes.week)}" class="exercise-heading">Teaching notes</h3>',
         introduction,
         _points_table(notes),
     ]
@@ -358,6 +350,11 @@ def render_notes(notes: WeekNotes) -> str:
         parts.append(_exercise_notes(exercise, notes))
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def notes_anchor(week: str) -> str:
+    """The id of a week's teaching notes (the contents of the instructor edition link to it)."""
+    return f"notes-{week}"
 
 
 def _points_table(notes: WeekNotes) -> str:

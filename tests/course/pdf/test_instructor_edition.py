@@ -685,7 +685,8 @@ def test_no_nbgrader_marker_and_the_notes_in_the_pdf(course_build):
         assert not MARKERS.search(text), edition
         assert "def check_array(" not in text  # the notebooks' set-up code
     text = normalize(pdftotext(course_build.pdf("instructor")))
-    assert text.count("Teaching notes") == len(NOTEBOOKS)
+    # each week's notes, and one entry for each in the contents
+    assert text.count("Teaching notes") == 2 * len(NOTEBOOKS)
     assert "Naive softmax" in text and "Ties to the first pair" in text
 
 
@@ -756,14 +757,19 @@ def test_the_notes_introduction_and_mistake_titles_read_as_prose():
     (readI3 4)."""
     exercise = ExerciseNote("attention", 1, ("attention",), 4.0, "", [
         CheckNote("values", 4.0, "hint")], (), ())
-    introduction = render_notes(WeekNotes("week2", [exercise], 1)).split("</p>", 1)[0]
+    introduction = render_notes(WeekNotes("week2", [exercise], 1), "Section 1.7").split(
+        "</p>", 1)[0]
     assert "'" not in plain(introduction) and "autograder\u2019s hidden probes" in plain(
         introduction)
-    assert "under \u201cWhat the hidden checks test\u201d" in plain(introduction)
-    # the counts quoted are one draw's (book read of p. 105: run numbers read as fixed)
-    assert ("The hidden inputs are drawn anew for each submission (from its answer cells), so "
-            "such counts, shapes and run numbers are one draw\u2019s example") in plain(
-        introduction)
+    # how to read the notes is said once, in the introduction (book read of 5 Dec, r4 #12: the
+    # same paragraph opened the notes of all eight weeks); each week's opening points there
+    assert plain(introduction).endswith(
+        "1 for this week, 0 of them typical mistakes); Section 1.7 says how they are made and "
+        "how to read them."), plain(introduction)
+    assert plain(render_notes(WeekNotes("week2", [exercise], 1))).split("\n")[2].startswith(
+        "For instructors: generated from the autograder\u2019s hidden probes "
+        "(autograder/probes/week2/) and its corpus of submissions (tests/course/weeks/"
+        "corpus.py: 1 for this week, 0 of them typical mistakes).")
     assert _case_title("top_k_strictly_above_the_kth") == "Top k strictly above the k-th"
     assert _case_title("top_p_without_the_rule_for_p_at_least_1") == (
         "Top p without the rule for p at least 1")
@@ -800,3 +806,43 @@ def test_each_summary_opens_with_the_calls_it_grades():
         summary = _docstring(path)
         for name in load_probe(path).exercise.names:
             assert f"{name}(" in summary, (path.name, name, summary[:80])
+
+
+def test_how_to_read_the_notes_is_said_once(course_build):
+    """Book read of 5 December (r4 #12): the notes of each of the eight weeks opened with the
+    same paragraph on how they are made, and the contents did not list them. The paragraph is
+    now the introduction's (in its section on the autograder, instructor edition only), each
+    week's opening links to that section, and the contents list each week's notes under its
+    exercise, with the page they start on."""
+    result = course_build.results["instructor"]
+    markup = result.html.read_text()
+    text = normalize(pdftotext(result.pdf))
+    one_draw = "so such counts, shapes and run numbers are one draw\u2019s example"
+    assert text.count(one_draw) == 1, text.count(one_draw)
+    autograder = markup[markup.index('id="sec-autograder"'):markup.index('id="sec-troubleshooting"')]
+    assert "one draw\u2019s example" in autograder and "only-instructor" in autograder
+    student = normalize(pdftotext(course_build.pdf("student")))
+    assert one_draw not in student and "Teaching notes" not in student
+    section = re.search(r'<h2 id="sec-autograder"><span class="number">([\d.]+)</span>',
+                        markup).group(1)
+    openings = re.findall(r'<div class="teaching-notes">\s*<h3 id="notes-([\w-]+)"[^>]*>'
+                          r'Teaching notes</h3>\s*<p>(.*?)</p>', markup, re.S)
+    assert len(openings) == len(NOTEBOOKS), openings
+    for week, opening in openings:
+        assert f'href="#sec-autograder">Section\u00a0{section}</a> says how they are made' in (
+            opening), (week, opening)
+        assert "drawn anew" not in opening
+    contents = re.search(r'<nav id="toc">.*?</nav>', markup, re.S).group(0)
+    entries = re.findall(r'<li class="toc-(\d)"><a href="#([^"]+)">', contents)
+    for week, _ in openings:
+        at = entries.index(("3", f"notes-{week}"))
+        exercise = next(anchor for level, anchor in reversed(entries[:at]) if level == "2")
+        assert exercise.startswith("ex-week"), (week, exercise)
+        assert week in exercise, (week, exercise)
+    # each entry's page is the page its heading is on (pages numbered from the cover, 1)
+    reader = PdfReader(str(result.pdf))
+    pages = {name.lstrip("/"): reader.get_destination_page_number(dest)
+             for name, dest in reader.named_destinations.items()}
+    contents = "".join(reader.pages[i].extract_text() for i in range(1, 4))
+    listed = [int(n) for n in re.findall(r"Teaching notes\s*[.\s]*?(\d+)\n", contents)]
+    assert listed == [pages[f"notes-{week}"] + 1 for week, _ in openings], listed

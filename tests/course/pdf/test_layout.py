@@ -1195,3 +1195,59 @@ def test_a_code_box_leaves_three_shown_lines_at_least_before_a_page_break(tmp_pa
         split.append("return y" in first and "line_30 = 30" not in first)
     assert any(split)
 
+
+def test_a_code_box_of_two_whole_statements_splits_between_them(tmp_path, monkeypatch):
+    """An instructor's solution of two functions of nine lines each (two line boxes, one per
+    function kept whole, and two blank lines) went whole to the next page, leaving 37 % of a
+    page blank (instructor edition, 5 December): ``widows: 3`` counted line boxes, and the
+    second function is one. Laid out lower and lower on its page, the box splits between the
+    functions wherever the first fits; without the rule it never splits."""
+    from weasyprint_build import pdf
+    from weasyprint_build.highlight import highlight
+
+    def function(name: str) -> str:
+        body = "\n".join(f"    {name}_{n} = {n}" for n in range(1, 8))
+        return f"def {name}(x):\n{body}\n    return x"
+
+    code = function("first") + "\n\n\n" + function("second")
+    cell = (f'<div class="exercise-cell answer may-split">'
+            f'{highlight(code, "ipython3", "code input")}</div>')
+
+    def splits(name: str) -> list[int]:
+        found = []
+        for text_pt in range(520, 700, 8):
+            result, pages = _lay_out_chapter(text_pt, cell, tmp_path, f"{name}-{text_pt}")
+            first = pdftotext(result.path, 1)
+            assert ("first_3" in first) == ("first_7" in first), text_pt  # never inside one
+            if "first_7 = 7" in first and "second_1" not in first:
+                found.append(text_pt)
+        return found
+
+    assert len(splits("shown-lines")) >= 3
+    monkeypatch.setattr(pdf, "_break_line", pdf._weasyprint_break_line)
+    assert splits("line-boxes") == []
+
+
+
+def test_short_row_labels_stay_on_one_line(tmp_path):
+    """Tables 3.3 and 3.4 (book read of 5 December): beside long cells, WeasyPrint's automatic
+    layout left the first column so narrow that "position embedding" and "generates text"
+    wrapped. A table whose first cells are all short row labels keeps them on one line."""
+    from weasyprint_build.render import LABEL_COLUMN_CHARACTERS, keep_label_columns
+
+    long = "twelve layers, d_model 768, twelve heads, vocabulary 50,257, context 1,024"
+    rows = "".join(f"<tr><td>{label}</td><td>{long}</td><td>{long}</td></tr>" for label in
+                   ("configuration", "position embedding", "feed-forward, all blocks"))
+    table = f"<table><thead><tr><th>component</th><th>a</th><th>b</th></tr></thead>{rows}</table>"
+    marked = keep_label_columns(table)
+    assert marked.startswith('<table class="label-column">')
+    # a label too long, or a table of two columns, is left to the automatic layout
+    too_long = table.replace("configuration", "x" * (LABEL_COLUMN_CHARACTERS + 1))
+    assert keep_label_columns(too_long) == too_long
+    two = "<table><tr><td>a</td><td>b</td></tr></table>"
+    assert keep_label_columns(two) == two
+    for name, body, whole in (("marked", marked, True), ("plain", table, False)):
+        result, _ = _lay_out_chapter(100, body, tmp_path, name)
+        lines = pdftotext(result.path, 1).splitlines()
+        assert any("feed-forward, all blocks" in line for line in lines) is whole, name
+        assert any("position embedding" in line for line in lines) is whole, name
