@@ -32,7 +32,9 @@ CHECKS = (
           hint=PER_GROUP + " The std divides by `group_size - 1` (`ddof=1`, as torch.std and TRL), "
           "not by group_size (ops.std and np.std's default).", **TOLERANCE),
     Check("groups whose rewards are all equal: 0", output="equal", hint=PER_GROUP, **TOLERANCE),
-    Check("scale=False: r - the group's mean", output="unscaled", hint=PER_GROUP, **TOLERANCE),
+    Check("scale=False: r - the group's mean", output="unscaled",
+          hint="With scale=False an advantage is r minus its group's mean, not divided by the "
+          "std. " + PER_GROUP, **TOLERANCE),
 )
 # Correctness (0 or 1) plus a weighted format reward (0 or 0.25 / 0.5).
 VALUES = np.array([0.0, 0.25, 0.5, 1.0, 1.25, 1.5])

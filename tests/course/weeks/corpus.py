@@ -750,6 +750,12 @@ def group_advantages(rewards, group_size, scale=True, epsilon=1e-4):
         centred = centred / (ops.sqrt(variance) + epsilon)
     return centred
 '''}, lost={"group_advantages": 2}),
+    # scale ignored: the advantages are always divided by the std, Dr. GRPO's r - mean never
+    # returned (only the scale=False check fails; its hint names the cause).
+    Case(W7, "advantages_scale_ignored", replaced(
+        W7, "group-advantages-answer", "    if scale:\n        variance",
+        "    if True:\n        variance"),
+        lost={"group_advantages": 0.5}, message="not divided by the std"),
     # The std of ddof=0 (ops.std's): the scaled advantages are too large.
     Case(W7, "advantages_std_without_bessel", replaced(
         W7, "group-advantages-answer", "/ (group_size - 1)", "/ group_size"),
