@@ -194,6 +194,32 @@ def _break_line(context, box, line, new_children, needed, page_is_empty, index, 
     return False, True, {index: skip_stack}  # a page break here, resuming before ``line``
 
 
+_weasyprint_count_expandable_spaces = _inline.count_expandable_spaces
+_weasyprint_add_word_spacing = _inline.add_word_spacing
+
+
+def _is_code_text(box) -> bool:
+    """Text in the code font: inline code's, in a line of prose."""
+    return isinstance(box, _block.boxes.TextBox) and "monospace" in box.style["font_family"]
+
+
+def _count_expandable_spaces(box) -> int:
+    """WeasyPrint's count of the spaces a justified line widens, without those of inline code:
+    ``lengths[b] - 1`` in a justified line opened gaps inside the expression as wide as the
+    prose's (the book read of 5 December, r1 #5; no-break spaces are widened too). The prose's
+    spaces take the whole stretch, and ``ragged.py`` sets a paragraph ragged where that is
+    more than it allows."""
+    return 0 if _is_code_text(box) else _weasyprint_count_expandable_spaces(box)
+
+
+def _add_word_spacing(context, box, justification_spacing, x_advance):
+    """WeasyPrint's ``add_word_spacing``: inline code is moved with its line, never widened."""
+    if _is_code_text(box):
+        box.position_x += x_advance
+        return x_advance
+    return _weasyprint_add_word_spacing(context, box, justification_spacing, x_advance)
+
+
 _weasyprint_find_earlier_page_break = _block.find_earlier_page_break
 
 
@@ -245,6 +271,8 @@ def weasyprint_fixed():
     _block.block_container_layout = _block_container_layout
     _block.find_earlier_page_break = _find_earlier_page_break
     _block._break_line = _break_line
+    _inline.count_expandable_spaces = _count_expandable_spaces
+    _inline.add_word_spacing = _add_word_spacing
     try:
         yield
     finally:
@@ -253,6 +281,8 @@ def weasyprint_fixed():
         _block.block_container_layout = _weasyprint_block_container_layout
         _block.find_earlier_page_break = _weasyprint_find_earlier_page_break
         _block._break_line = _weasyprint_break_line
+        _inline.count_expandable_spaces = _weasyprint_count_expandable_spaces
+        _inline.add_word_spacing = _weasyprint_add_word_spacing
 
 
 def write_pdf(

@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
+import pytest
 from PIL import Image
 from pypdf import PdfReader
 
@@ -1251,3 +1252,41 @@ def test_short_row_labels_stay_on_one_line(tmp_path):
         lines = pdftotext(result.path, 1).splitlines()
         assert any("feed-forward, all blocks" in line for line in lines) is whole, name
         assert any("position embedding" in line for line in lines) is whole, name
+
+
+def test_justified_lines_never_widen_the_spaces_of_inline_code():
+    """``lengths[b] - 1`` in a justified line opened gaps inside the expression as wide as the
+    prose's (the book read of 5 December, r1 #5). Inline code keeps its natural width in a
+    justified line, as in a ragged one; WeasyPrint alone widens it."""
+    import contextlib
+
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    from weasyprint_build.document import STYLESHEET
+    from weasyprint_build.pdf import weasyprint_fixed
+
+    words = "the residual stream carries every output " * 6
+    code = "<code>lengths[b] - 1</code>"
+    document = (f"<html><head><style>{STYLESHEET.read_text(encoding='utf-8')}</style></head>"
+                f"<body><p style='text-align: justify'>{words}{code} {words}</p>"
+                f"<p style='text-align: left'>{code}</p></body></html>")
+
+    def code_widths(fixed: bool) -> list[float]:
+        with weasyprint_fixed() if fixed else contextlib.nullcontext():
+            page = HTML(string=document).render().pages[0]._page_box
+        found = []
+
+        def walk(box) -> None:  # in the document's order
+            if isinstance(box, boxes.TextBox) and "lengths" in box.text:
+                found.append(box.width)
+            for child in getattr(box, "children", None) or []:
+                walk(child)
+
+        walk(page)
+        return found
+
+    justified, ragged = code_widths(True)
+    assert justified == pytest.approx(ragged, abs=0.01)
+    justified, ragged = code_widths(False)
+    assert justified > ragged + 1  # the spaces widened by the justification
