@@ -14,6 +14,10 @@
 - A ``leader()`` breaks like its text (``_split_inline_level``): WeasyPrint 70 allowed a break
   before any leader, so a caption that filled its last line put the list of figures' dots and
   page number alone on the next line, the no-break space before them notwithstanding.
+- A code box's ``orphans`` and ``widows`` count the lines of code it shows (``_break_line``):
+  blank lines none, a statement kept whole in one line box its lines.
+- A justified line widens the spaces of its prose only, never those of inline code
+  (``_count_expandable_spaces``, ``_add_word_spacing``).
 - WeasyPrint reports problems (a link to a missing anchor, an image it cannot load, an unknown
   CSS property) through the ``weasyprint`` logger and carries on; they are collected here and
   returned, ERROR records separately, so the build can fail on them.
