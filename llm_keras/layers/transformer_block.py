@@ -42,6 +42,7 @@ class TransformerBlock(keras.layers.Layer):
         activation: feed-forward activation, ``"gelu"``, ``"relu"`` or ``"swiglu"``.
         use_bias: whether the dense layers have biases.
         fused_attention: use ``keras.ops.dot_product_attention`` inside the attention.
+        fused_norm: the normalisations computed by one Keras op each (``LayerNorm(fused=True)``).
         rotary: rotate queries and keys by their positions (RoPE).
         layer_norm_epsilon: the normalisations' epsilon.
         **kwargs: passed to ``keras.layers.Layer``.
@@ -75,6 +76,7 @@ class TransformerBlock(keras.layers.Layer):
         activation="gelu",
         use_bias=True,
         fused_attention=False,
+        fused_norm=False,
         rotary=False,
         layer_norm_epsilon=1e-5,
         **kwargs,
@@ -91,12 +93,13 @@ class TransformerBlock(keras.layers.Layer):
         self.activation = activation
         self.use_bias = use_bias
         self.fused_attention = fused_attention
+        self.fused_norm = fused_norm
         self.rotary = rotary
         self.layer_norm_epsilon = layer_norm_epsilon
 
         norm_class = NORMS[norm]
         self.attention_norm = norm_class(
-            layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
+            layer_norm_epsilon, fused=fused_norm, dtype=self.dtype_policy, name="attention_norm"
         )
         self.attention = CausalSelfAttention(
             d_model,
@@ -109,7 +112,7 @@ class TransformerBlock(keras.layers.Layer):
             name="attention",
         )
         self.feed_forward_norm = norm_class(
-            layer_norm_epsilon, dtype=self.dtype_policy, name="feed_forward_norm"
+            layer_norm_epsilon, fused=fused_norm, dtype=self.dtype_policy, name="feed_forward_norm"
         )
         self.feed_forward = FeedForward(
             d_model,
@@ -163,6 +166,7 @@ class TransformerBlock(keras.layers.Layer):
                 "activation": self.activation,
                 "use_bias": self.use_bias,
                 "fused_attention": self.fused_attention,
+                "fused_norm": self.fused_norm,
                 "rotary": self.rotary,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
             }

@@ -134,6 +134,7 @@ class GPT(keras.Model):
                 activation=c.activation,
                 use_bias=c.use_bias,
                 fused_attention=c.fused_attention,
+                fused_norm=c.fused_norm,
                 rotary=c.positional == "rotary",
                 layer_norm_epsilon=c.layer_norm_epsilon,
                 dtype=self.dtype_policy,
@@ -142,7 +143,8 @@ class GPT(keras.Model):
             for i in range(c.n_layers)
         ]
         self.final_norm = (
-            NORMS[c.norm](c.layer_norm_epsilon, dtype=self.dtype_policy, name="final_norm")
+            NORMS[c.norm](c.layer_norm_epsilon, fused=c.fused_norm, dtype=self.dtype_policy,
+                          name="final_norm")
             if c.norm_first
             else None
         )

@@ -51,6 +51,9 @@ class GPTConfig(ConfigDict):
         tie_weights: ``True`` uses the token embedding table as the output projection.
         use_bias: biases in the dense layers (the normalisations always have theirs).
         fused_attention: ``True`` computes attention with ``keras.ops.dot_product_attention``.
+        fused_norm: ``True`` computes each normalisation with one Keras op
+            (``ops.layer_normalization``, ``ops.rms_normalization``: one kernel on PyTorch)
+            instead of the written-out formula; the same numbers to float32 rounding.
         scaled_residual_init: ``True`` starts the two projections that write into the residual
             stream (attention output, feed-forward down) with standard deviation
             ``0.02 / sqrt(2 * n_layers)`` instead of 0.02, as GPT-2 and nanoGPT do.
@@ -74,6 +77,7 @@ class GPTConfig(ConfigDict):
     tie_weights: bool = True
     use_bias: bool = True
     fused_attention: bool = False
+    fused_norm: bool = False
     scaled_residual_init: bool = False
     layer_norm_epsilon: float = 1e-5
 
@@ -113,6 +117,7 @@ class GPTConfig(ConfigDict):
             "tie_weights",
             "use_bias",
             "fused_attention",
+            "fused_norm",
             "scaled_residual_init",
         ):
             if not isinstance(getattr(self, name), bool):

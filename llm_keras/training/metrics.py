@@ -23,10 +23,19 @@ from llm_keras.training.losses import token_losses
 
 
 class _MeanTokenLoss(keras.metrics.Mean):
-    """Running mean of the per-token loss over the batches seen since the last reset."""
+    """Running mean of the per-token loss over the batches seen since the last reset
+    (``fused``: ``token_losses(..., fused=True)``, one kernel on PyTorch)."""
+
+    def __init__(self, name, dtype=None, fused=False):
+        super().__init__(name=name, dtype=dtype)
+        self.fused = fused
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(token_losses(y_true, y_pred), sample_weight=sample_weight)
+        losses = token_losses(y_true, y_pred, self.fused)
+        return super().update_state(losses, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "fused": self.fused}
 
 
 @keras.saving.register_keras_serializable(package="llm_keras")
@@ -37,8 +46,8 @@ class Perplexity(_MeanTokenLoss):
         >>> model.compile(..., loss=CausalLMLoss(), metrics=[Perplexity()])
     """
 
-    def __init__(self, name="perplexity", dtype=None):
-        super().__init__(name=name, dtype=dtype)
+    def __init__(self, name="perplexity", dtype=None, fused=False):
+        super().__init__(name=name, dtype=dtype, fused=fused)
 
     def result(self):
         return ops.exp(super().result())
@@ -53,13 +62,14 @@ class BitsPerCharacter(_MeanTokenLoss):
             tokenizer, ``len(ids) / len(text)`` for a subword one.
     """
 
-    def __init__(self, tokens_per_character=1.0, name="bits_per_character", dtype=None):
+    def __init__(self, tokens_per_character=1.0, name="bits_per_character", dtype=None,
+                 fused=False):  # fmt: skip
         if not tokens_per_character > 0:
             raise ValueError(
                 f"tokens_per_character={tokens_per_character!r} must be positive: it is "
                 "len(ids) / len(text), 1.0 for a character tokenizer."
             )
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(name=name, dtype=dtype, fused=fused)
         self.tokens_per_character = float(tokens_per_character)
 
     def result(self):

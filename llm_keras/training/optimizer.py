@@ -14,6 +14,7 @@
 
 import keras
 
+from llm_keras.training.fused_adamw import FusedAdamW
 from llm_keras.training.schedule import WarmupCosineDecay
 
 
@@ -25,6 +26,7 @@ def build_optimizer(
     beta_2=0.99,
     clipnorm=1.0,
     gradient_accumulation_steps=1,
+    fused=False,
 ):
     """``keras.optimizers.AdamW`` with weight decay on ``model``'s 2-D weights only.
 
@@ -35,6 +37,7 @@ def build_optimizer(
         beta_1, beta_2: Adam's decay rates (nanoGPT's Shakespeare runs: 0.9, 0.99).
         clipnorm: the largest global norm of the gradients, or ``None``/``0`` for no clipping.
         gradient_accumulation_steps: micro-batches per update (1: none).
+        fused: ``FusedAdamW``: the same optimizer, its update one fused kernel on PyTorch.
 
     Returns:
         A ``keras.optimizers.AdamW`` (epsilon 1e-8, PyTorch's default).
@@ -53,7 +56,8 @@ def build_optimizer(
             f"optimizer gradient_accumulation_steps={gradient_accumulation_steps}: give both "
             "the same number, or the learning rate would move at the wrong speed."
         )
-    optimizer = keras.optimizers.AdamW(
+    optimizer_class = FusedAdamW if fused else keras.optimizers.AdamW
+    optimizer = optimizer_class(
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=beta_1,

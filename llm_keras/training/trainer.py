@@ -163,7 +163,7 @@ TRAINING_PRESETS = {
 
 
 def compile_for_training(
-    model, config, tokens_per_character=1.0, jit_compile=None, record_forward=None
+    model, config, tokens_per_character=1.0, jit_compile=None, record_forward=None, fused=None
 ):
     """Compile ``model`` with ``CausalLMLoss``, perplexity and bits per character, and AdamW
     with ``config``'s schedule, clipping and accumulation, compiled as fits the backend.
@@ -175,7 +175,15 @@ def compile_for_training(
     ``record_forward`` (PyTorch, a ``GPT``): the model's forward pass replayed from a record
     (``GPT.record_forward``), the rest of the step eager Keras; 11-15 % less time per step
     of the CPU preset, the same numbers. ``None``: on unless ``jit_compile`` is true.
+
+    ``fused``: the loss and the metrics computed with one kernel each
+    (``CausalLMLoss(fused=True)``) and the optimizer's update too (``FusedAdamW``), the same
+    numbers to float32 rounding. ``None``: on PyTorch only, whose eager step pays for each
+    separate operation (JAX and TensorFlow compile the step whole and fuse it themselves).
+    (The model's normalisations have their own switch, ``GPTConfig.fused_norm``.)
     """
+    if fused is None:
+        fused = keras.backend.backend() == "torch"
     optimizer = build_optimizer(
         model,
         config.schedule(),
@@ -184,12 +192,13 @@ def compile_for_training(
         beta_2=config.beta_2,
         clipnorm=config.grad_clip,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
+        fused=fused,
     )
     backend = keras.backend.backend()
     model.compile(
         optimizer=optimizer,
-        loss=CausalLMLoss(),
-        metrics=[Perplexity(), BitsPerCharacter(tokens_per_character)],
+        loss=CausalLMLoss(fused=fused),
+        metrics=[Perplexity(fused=fused), BitsPerCharacter(tokens_per_character, fused=fused)],
         jit_compile=backend != "torch" if jit_compile is None else jit_compile,
         steps_per_execution=config.steps_per_execution if backend != "torch" else 1,
     )

@@ -57,3 +57,34 @@ def test_serialization_round_trip(name):
     layer = make(NORMS[name], epsilon=1e-3)
     run_serialization_test(layer, X)
     assert layer.get_config()["epsilon"] == 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(NORMS))
+def test_the_fused_kernel_gives_the_written_out_numbers_and_gradients(name):
+    """``fused=True`` (one Keras op: ``F.layer_norm`` / ``F.rms_norm`` on PyTorch) computes
+    the written-out formula: the same outputs, and the same gradients for the input and the
+    weights, against the NumPy reference too."""
+    from llm_keras.training.gradients import value_and_gradients
+
+    written, fused = make(NORMS[name], epsilon=1e-3), NORMS[name](epsilon=1e-3, fused=True)
+    fused.build(X.shape)
+    fused.set_weights(written.get_weights())
+    reference = (layer_norm(X.astype("float64"), GAMMA, BETA, 1e-3) if name == "layernorm"
+                 else rms_norm(X.astype("float64"), GAMMA, 1e-3))  # fmt: skip
+    assert_close(fused(X), reference)
+    assert_close(fused(X), written(X))
+    weights = keras.ops.convert_to_tensor(
+        np.random.default_rng(1).normal(size=X.shape).astype("float32"))
+    gradients = []
+    for layer in (written, fused):
+        x = keras.Variable(X)
+
+        def loss(layer=layer, x=x):
+            return keras.ops.sum(layer(x) * weights)
+
+        _, grads = value_and_gradients(loss, [x, *layer.trainable_variables])
+        gradients.append([to_numpy(g) for g in grads])
+    for written_grad, fused_grad in zip(*gradients, strict=True):
+        np.testing.assert_allclose(fused_grad, written_grad, rtol=1e-4, atol=1e-4)
+    assert fused.get_config()["fused"] is True
+    run_serialization_test(fused, X)

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from llm_keras.layers import NORMS
 from llm_keras.models import GPT, GPTConfig
 from tests.llm_keras.keras_test_case import (
     assert_close,
@@ -63,6 +64,17 @@ def test_hidden_states_are_what_the_output_head_reads(variant):
 
 def test_fused_attention_gives_the_same_logits():
     assert_close(make(fused_attention=True)[0](IDS), make()[0](IDS))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_fused_normalisations_give_the_same_logits(variant):
+    """``fused_norm=True``: each normalisation one Keras op (one kernel on PyTorch), the
+    written-out formula's numbers, the NumPy GPT's too."""
+    model, params, config = make(fused_norm=True, **VARIANTS[variant])
+    assert all(norm.fused for norm in model._flatten_layers()
+               if isinstance(norm, tuple(NORMS.values())))  # fmt: skip
+    assert_close(model(IDS), gpt_forward(IDS, params, config))
+    assert_close(model(IDS), make(**VARIANTS[variant])[0](IDS))
 
 
 def test_weight_tying_shares_one_variable():

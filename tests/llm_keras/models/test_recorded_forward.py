@@ -25,6 +25,7 @@ VARIANTS = {
         "positional": "rotary", "norm": "rmsnorm", "activation": "swiglu", "use_bias": False,
         "tie_weights": False, "fused_attention": False,
     },
+    "fused normalisations": {"fused_norm": True},
 }  # fmt: skip
 
 

@@ -70,3 +70,30 @@ def test_bfloat16_logits_are_computed_in_float32(batch):
 def test_loss_round_trips_through_its_config():
     loss = keras.losses.deserialize(keras.losses.serialize(CausalLMLoss()))
     assert isinstance(loss, CausalLMLoss) and loss.name == "causal_lm_loss"
+
+
+def test_the_fused_kernel_gives_the_written_out_numbers(batch):
+    """``fused=True`` (``F.cross_entropy`` on PyTorch): the float64 reference's losses, finite
+    for logits a thousand times larger, float32 for bfloat16 logits, and the same gradient
+    for the logits as the written-out formula."""
+    from llm_keras.training.gradients import value_and_gradients
+
+    targets, logits = batch
+    expected = reference_losses(targets, logits)
+    np.testing.assert_allclose(to_numpy(token_losses(targets, logits, fused=True)), expected,
+                               rtol=1e-6)  # fmt: skip
+    loss = CausalLMLoss(fused=True)
+    np.testing.assert_allclose(float(loss(targets, logits)), expected.mean(), rtol=1e-6)
+    assert CausalLMLoss.from_config(loss.get_config()).fused is True
+    big = logits * 1000
+    np.testing.assert_allclose(to_numpy(token_losses(targets, big, fused=True)),
+                               reference_losses(targets, big), rtol=1e-5, atol=1e-3)  # fmt: skip
+    half = token_losses(targets, keras.ops.cast(logits, "bfloat16"), fused=True)
+    assert keras.backend.standardize_dtype(half.dtype) == "float32"
+    gradients = []
+    for fused in (False, True):
+        variable = keras.Variable(logits)
+        _, (grad,) = value_and_gradients(
+            lambda v=variable, f=fused: keras.ops.mean(token_losses(targets, v, f)), [variable])
+        gradients.append(to_numpy(grad))
+    np.testing.assert_allclose(gradients[1], gradients[0], rtol=1e-5, atol=1e-7)

@@ -54,3 +54,14 @@ def test_bits_per_character_is_loss_over_ln2_times_tokens_per_character(batches)
 def test_tokens_per_character_must_be_positive():
     with pytest.raises(ValueError, match="tokens_per_character=0 must be positive"):
         BitsPerCharacter(tokens_per_character=0)
+
+
+def test_the_fused_kernel_gives_the_same_metrics(batches):
+    """``fused=True`` (``token_losses(..., fused=True)``): the same perplexity and bits."""
+    for metric_class in (Perplexity, BitsPerCharacter):
+        written, fused = metric_class(), metric_class(fused=True)
+        for targets, logits in batches:
+            written.update_state(targets, logits)
+            fused.update_state(targets, logits)
+        np.testing.assert_allclose(float(fused.result()), float(written.result()), rtol=1e-6)
+        assert metric_class.from_config(fused.get_config()).fused is True

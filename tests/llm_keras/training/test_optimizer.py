@@ -86,3 +86,54 @@ def test_bad_settings_name_the_values():
         build_optimizer(TwoWeights(), 0.1, gradient_accumulation_steps=0)
     with pytest.raises(ValueError, match="clipnorm=-1"):
         build_optimizer(TwoWeights(), 0.1, clipnorm=-1)
+
+
+def test_fused_adamw_matches_pytorch_adamw_and_keras_adamw_step_by_step():
+    """``fused=True`` (``FusedAdamW``: the update one fused kernel on PyTorch, Keras's
+    ``AdamW`` elsewhere): the NumPy AdamW of PyTorch's formulas, and Keras's ``AdamW`` at every
+    step, including steps whose gradients are so small that epsilon matters (Keras puts it
+    outside the bias correction: the fused kernel is given Keras's epsilon)."""
+    from llm_keras.training.fused_adamw import FusedAdamW
+
+    model = TwoWeights()
+    optimizer = build_optimizer(model, 0.1, weight_decay=0.5, beta_2=0.99, clipnorm=1.0,
+                                fused=True)  # fmt: skip
+    assert isinstance(optimizer, FusedAdamW)
+    steps = [grads(0, 10.0), grads(1, 0.01), grads(2, 3.0)]
+    for step_grads in steps:
+        apply(optimizer, step_grads, model)
+    expected = numpy_adamw(
+        [np.ones((2, 3)), np.ones(3)], steps, 0.1, 0.5, 0.9, 0.99, 1.0, decays=[True, False]
+    )
+    for variable, value in zip(model.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(to_numpy(variable), value, rtol=1e-5, atol=1e-6)
+    fused, keras_model = TwoWeights(), TwoWeights()
+    pair = [build_optimizer(m, 1e-3, weight_decay=0.1, beta_2=0.999, fused=f)
+            for m, f in ((fused, True), (keras_model, False))]  # fmt: skip
+    for step, scale in enumerate([1e-9, 1e-7, 1.0, 1e-8, 1e-3, 5.0, 1e-9, 0.1]):
+        for m, optimizer in zip((fused, keras_model), pair, strict=True):
+            apply(optimizer, grads(10 + step, scale), m)
+        for a, b in zip(fused.trainable_variables, keras_model.trainable_variables, strict=True):
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-6, atol=1e-7)
+    # the same state: Keras's variables, so checkpoints and saved models are AdamW's
+    def kinds(optimizer):  # the variables' kinds and shapes (their paths name the models)
+        return [(v.name.rsplit("_", 1)[-1], tuple(v.shape)) for v in optimizer.variables]
+
+    assert kinds(pair[0]) == kinds(pair[1]) and len(pair[0].variables) == 6
+    for a, b in zip(pair[0].variables, pair[1].variables, strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-12)
+    restored = FusedAdamW.from_config(pair[0].get_config())
+    assert isinstance(restored, FusedAdamW) and restored.weight_decay == 0.1
+
+
+def test_fused_adamw_accumulates_micro_batches_as_adamw_does():
+    accumulated, plain = TwoWeights(), TwoWeights()
+    opt_a = build_optimizer(accumulated, 0.1, gradient_accumulation_steps=2, fused=True)
+    opt_p = build_optimizer(plain, 0.1)
+    first, second = grads(3, 1.0), grads(4, 1.0)
+    apply(opt_a, first, accumulated)
+    np.testing.assert_allclose(to_numpy(accumulated.kernel), np.ones((2, 3)))  # not yet
+    apply(opt_a, second, accumulated)
+    apply(opt_p, [(a + b) / 2 for a, b in zip(first, second, strict=True)], plain)
+    for a, p in zip(accumulated.trainable_variables, plain.trainable_variables, strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(p), rtol=1e-6)

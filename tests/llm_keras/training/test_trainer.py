@@ -227,3 +227,33 @@ def test_the_loss_curve_is_drawn_without_switching_the_plotting_backend(tmp_path
     finally:
         matplotlib.use(before)
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_fused_loss_metrics_and_optimizer_train_to_the_same_weights():
+    """``compile_for_training(fused=True)`` (``CausalLMLoss(fused=True)``, fused metrics,
+    ``FusedAdamW``; the default on PyTorch) trains to the weights of the written-out loss and
+    Keras's ``AdamW``, on every backend, and reports the same loss."""
+    from llm_keras.training.fused_adamw import FusedAdamW
+
+    config = TrainingConfig(steps=4, batch_size=3, eval_interval=4, warmup_steps=1,
+                            learning_rate=1e-2, sample_tokens=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    context = tiny_gpt(0).config.context_length
+    ids = rng.integers(0, 65, (12, context + 1)).astype("int32")
+    trained, losses = [], []
+    for fused in (False, True):
+        model = compile_for_training(tiny_gpt(0), config, fused=fused)
+        assert isinstance(model.optimizer, FusedAdamW) == fused
+        history = model.fit(ids[:, :-1], ids[:, 1:], batch_size=3, epochs=1, shuffle=False,
+                            verbose=0)  # fmt: skip
+        losses.append(history.history["loss"][-1])
+        trained.append([keras.ops.convert_to_numpy(v) for v in model.trainable_variables])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    initial = [keras.ops.convert_to_numpy(v) for v in tiny_gpt(0).trainable_variables]
+    assert max(np.abs(a - b).max() for a, b in zip(trained[0], initial, strict=True)) > 1e-3
+    # (atol: a weight whose gradient is float32 rounding noise, about 1e-9, moves by a few
+    # 1e-6 either way: Adam divides the noise by its own size; lr is 1e-2)
+    for got, expected in zip(trained[1], trained[0], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    default = compile_for_training(tiny_gpt(0), config)
+    assert isinstance(default.optimizer, FusedAdamW) == (keras.backend.backend() == "torch")
