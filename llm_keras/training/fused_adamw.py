@@ -6,9 +6,9 @@ fused kernel, ``torch._fused_adamw_`` (what ``torch.optim.AdamW(fused=True)`` ru
 is ``keras.optimizers.AdamW`` with that kernel for the update, and Keras's ``global_clipnorm``
 computed with two multi-tensor operations (``torch._foreach_norm``, ``torch._foreach_mul``)
 instead of three per weight; nothing else changed: Keras still decays the weights, accumulates
-gradients and counts the iterations, and the moments are Keras's own variables (so checkpoints, saved models
-and ``model.optimizer.variables`` are those of ``AdamW``). On JAX and TensorFlow, whose training
-step is compiled whole already, it is ``AdamW``.
+gradients and counts the iterations, and the moments are Keras's own variables (so checkpoints,
+saved models and ``model.optimizer.variables`` are those of ``AdamW``). On JAX and TensorFlow,
+whose training step is compiled whole already, it is ``AdamW``.
 
 The same numbers: Keras writes Adam's step as ``alpha * m / (sqrt(v) + epsilon)`` with
 ``alpha = lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)``, PyTorch as
