@@ -57,11 +57,10 @@ class LayerNorm(keras.layers.Layer):
         self.beta = self.add_weight(shape=(d_model,), initializer="zeros", name="beta")
 
     def call(self, inputs):
+        x = ops.cast(inputs, "float32")
         if self.fused:
-            x = ops.cast(inputs, "float32")
             normalized = ops.layer_normalization(x, self.gamma, self.beta, epsilon=self.epsilon)
             return ops.cast(normalized, self.compute_dtype)
-        x = ops.cast(inputs, "float32")
         mean = ops.mean(x, axis=-1, keepdims=True)
         variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
         normalized = ops.cast((x - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
@@ -103,11 +102,10 @@ class RMSNorm(keras.layers.Layer):
         self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
 
     def call(self, inputs):
+        x = ops.cast(inputs, "float32")
         if self.fused:
-            x = ops.cast(inputs, "float32")
             normalized = ops.rms_normalization(x, self.scale, epsilon=self.epsilon)
             return ops.cast(normalized, self.compute_dtype)
-        x = ops.cast(inputs, "float32")
         mean_square = ops.mean(ops.square(x), axis=-1, keepdims=True)
         normalized = ops.cast(x * ops.rsqrt(mean_square + self.epsilon), self.compute_dtype)
         return normalized * self.scale
