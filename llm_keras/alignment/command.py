@@ -564,6 +564,11 @@ def run_grpo(args: argparse.Namespace) -> int:
         "group_size", "prompts_per_step", "steps", "epsilon", "beta", "temperature",
         "learning_rate", "eval_interval", "seed")})  # fmt: skip
     model = _load_base(base)
+    # The frozen reference: the base read again, not copied (a Keras copy goes through
+    # get_config, which makes Keras import TensorFlow on JAX and PyTorch too, and TensorFlow
+    # prints its start-up lines, "Could not find cuda drivers..." among them).
+    reference = _load_base(base)
+    reference.trainable = False
     reward, what = None, "1 when the task's checker accepts the answer"
     if reward_run is not None:
         reward = reward_model_reward(*_load_reward_model(reward_run))
@@ -591,8 +596,8 @@ def run_grpo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with kept_on_interrupt(out, "grpo"):
         history = train_grpo(
-            model, tokenizer, task, config, reward=reward, out=out, resume=args.resume,
-            verbose=progress_verbosity(args.quiet),
+            model, tokenizer, task, config, reward=reward, reference=reference, out=out,
+            resume=args.resume, verbose=progress_verbosity(args.quiet),
         )  # fmt: skip
     seconds = time.perf_counter() - start
     save_for_inference(out, model, tokenizer)

@@ -165,6 +165,36 @@ def test_grpo_rewards_with_the_checker_and_leaves_a_run_that_evaluate_reads(sft,
     assert f"pass@4       {record['pass_at_4_after']:.3f}" in printed
 
 
+def test_grpo_reads_its_reference_from_the_base_run_instead_of_copying_the_model(
+        sft, tmp_path, monkeypatch):  # fmt: skip
+    """A Keras copy of the model (``grpo._frozen_copy``: ``from_config(get_config())``) makes
+    Keras import TensorFlow on JAX and PyTorch, which prints its start-up lines ("Could not find
+    cuda drivers on your machine...") into the command's output: the command reads the base run
+    a second time as the reference instead, with the same weights (its digest is the one the
+    checkpoints keep)."""
+    import llm_keras.alignment.grpo as grpo
+
+    def no_copy(model):
+        raise AssertionError("llm-keras grpo copied the model instead of reading the base run")
+
+    monkeypatch.setattr(grpo, "_frozen_copy", no_copy)
+    seen = {}
+    train = grpo.train_grpo
+
+    def spy(model, *args, reference=None, **kwargs):
+        seen["reference"] = grpo._weights_digest(reference)
+        seen["trainable"] = reference.trainable
+        return train(model, *args, reference=reference, **kwargs)
+
+    monkeypatch.setattr(grpo, "train_grpo", spy)
+    out = tmp_path / "grpo"
+    assert main(["grpo", "--base", str(sft), "--out", str(out), *TASK, "--steps", "2",
+                 "--eval-interval", "2", "--quiet", "--group-size", "2", "--prompts-per-step",
+                 "2", "--eval-n", "2"]) == 0  # fmt: skip
+    base_model, _ = load_for_inference(sft)
+    assert seen == {"reference": grpo._weights_digest(base_model), "trainable": False}
+
+
 def test_bad_input_is_one_line_that_names_the_option(base, sft, reward_run, tmp_path, capsys):
     def new(command, name, *options):
         return (command, "--base", str(sft), "--out", str(tmp_path / name), *TASK, *options)
